@@ -1,0 +1,161 @@
+//! The greenlet trait: the one interface through which switchyard's interpreter (and any other
+//! user) drives greenlets, whatever backend implements them.
+//!
+//! A [`Hub`] is one OS thread's world of greenlets: its main greenlet, the greenlet that is
+//! running now, and every greenlet spawned from it. Greenlets are referred to by cheap,
+//! reference-counted handles ([`Hub::Greenlet`]); when the last handle to a *suspended*
+//! greenlet is dropped on its own thread, the hub kills it by throwing GreenletExit into it, as
+//! CPython greenlet's garbage collection does.
+//!
+//! Values and errors are the caller's, described by [`Payload`]: the hub only needs to recognise
+//! GreenletExit (an uncaught one becomes a value for the parent) and to make one (to kill).
+//!
+//! The semantics are greenlet 3.x's:
+//! - `switch(target, v)`: unstarted target starts with `v`; suspended target's pending switch
+//!   returns `v`; the current greenlet gets `v` back at once; a dead target forwards the switch
+//!   up its parent chain to the first greenlet that is not dead.
+//! - a body that returns `v` dies and `v` is switched to its parent (same chain walk); a body that
+//!   fails with an error dies and the error is raised in that ancestor, except GreenletExit which
+//!   becomes a value. An error arriving at an unstarted greenlet kills it without running its
+//!   body and goes on up; a GreenletExit *value* arriving at an unstarted greenlet starts it with
+//!   no value at all (`None` start argument).
+//! - `throw(target, e)` is a switch that raises `e` at the target's suspension point; into an
+//!   unstarted target it kills it at once, into a dead one it goes up the chain (GreenletExit
+//!   turned into a value first), into the current greenlet it is raised right there.
+
+use std::fmt;
+
+/// The caller's values and errors, as carried by switches.
+pub trait Payload: Sized + Send + 'static {
+    /// An error raised into or out of a greenlet.
+    type Error: Send + 'static;
+    /// The GreenletExit error, used by the hub to kill a greenlet.
+    fn exit_error() -> Self::Error;
+    /// Whether `error` is a GreenletExit.
+    fn is_exit(error: &Self::Error) -> bool;
+    /// GreenletExit turned into a value (what the parent receives from an uncaught exit).
+    fn exit_value() -> Self;
+    /// Whether this value is the GreenletExit value (it starts an unstarted greenlet with no
+    /// value: greenlet's quirk).
+    fn is_exit_value(&self) -> bool;
+    /// The error a panic inside a greenlet body turns into; it is raised in the parent chain
+    /// like any other error, so that no panic ever unwinds across a switch.
+    fn panic_error(message: String) -> Self::Error;
+}
+
+/// What a switch or throw returns to the greenlet that made it.
+pub type Outcome<V> = Result<V, <V as Payload>::Error>;
+
+/// A greenlet body: called with the hub and the start value (`None`: greenlet's no-argument
+/// start), returns the value it finishes with or the error it fails with.
+pub type Body<H, V> = Box<dyn FnOnce(&H, Option<V>) -> Outcome<V> + Send + 'static>;
+
+/// Lifecycle state of a greenlet, as `observe` reports it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Spawned, never switched to.
+    Unstarted,
+    /// The greenlet that is executing now (the hub's current greenlet).
+    Running,
+    /// Started, not finished, not current.
+    Suspended,
+    /// Its body has finished, failed, or it was killed before it started.
+    Dead,
+}
+
+impl State {
+    /// The word the trace uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Unstarted => "unstarted",
+            State::Running => "running",
+            State::Suspended => "suspended",
+            State::Dead => "dead",
+        }
+    }
+}
+
+/// Why `set_parent` refused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ParentError {
+    /// The new parent chain would contain the greenlet itself.
+    Cycle,
+    /// The main greenlet's parent cannot be set.
+    Main,
+}
+
+impl fmt::Display for ParentError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParentError::Cycle => f.write_str("cyclic parent chain"),
+            ParentError::Main => f.write_str("the main greenlet's parent cannot be set"),
+        }
+    }
+}
+
+/// A backend that could not set up or grow its world (out of memory, a system limit such as
+/// `vm.max_map_count`, a thread that could not be created). Never used for greenlet semantics.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BackendError(pub String);
+
+impl fmt::Display for BackendError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for BackendError {}
+
+/// Settings a hub is created with.
+#[derive(Clone, Debug)]
+pub struct HubConfig {
+    /// Bytes of stack for each greenlet, where the backend gives greenlets stacks of their own
+    /// (mmap, ucontext, thread). Ignored by stack-copy, which runs on the thread's stack.
+    pub stack_size: usize,
+}
+
+/// The default greenlet stack: enough for the deepest program the language's static limits
+/// allow, on every backend.
+pub const DEFAULT_STACK_SIZE: usize = 16 << 20;
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            stack_size: DEFAULT_STACK_SIZE,
+        }
+    }
+}
+
+/// One OS thread's greenlets. All methods are called from greenlet bodies or from the thread
+/// that created the hub, and always act on behalf of the current greenlet.
+pub trait Hub<V: Payload>: Sized {
+    /// A reference-counted handle to one greenlet.
+    type Greenlet: Clone + PartialEq + fmt::Debug + Send + 'static;
+
+    /// A hub for the calling OS thread, whose main greenlet is the calling code.
+    fn new(config: &HubConfig) -> Result<Self, BackendError>;
+    /// The main greenlet (never dead, has no parent).
+    fn main(&self) -> Self::Greenlet;
+    /// The greenlet running now.
+    fn current(&self) -> Self::Greenlet;
+    /// A new unstarted greenlet that will run `body`, with parent `parent` (default: current).
+    fn spawn(
+        &self,
+        body: Body<Self, V>,
+        parent: Option<&Self::Greenlet>,
+    ) -> Result<Self::Greenlet, BackendError>;
+    /// Suspends the current greenlet and delivers `value` to `target` (see the module doc).
+    fn switch(&self, target: &Self::Greenlet, value: V) -> Outcome<V>;
+    /// Suspends the current greenlet and raises `error` in `target` (see the module doc).
+    fn throw(&self, target: &Self::Greenlet, error: V::Error) -> Outcome<V>;
+    /// The greenlet's parent; `None` only for main.
+    fn parent(&self, greenlet: &Self::Greenlet) -> Option<Self::Greenlet>;
+    /// Sets the greenlet's parent; refuses cycles and main.
+    fn set_parent(
+        &self,
+        greenlet: &Self::Greenlet,
+        parent: &Self::Greenlet,
+    ) -> Result<(), ParentError>;
+    /// The greenlet's state now.
+    fn state(&self, greenlet: &Self::Greenlet) -> State;
+}

@@ -1,0 +1,6 @@
+//! switchyard-impls: the greenlet trait ([`greenlet::Hub`]), the generic greenlet runtime that
+//! implements it over the stack-switching trait ([`switch::StackSwitch`]), and the native
+//! switching backends, one module each.
+
+pub mod greenlet;
+pub mod switch;

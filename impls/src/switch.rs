@@ -1,0 +1,53 @@
+//! The stack-switching trait: the small, unsafe interface a native backend implements so that
+//! the generic greenlet runtime can run greenlets on it. It knows nothing of greenlet
+//! semantics (parents, values, errors): only how to start a body on a stack, how to suspend
+//! the running context and resume another, and how a dying context leaves for good.
+//!
+//! Every switch names the context that is running now (`from`), the one to resume (`to`) and
+//! whether `from` is dying: greenlet's stack-copy algorithm needs exactly these three facts
+//! (it saves nothing for a dying greenlet), and stack-per-greenlet backends ignore the third.
+
+use crate::greenlet::{BackendError, HubConfig};
+use std::ffi::c_void;
+
+/// The first function a new context runs, on its own stack, with the `arg` given to
+/// [`StackSwitch::new_context`]. It must never return: it ends by switching away with
+/// `from_dying = true`. It must not unwind: it catches every panic itself.
+pub type Entry = unsafe extern "C" fn(arg: *mut c_void) -> !;
+
+/// A way of switching stacks.
+///
+/// # Safety
+///
+/// Implementations promise that [`StackSwitch::switch`] preserves every register the platform
+/// ABI calls callee-saved (on x86-64 System V: rbx, rbp, r12-r15, rsp, the MXCSR control bits
+/// and the x87 control word) of `from` across its suspension, and that memory a suspended
+/// context owns on its stack reads back exactly as it was left when it is resumed.
+pub unsafe trait StackSwitch: 'static {
+    /// Switching state of one greenlet: its stack (or its saved stack slices) and whatever is
+    /// needed to resume it.
+    type Context;
+
+    /// The context of the calling OS thread's main greenlet: the code running now.
+    fn main_context() -> Self::Context;
+
+    /// The context of a new greenlet that, when it is first switched to, runs `entry(arg)`.
+    fn new_context(
+        config: &HubConfig,
+        entry: Entry,
+        arg: *mut c_void,
+    ) -> Result<Self::Context, BackendError>;
+
+    /// Suspends `from` and resumes `to`; returns when something switches back to `from`.
+    ///
+    /// # Safety
+    ///
+    /// - `from` is the context running now on this OS thread, `to` is a different context of
+    ///   the same thread that is either new (never switched to) or suspended in `switch`;
+    /// - both point to live contexts that do not move for as long as either is suspended or
+    ///   running (the runtime boxes them);
+    /// - with `from_dying`, `from` is never switched to again, nothing on its stack is used
+    ///   again, and it may be dropped only after this call has switched away (so by code
+    ///   running in another context).
+    unsafe fn switch(from: *mut Self::Context, to: *mut Self::Context, from_dying: bool);
+}

@@ -1,0 +1,2 @@
+//! switchyard-oracle: the thread-handoff reference backend.
+#![forbid(unsafe_code)]

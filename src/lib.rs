@@ -1,0 +1,6 @@
+//! switchyard: the greenlet program language (model, parser, printer), its interpreter over any
+//! greenlet backend, program generators, trace comparison, and the command-line tool.
+
+pub mod ast;
+pub mod parse;
+pub mod print;
