@@ -232,7 +232,14 @@ impl<'a> Lexer<'a> {
                             pos: start,
                         });
                     }
-                    None | Some(b'\n') | Some(b'\r') => {
+                    None | Some(b'\n') => {
+                        return fail(
+                            start,
+                            "unterminated string: expected '\"' before the end of the line"
+                                .to_string(),
+                        )
+                    }
+                    Some(b'\r') if bytes.get(i + 1) == Some(&b'\n') => {
                         return fail(
                             start,
                             "unterminated string: expected '\"' before the end of the line"
