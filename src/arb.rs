@@ -1,0 +1,204 @@
+//! proptest strategies for valid programs (behind the `proptest` feature), shared by the
+//! parser's tests and any other test that needs arbitrary well-formed [`Program`]s.
+//!
+//! Every generated program obeys every static rule of `shared/program-language.md`: slots
+//! g0..g15, counts ≤ 1000, fuel ≤ 1000000, blocks nest at most 100 deep, the `recurse` counts
+//! around any statement add up to at most 4096, body names are valid, unique and not reserved,
+//! and every `spawn` names a defined body. It does not try to make programs that run well.
+
+use crate::ast::{
+    Block, Catch, Def, Error, Program, Ref, Stmt, Value, MAX_COUNT, MAX_FUEL, MAX_NESTING,
+    MAX_RECURSION, SLOTS,
+};
+use crate::parse::is_name;
+use proptest::prelude::*;
+
+/// A valid body NAME, with extra weight on names close to reserved words and slots.
+pub fn name_strategy() -> impl Strategy<Value = String> {
+    prop_oneof![
+        3 => "[a-z_][a-z0-9_]{0,8}".prop_filter("a valid name", |n| is_name(n)),
+        1 => prop::sample::select(vec![
+            "g", "g12x", "g0_", "_", "_0", "mainx", "spawn_", "e0", "exitx", "anyx", "gg1",
+        ])
+        .prop_map(str::to_string),
+    ]
+}
+
+pub fn ref_strategy() -> impl Strategy<Value = Ref> {
+    prop_oneof![
+        4 => (0..SLOTS).prop_map(Ref::Slot),
+        1 => Just(Ref::Main),
+        1 => Just(Ref::Current),
+        1 => Just(Ref::Parent),
+    ]
+}
+
+pub fn value_strategy() -> impl Strategy<Value = Value> {
+    prop_oneof![
+        Just(Value::None),
+        (-5i64..50).prop_map(Value::Int),
+        any::<i64>().prop_map(Value::Int),
+        prop::sample::select(vec![i64::MIN, i64::MAX, 0]).prop_map(Value::Int),
+        "[a-z0-9_ ]{0,12}".prop_map(Value::Str),
+    ]
+}
+
+pub fn error_strategy() -> impl Strategy<Value = Error> {
+    prop::sample::select(Error::ALL.to_vec())
+}
+
+pub fn catch_strategy() -> impl Strategy<Value = Catch> {
+    prop_oneof![
+        3 => error_strategy().prop_map(Catch::Error),
+        1 => Just(Catch::Any),
+    ]
+}
+
+fn count_strategy() -> impl Strategy<Value = u32> {
+    prop_oneof![0..4u32, 0..=MAX_COUNT, Just(MAX_COUNT)]
+}
+
+/// A statement with no block. `spawn` names are placeholders, fixed up by [`program_strategy`].
+fn leaf_strategy() -> impl Strategy<Value = Stmt> {
+    prop_oneof![
+        (0..SLOTS, name_strategy(), prop::option::of(ref_strategy()))
+            .prop_map(|(slot, body, parent)| Stmt::Spawn { slot, body, parent }),
+        (ref_strategy(), value_strategy()).prop_map(|(r, v)| Stmt::Switch(r, v)),
+        (ref_strategy(), error_strategy()).prop_map(|(r, e)| Stmt::Throw(r, e)),
+        value_strategy().prop_map(Stmt::Return),
+        error_strategy().prop_map(Stmt::Raise),
+        (ref_strategy(), ref_strategy()).prop_map(|(a, b)| Stmt::Reparent(a, b)),
+        ref_strategy().prop_map(Stmt::Observe),
+    ]
+}
+
+/// A statement, nested at most 4 blocks deep below itself.
+fn stmt_strategy() -> impl Strategy<Value = Stmt> {
+    leaf_strategy().prop_recursive(4, 48, 4, |inner| {
+        let block = || prop::collection::vec(inner.clone(), 0..4);
+        prop_oneof![
+            (block(), catch_strategy(), block()).prop_map(|(body, catch, handler)| Stmt::Try {
+                body,
+                catch,
+                handler
+            }),
+            (count_strategy(), block()).prop_map(|(n, b)| Stmt::Repeat(n, b)),
+            (count_strategy(), block()).prop_map(|(n, b)| Stmt::Recurse(n, b)),
+        ]
+    })
+}
+
+/// One level of a deep chain of nested blocks.
+#[derive(Clone, Debug)]
+enum Wrap {
+    Repeat(u32),
+    Recurse(u32),
+    TryBody(Catch),
+    TryHandler(Catch),
+}
+
+fn wrap_strategy() -> impl Strategy<Value = Wrap> {
+    prop_oneof![
+        count_strategy().prop_map(Wrap::Repeat),
+        count_strategy().prop_map(Wrap::Recurse),
+        catch_strategy().prop_map(Wrap::TryBody),
+        catch_strategy().prop_map(Wrap::TryHandler),
+    ]
+}
+
+/// A statement whose blocks nest up to `MAX_NESTING - 1` deep, so that it fits in a body.
+fn deep_strategy() -> impl Strategy<Value = Stmt> {
+    (
+        prop::collection::vec(wrap_strategy(), 1..MAX_NESTING),
+        prop::collection::vec(leaf_strategy(), 0..3),
+    )
+        .prop_map(|(wraps, leaves)| {
+            let mut inner: Block = leaves;
+            let mut stmt = None;
+            for w in wraps.into_iter().rev() {
+                let block = match stmt.take() {
+                    Some(s) => vec![s],
+                    None => std::mem::take(&mut inner),
+                };
+                stmt = Some(match w {
+                    Wrap::Repeat(n) => Stmt::Repeat(n, block),
+                    Wrap::Recurse(n) => Stmt::Recurse(n, block),
+                    Wrap::TryBody(catch) => Stmt::Try {
+                        body: block,
+                        catch,
+                        handler: vec![],
+                    },
+                    Wrap::TryHandler(catch) => Stmt::Try {
+                        body: vec![Stmt::Raise(Error::E(0))],
+                        catch,
+                        handler: block,
+                    },
+                });
+            }
+            stmt.unwrap_or(Stmt::Observe(Ref::Main))
+        })
+}
+
+fn body_strategy() -> impl Strategy<Value = Block> {
+    prop::collection::vec(stmt_strategy(), 0..6)
+}
+
+/// An arbitrary valid program.
+pub fn program_strategy() -> impl Strategy<Value = Program> {
+    (
+        prop::option::of(prop_oneof![0..100u64, 0..=MAX_FUEL, Just(MAX_FUEL)]),
+        prop::collection::vec((name_strategy(), body_strategy()), 0..4),
+        body_strategy(),
+        prop::option::of(deep_strategy()),
+        any::<usize>(),
+    )
+        .prop_map(|(fuel, defs, mut main, deep, position)| {
+            let mut seen = std::collections::HashSet::new();
+            let mut defs: Vec<Def> = defs
+                .into_iter()
+                .filter(|(name, _)| seen.insert(name.clone()))
+                .map(|(name, body)| Def { name, body })
+                .collect();
+            if let Some(deep) = deep {
+                main.push(deep);
+            }
+            let names: Vec<String> = defs.iter().map(|d| d.name.clone()).collect();
+            fix_block(&mut main, &names, MAX_RECURSION);
+            for def in &mut defs {
+                fix_block(&mut def.body, &names, MAX_RECURSION);
+            }
+            let main_position = position % (defs.len() + 1);
+            Program {
+                fuel,
+                defs,
+                main,
+                main_position,
+            }
+        })
+}
+
+/// Makes every `spawn` name a defined body (or become an `observe` when there are none), and
+/// cuts `recurse` counts to fit in `budget`.
+fn fix_block(block: &mut Block, names: &[String], budget: u32) {
+    for stmt in block.iter_mut() {
+        match stmt {
+            Stmt::Spawn { slot, body, .. } => {
+                if names.is_empty() {
+                    *stmt = Stmt::Observe(Ref::Slot(*slot));
+                } else if !names.contains(body) {
+                    *body = names[body.len() % names.len()].clone();
+                }
+            }
+            Stmt::Try { body, handler, .. } => {
+                fix_block(body, names, budget);
+                fix_block(handler, names, budget);
+            }
+            Stmt::Repeat(_, b) => fix_block(b, names, budget),
+            Stmt::Recurse(n, b) => {
+                *n = (*n).min(budget);
+                fix_block(b, names, budget - *n);
+            }
+            _ => {}
+        }
+    }
+}
