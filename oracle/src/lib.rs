@@ -2,7 +2,7 @@
 //!
 //! Every greenlet body runs on an OS thread of its own (taken from a pool of parked workers,
 //! see [`pool`]); exactly one of them runs at a time. All hub state lives in one `Mutex`
-//! ([`HubState`]): the greenlet records (parent, phase, reference count, inbox) and the id of
+//! (`HubState`): the greenlet records (parent, phase, reference count, inbox) and the id of
 //! the current greenlet. A switch routes the message under the lock (walking past dead
 //! greenlets, killing unstarted ones hit by an error, starting an unstarted one or filling a
 //! suspended one's inbox), makes the target current, and then waits on its own `Condvar` until
@@ -23,6 +23,11 @@
 //!   A greenlet is killed this way at most once: one that survives (switches away again) is
 //!   left to the hub's teardown, as CPython leaves it ("GreenletExit did not kill").
 //! - running: nothing; it is freed when it dies, or queued for a kill when it suspends.
+//!
+//! Destructors of things the hub releases (unstarted bodies, values) run after the lock is
+//! released; those released while routing a switch run on the switching thread just after the
+//! baton has passed, so a handle dropped by them counts as dropped off the current thread (its
+//! kill, if any, is queued).
 //!
 //! [`ThreadHub`] clones made by the user (the one `Hub::new` returns and every `clone`) are
 //! counted; the `&ThreadHub` a body receives is an uncounted internal one. When the last counted
@@ -341,6 +346,12 @@ impl<V: Payload> ThreadHub<V> {
         let mut st = lock(&self.inner);
         if st.closed {
             return Err(V::exit_error());
+        }
+        if !st.on_current_thread() {
+            drop(st);
+            panic!(
+                "switchyard-oracle: switch/throw from a thread that is not the current greenlet's"
+            );
         }
         let me = st.current;
         match st.route(&self.inner, target.id, msg, &mut garbage) {
