@@ -1,6 +1,6 @@
 # Many greenlets alive at once (test_leaks.py / test_gc.py create and drop greenlets in bulk;
 # test_dealloc): 45 greenlets are started and left suspended (slots are reused, the greenlets
-# stay alive), a few are resumed out of order, and teardown kills the rest in id order.
+# stay alive), the last one is resumed and finishes, and teardown kills the other 44 in id order.
 fuel 100000
 def worker {
   switch parent "up"
