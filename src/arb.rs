@@ -1,4 +1,4 @@
-//! proptest strategies for valid programs (behind the `proptest` feature), shared by the
+//! proptest strategies for valid programs, shared by the
 //! parser's tests and any other test that needs arbitrary well-formed [`Program`]s.
 //!
 //! Every generated program obeys every static rule of `shared/program-language.md`: slots

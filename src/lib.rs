@@ -1,8 +1,13 @@
 //! switchyard: the greenlet program language (model, parser, printer), its interpreter over any
-//! greenlet backend, program generators, trace comparison, and the command-line tool.
+//! greenlet backend, the backend registry, program generators, trace comparison, and the
+//! cross-check against real greenlet.
 
-#[cfg(feature = "proptest")]
 pub mod arb;
 pub mod ast;
+pub mod crosscheck;
+pub mod gen;
+pub mod interp;
 pub mod parse;
 pub mod print;
+pub mod registry;
+pub mod trace;

@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# The project's test gate: formatting, clippy with -D warnings, and every test (the
+# cross-check against real greenlet included; ci/venv.sh installs greenlet into .venv).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CARGO_TERM_COLOR=never
+echo "== cargo fmt --check"
+cargo fmt --all -- --check
+echo "== cargo clippy --all-targets -- -D warnings"
+cargo clippy --workspace --all-targets --release -- -D warnings
+echo "== venv with greenlet"
+bash ci/venv.sh >/dev/null
+echo "== cargo test"
+cargo test --workspace --release

@@ -1,0 +1,506 @@
+//! The interpreter: runs a [`Program`] on any greenlet backend, driving greenlets only through
+//! the [`Hub`] trait, and records the program's trace (`../shared/program-language.md`).
+//!
+//! Program errors travel as values ([`Raised`]), never as panics, so that the interpreter runs
+//! unchanged under libFuzzer (whose panic hook aborts on every panic, even a caught one).
+//! Findings that are not trace events (stack corruption, a panic in a body, a backend that
+//! cannot create a greenlet) end the run with a [`Fatal`].
+
+use crate::ast::{self, Block, Catch, Program, Ref, Stmt, MAX_SPAWNS};
+use crate::trace::Trace;
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard};
+use switchyard_impls::greenlet::{BackendError, Body, Hub, HubConfig, Payload, State};
+
+/// A value as it travels between greenlets at run time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RtValue {
+    None,
+    Int(i64),
+    Str(Arc<str>),
+    /// A greenlet.GreenletExit delivered as a value.
+    Exit,
+}
+
+impl From<&ast::Value> for RtValue {
+    fn from(value: &ast::Value) -> Self {
+        match value {
+            ast::Value::None => RtValue::None,
+            ast::Value::Int(i) => RtValue::Int(*i),
+            ast::Value::Str(s) => RtValue::Str(Arc::from(s.as_str())),
+        }
+    }
+}
+
+impl fmt::Display for RtValue {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            RtValue::None => f.write_str("none"),
+            RtValue::Int(i) => write!(f, "{i}"),
+            RtValue::Str(s) => write!(f, "\"{s}\""),
+            RtValue::Exit => f.write_str("exit"),
+        }
+    }
+}
+
+/// An error as it travels at run time.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Raised {
+    /// An error a program can name and catch.
+    Error(ast::Error),
+    /// Fuel ran out: caught by no `catch`.
+    Fuel,
+    /// The run is over (after `end`, or after a fatal finding): every statement raises this,
+    /// nothing catches it and nothing records it, so suspended bodies unwind silently.
+    Halt,
+    /// A panic in a greenlet body, caught at its entry by the backend.
+    Panic(String),
+}
+
+impl Payload for RtValue {
+    type Error = Raised;
+    fn exit_error() -> Raised {
+        Raised::Error(ast::Error::Exit)
+    }
+    fn is_exit(error: &Raised) -> bool {
+        *error == Raised::Error(ast::Error::Exit)
+    }
+    fn exit_value() -> Self {
+        RtValue::Exit
+    }
+    fn is_exit_value(&self) -> bool {
+        *self == RtValue::Exit
+    }
+    fn panic_error(message: String) -> Raised {
+        Raised::Panic(message)
+    }
+}
+
+/// A finding that ends a run without a trace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Fatal {
+    /// A `recurse` frame found its stack data changed after its block returned.
+    StackCorruption { backend: String, detail: String },
+    /// A greenlet body panicked (a bug in the interpreter or the backend).
+    Panic { backend: String, message: String },
+    /// The backend could not create a hub or a greenlet.
+    Backend { backend: String, error: String },
+}
+
+impl fmt::Display for Fatal {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Fatal::StackCorruption { backend, detail } => {
+                write!(f, "stack corruption on backend {backend}: {detail}")
+            }
+            Fatal::Panic { backend, message } => {
+                write!(
+                    f,
+                    "panic in a greenlet body on backend {backend}: {message}"
+                )
+            }
+            Fatal::Backend { backend, error } => write!(f, "backend {backend} failed: {error}"),
+        }
+    }
+}
+
+/// What one run gives: its trace, or a fatal finding.
+pub type RunResult = Result<Trace, Fatal>;
+
+/// State shared by every greenlet of one run. It is locked only briefly, never across a hub
+/// call, so that no greenlet ever waits for a lock held by a suspended one.
+struct Shared<G> {
+    fuel: u64,
+    slots: [Option<G>; ast::SLOTS as usize],
+    /// Every greenlet spawned, in id order (greenlet `#i` is at index `i - 1`).
+    greenlets: Vec<G>,
+    trace: Vec<String>,
+    /// Set once `end` is recorded or a fatal finding is made: every statement then halts.
+    halted: bool,
+    fatal: Option<Fatal>,
+}
+
+/// Everything one greenlet's execution needs.
+struct Exec<'a, H: Hub<RtValue>> {
+    hub: &'a H,
+    program: &'a Arc<Program>,
+    shared: &'a Arc<Mutex<Shared<H::Greenlet>>>,
+    backend: &'a str,
+    /// The id of the greenlet executing.
+    me: usize,
+}
+
+/// How a block stops early.
+enum Flow {
+    Return(RtValue),
+    Raise(Raised),
+}
+
+type Step = Result<(), Flow>;
+
+/// Runs `program` on backend `H` (named `backend` in findings) on the calling thread.
+pub fn run<H: Hub<RtValue>>(program: &Program, backend: &str, config: &HubConfig) -> RunResult {
+    let hub = H::new(config).map_err(|e| backend_fatal(backend, &e))?;
+    let shared = Arc::new(Mutex::new(Shared {
+        fuel: program.fuel(),
+        slots: Default::default(),
+        greenlets: Vec::new(),
+        trace: Vec::new(),
+        halted: false,
+        fatal: None,
+    }));
+    let program = Arc::new(program.clone());
+    let main = Exec {
+        hub: &hub,
+        program: &program,
+        shared: &shared,
+        backend,
+        me: 0,
+    };
+    match main.block(&program.main) {
+        Ok(()) => main.record(|| "finish none".to_string()),
+        Err(Flow::Return(v)) => main.record(|| format!("finish {v}")),
+        Err(Flow::Raise(e)) => main.record_failure(&e),
+    }
+    main.teardown();
+    main.record(|| "end".to_string());
+    // Release everything outside the lock: dropping the last handle of a suspended greenlet
+    // makes the backend kill it, which runs its body (halting at once, recording nothing).
+    let (trace, fatal, greenlets, slots) = {
+        let mut s = main.lock();
+        s.halted = true;
+        (
+            std::mem::take(&mut s.trace),
+            s.fatal.take(),
+            std::mem::take(&mut s.greenlets),
+            std::mem::take(&mut s.slots),
+        )
+    };
+    drop(slots);
+    drop(greenlets);
+    drop(hub);
+    match fatal {
+        Some(f) => Err(f),
+        None => Ok(Trace { lines: trace }),
+    }
+}
+
+fn backend_fatal(backend: &str, error: &BackendError) -> Fatal {
+    Fatal::Backend {
+        backend: backend.to_string(),
+        error: error.to_string(),
+    }
+}
+
+impl<'a, H: Hub<RtValue>> Exec<'a, H> {
+    fn lock(&self) -> MutexGuard<'a, Shared<H::Greenlet>> {
+        // A poisoned lock can only come from a panic already reported as a finding.
+        self.shared.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Records `#me EVENT` unless the run has halted (`end` itself is recorded bare).
+    fn record(&self, event: impl FnOnce() -> String) {
+        let mut s = self.lock();
+        if s.halted {
+            return;
+        }
+        let line = event();
+        if line == "end" {
+            s.trace.push(line);
+        } else {
+            s.trace.push(format!("#{} {line}", self.me));
+        }
+    }
+
+    /// Records the failure of a body, unless the error is the run halting.
+    fn record_failure(&self, error: &Raised) {
+        match error {
+            Raised::Error(e) => self.record(|| format!("fail {e}")),
+            Raised::Fuel => self.record(|| "fail fuel".to_string()),
+            Raised::Halt | Raised::Panic(_) => {}
+        }
+    }
+
+    /// Makes a fatal finding (the first one wins) and halts the run.
+    fn fatal(&self, finding: Fatal) -> Flow {
+        let mut s = self.lock();
+        if s.fatal.is_none() {
+            s.fatal = Some(finding);
+        }
+        s.halted = true;
+        Flow::Raise(Raised::Halt)
+    }
+
+    /// An error that reached this greenlet from a switch or throw.
+    fn raised(&self, error: Raised) -> Flow {
+        match error {
+            Raised::Panic(message) => self.fatal(Fatal::Panic {
+                backend: self.backend.to_string(),
+                message,
+            }),
+            other => Flow::Raise(other),
+        }
+    }
+
+    fn block(&self, block: &Block) -> Step {
+        for stmt in block {
+            self.stmt(stmt)?;
+        }
+        Ok(())
+    }
+
+    fn pay_fuel(&self) -> Step {
+        let mut s = self.lock();
+        if s.halted {
+            return Err(Flow::Raise(Raised::Halt));
+        }
+        if s.fuel == 0 {
+            return Err(Flow::Raise(Raised::Fuel));
+        }
+        s.fuel -= 1;
+        Ok(())
+    }
+
+    fn resolve(&self, r: Ref) -> Result<H::Greenlet, Flow> {
+        let unbound = || Flow::Raise(Raised::Error(ast::Error::Unbound));
+        match r {
+            Ref::Slot(k) => self.lock().slots[k as usize].clone().ok_or_else(unbound),
+            Ref::Main => Ok(self.hub.main()),
+            Ref::Current => Ok(self.hub.current()),
+            Ref::Parent => self.hub.parent(&self.hub.current()).ok_or_else(unbound),
+        }
+    }
+
+    /// The trace id of a greenlet.
+    fn id_of(&self, g: &H::Greenlet) -> String {
+        if *g == self.hub.main() {
+            return "#0".to_string();
+        }
+        match self.lock().greenlets.iter().position(|x| x == g) {
+            Some(i) => format!("#{}", i + 1),
+            None => "#?".to_string(),
+        }
+    }
+
+    fn after_switch(&self, outcome: Result<RtValue, Raised>) -> Step {
+        match outcome {
+            Ok(v) => {
+                self.record(|| format!("recv {v}"));
+                Ok(())
+            }
+            Err(e) => Err(self.raised(e)),
+        }
+    }
+
+    fn stmt(&self, stmt: &Stmt) -> Step {
+        self.pay_fuel()?;
+        match stmt {
+            Stmt::Spawn { slot, body, parent } => self.spawn(*slot, body, *parent),
+            Stmt::Switch(r, v) => {
+                let target = self.resolve(*r)?;
+                let outcome = self.hub.switch(&target, RtValue::from(v));
+                self.after_switch(outcome)
+            }
+            Stmt::Throw(r, e) => {
+                let target = self.resolve(*r)?;
+                let outcome = self.hub.throw(&target, Raised::Error(*e));
+                self.after_switch(outcome)
+            }
+            Stmt::Return(v) => Err(Flow::Return(RtValue::from(v))),
+            Stmt::Raise(e) => Err(Flow::Raise(Raised::Error(*e))),
+            Stmt::Try {
+                body,
+                catch,
+                handler,
+            } => match self.block(body) {
+                Err(Flow::Raise(Raised::Error(e)))
+                    if *catch == Catch::Any || *catch == Catch::Error(e) =>
+                {
+                    self.record(|| format!("caught {e}"));
+                    self.block(handler)
+                }
+                other => other,
+            },
+            Stmt::Repeat(n, block) => {
+                for _ in 0..*n {
+                    self.block(block)?;
+                }
+                Ok(())
+            }
+            Stmt::Recurse(n, block) => self.recurse(*n, block),
+            Stmt::Reparent(a, b) => {
+                let greenlet = self.resolve(*a)?;
+                let parent = self.resolve(*b)?;
+                self.hub
+                    .set_parent(&greenlet, &parent)
+                    .map_err(|_| Flow::Raise(Raised::Error(ast::Error::BadParent)))
+            }
+            Stmt::Observe(r) => {
+                let g = self.resolve(*r)?;
+                let state = self.hub.state(&g);
+                let parent = match self.hub.parent(&g) {
+                    Some(p) => self.id_of(&p),
+                    None => "-".to_string(),
+                };
+                let id = self.id_of(&g);
+                self.record(|| format!("observe {id} {} parent {parent}", state.as_str()));
+                Ok(())
+            }
+        }
+    }
+
+    fn spawn(&self, slot: u8, body: &str, parent: Option<Ref>) -> Step {
+        let parent = match parent {
+            Some(r) => Some(self.resolve(r)?),
+            None => None,
+        };
+        let id = {
+            let s = self.lock();
+            if s.greenlets.len() >= MAX_SPAWNS {
+                return Err(Flow::Raise(Raised::Error(ast::Error::Limit)));
+            }
+            s.greenlets.len() + 1
+        };
+        let Some(def) = self.program.def_index(body) else {
+            // The parser rejects undefined bodies; a program built by hand may still have one.
+            return Err(self.fatal(Fatal::Panic {
+                backend: self.backend.to_string(),
+                message: format!("spawn names undefined body '{body}'"),
+            }));
+        };
+        let greenlet = match self.hub.spawn(self.body(def, id), parent.as_ref()) {
+            Ok(g) => g,
+            Err(e) => return Err(self.fatal(backend_fatal(self.backend, &e))),
+        };
+        let replaced = {
+            let mut s = self.lock();
+            s.greenlets.push(greenlet.clone());
+            if !s.halted {
+                s.trace.push(format!("#{} spawn #{id}", self.me));
+            }
+            s.slots[slot as usize].replace(greenlet)
+        };
+        // Dropped outside the lock; `greenlets` still holds it, so this never kills.
+        drop(replaced);
+        Ok(())
+    }
+
+    /// The body closure of greenlet `id` running def number `def`.
+    fn body(&self, def: usize, id: usize) -> Body<H, RtValue> {
+        let program = Arc::clone(self.program);
+        let shared = Arc::clone(self.shared);
+        let backend = self.backend.to_string();
+        Box::new(move |hub: &H, start: Option<RtValue>| {
+            let exec = Exec {
+                hub,
+                program: &program,
+                shared: &shared,
+                backend: &backend,
+                me: id,
+            };
+            if exec.lock().halted {
+                return Err(Raised::Halt);
+            }
+            exec.record(|| match &start {
+                Some(v) => format!("start {v}"),
+                None => "start ()".to_string(),
+            });
+            match exec.block(&program.defs[def].body) {
+                Ok(()) => {
+                    exec.record(|| "finish none".to_string());
+                    Ok(RtValue::None)
+                }
+                Err(Flow::Return(v)) => {
+                    exec.record(|| format!("finish {v}"));
+                    Ok(v)
+                }
+                Err(Flow::Raise(e)) => {
+                    exec.record_failure(&e);
+                    Err(e)
+                }
+            }
+        })
+    }
+
+    /// `recurse n block`: `n` real nested native frames, each holding data on its own stack
+    /// that it checks after the block returns.
+    #[inline(never)]
+    fn recurse(&self, n: u32, block: &Block) -> Step {
+        if n == 0 {
+            return self.block(block);
+        }
+        let expected = frame_pattern(n, self.me);
+        let mut on_stack = expected;
+        // The pattern's address escapes, so it must really live in this frame's memory and be
+        // read back from there below.
+        std::hint::black_box(&mut on_stack);
+        let result = self.recurse(n - 1, block);
+        let seen = *std::hint::black_box(&mut on_stack);
+        if seen != expected {
+            return Err(self.fatal(Fatal::StackCorruption {
+                backend: self.backend.to_string(),
+                detail: format!(
+                    "greenlet #{} recurse frame {n}: expected {expected:016x?}, found {seen:016x?}",
+                    self.me
+                ),
+            }));
+        }
+        result
+    }
+
+    /// Teardown: one pass over the greenlets in id order (ones spawned meanwhile included);
+    /// each suspended one gets main as parent and GreenletExit thrown into it.
+    fn teardown(&self) {
+        let mut index = 0;
+        loop {
+            let greenlet = {
+                let s = self.lock();
+                if s.halted || index >= s.greenlets.len() {
+                    return;
+                }
+                s.greenlets[index].clone()
+            };
+            index += 1;
+            if self.hub.state(&greenlet) != State::Suspended {
+                continue;
+            }
+            self.record(|| format!("teardown #{index}"));
+            let main = self.hub.main();
+            if self.hub.set_parent(&greenlet, &main).is_err() {
+                self.fatal(Fatal::Panic {
+                    backend: self.backend.to_string(),
+                    message: format!("teardown could not set #{index}'s parent to main"),
+                });
+                return;
+            }
+            match self.hub.throw(&greenlet, Raised::Error(ast::Error::Exit)) {
+                Ok(v) => self.record(|| format!("recv {v}")),
+                Err(Raised::Error(e)) => self.record(|| format!("caught {e}")),
+                Err(Raised::Fuel) => self.record(|| "caught fuel".to_string()),
+                Err(Raised::Halt) => return,
+                Err(Raised::Panic(message)) => {
+                    self.fatal(Fatal::Panic {
+                        backend: self.backend.to_string(),
+                        message,
+                    });
+                    return;
+                }
+            }
+        }
+    }
+}
+
+/// The data a `recurse` frame keeps: distinct per depth and per greenlet.
+fn frame_pattern(depth: u32, greenlet: usize) -> [u64; 4] {
+    let mut x = (u64::from(depth) << 32) ^ (greenlet as u64) ^ 0x9e37_79b9_7f4a_7c15;
+    let mut out = [0u64; 4];
+    for slot in &mut out {
+        // splitmix64
+        x = x.wrapping_add(0x9e37_79b9_7f4a_7c15);
+        let mut z = x;
+        z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+        *slot = z ^ (z >> 31);
+    }
+    out
+}

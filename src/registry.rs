@@ -1,0 +1,104 @@
+//! The backend registry: every greenlet backend switchyard can run, by name. Adding a backend
+//! is one module in `impls/` plus one line in [`BACKENDS`].
+
+use crate::ast::Program;
+use crate::interp::{self, Fatal, RtValue, RunResult};
+use switchyard_impls::greenlet::{Hub, HubConfig};
+
+/// The reference backend every other backend is judged by.
+pub const ORACLE: &str = "thread";
+
+/// Stack of the thread each program runs on. The stack-copy backend runs every greenlet of a
+/// program on this one stack, and each greenlet starts below the frame that first switched to
+/// it, so deep `recurse` in many greenlets adds up. It is reserved, not committed.
+pub const PROGRAM_THREAD_STACK: usize = 1 << 30;
+
+/// One registered backend.
+pub struct Backend {
+    /// The name users pass to `--backend`.
+    pub name: &'static str,
+    /// One line on how it switches.
+    pub summary: &'static str,
+    run: fn(&Program, &str, &HubConfig) -> RunResult,
+}
+
+impl Backend {
+    /// The registry entry for a hub type.
+    pub const fn new<H: Hub<RtValue>>(name: &'static str, summary: &'static str) -> Backend {
+        Backend {
+            name,
+            summary,
+            run: interp::run::<H>,
+        }
+    }
+
+    /// Runs `program` on the calling thread (which must have stack enough; see
+    /// [`PROGRAM_THREAD_STACK`]).
+    pub fn run_here(&self, program: &Program, config: &HubConfig) -> RunResult {
+        (self.run)(program, self.name, config)
+    }
+
+    /// Runs `program` on a fresh thread with a [`PROGRAM_THREAD_STACK`] stack, so that every
+    /// run starts from the same stack and no run sees another's greenlets.
+    pub fn run(&self, program: &Program) -> RunResult {
+        self.run_with(program, &HubConfig::default())
+    }
+
+    /// [`Backend::run`] with explicit hub settings.
+    pub fn run_with(&self, program: &Program, config: &HubConfig) -> RunResult {
+        std::thread::scope(|scope| {
+            let worker = std::thread::Builder::new()
+                .name(format!("switchyard-{}", self.name))
+                .stack_size(PROGRAM_THREAD_STACK)
+                .spawn_scoped(scope, || self.run_here(program, config));
+            match worker {
+                Ok(handle) => handle.join().unwrap_or_else(|panic| {
+                    Err(Fatal::Panic {
+                        backend: self.name.to_string(),
+                        message: panic_message(&*panic),
+                    })
+                }),
+                Err(e) => Err(Fatal::Backend {
+                    backend: self.name.to_string(),
+                    error: format!("cannot start the program thread: {e}"),
+                }),
+            }
+        })
+    }
+}
+
+/// The text of a panic payload.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s.to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "non-string panic payload".to_string()
+    }
+}
+
+/// Every backend, the oracle first.
+pub static BACKENDS: &[Backend] = &[Backend::new::<switchyard_oracle::ThreadHub<RtValue>>(
+    ORACLE,
+    "reference oracle: one OS thread per greenlet, a baton handed over on every switch",
+)];
+
+/// The backend called `name`.
+pub fn find(name: &str) -> Option<&'static Backend> {
+    BACKENDS.iter().find(|b| b.name == name)
+}
+
+/// The oracle.
+pub fn oracle() -> &'static Backend {
+    find(ORACLE).expect("the oracle is registered")
+}
+
+/// Every registered name, comma-separated (for messages).
+pub fn names() -> String {
+    BACKENDS
+        .iter()
+        .map(|b| b.name)
+        .collect::<Vec<_>>()
+        .join(", ")
+}

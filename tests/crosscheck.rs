@@ -1,0 +1,99 @@
+//! The oracle against real CPython greenlet: every corpus program and a seeded set of random
+//! programs must give identical traces. The venv with greenlet is made by `ci/venv.sh`.
+//! `SWITCHYARD_CROSSCHECK_PROGRAMS` and `SWITCHYARD_CROSSCHECK_SEED` change the random set.
+
+use std::path::PathBuf;
+use std::process::Command;
+use std::sync::{Mutex, OnceLock};
+use switchyard::crosscheck::{self, GreenletRunner};
+use switchyard::gen::GenConfig;
+use switchyard::parse::parse;
+use switchyard::print::print;
+
+#[path = "corpus.rs"]
+#[allow(dead_code)]
+mod corpus;
+
+/// The venv's python, made once per test process (tests run in parallel threads).
+fn python() -> PathBuf {
+    static PYTHON: OnceLock<PathBuf> = OnceLock::new();
+    static LOCK: Mutex<()> = Mutex::new(());
+    let _guard = LOCK.lock().unwrap();
+    PYTHON
+        .get_or_init(|| {
+            let script = crosscheck::repo_root().join("ci/venv.sh");
+            let out = Command::new("bash")
+                .arg(&script)
+                .output()
+                .expect("run ci/venv.sh");
+            assert!(
+                out.status.success(),
+                "ci/venv.sh failed:\n{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+            let stdout = String::from_utf8(out.stdout).unwrap();
+            PathBuf::from(
+                stdout
+                    .lines()
+                    .last()
+                    .expect("venv.sh prints the python path")
+                    .trim(),
+            )
+        })
+        .clone()
+}
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+#[test]
+fn corpus_oracle_equals_real_greenlet() {
+    let mut runner = GreenletRunner::start(&python(), &crosscheck::default_runner()).unwrap();
+    let mut failures = Vec::new();
+    for path in corpus::corpus_files() {
+        let source = std::fs::read(&path).unwrap();
+        let program = parse(&path.display().to_string(), &source).unwrap();
+        if let Some((problem, greenlet, oracle)) =
+            crosscheck::check_program(&mut runner, &program).unwrap()
+        {
+            failures.push(format!(
+                "{}: {problem}\ngreenlet:\n{greenlet}oracle:\n{}",
+                path.display(),
+                oracle.map(|t| t.to_string()).unwrap_or_default()
+            ));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn random_programs_oracle_equals_real_greenlet() {
+    let seed = env_u64("SWITCHYARD_CROSSCHECK_SEED", 2026);
+    let count = env_u64("SWITCHYARD_CROSSCHECK_PROGRAMS", 1000);
+    let mut runner = GreenletRunner::start(&python(), &crosscheck::default_runner()).unwrap();
+    let report = crosscheck::crosscheck(
+        &mut runner,
+        seed,
+        0,
+        count,
+        &GenConfig::default(),
+        |_, _| {},
+    )
+    .unwrap();
+    assert_eq!(report.checked, count);
+    if let Some(m) = report.mismatches.first() {
+        panic!(
+            "{} of {count} programs differ; first: program {} of seed {seed}: {}\n{}\ngreenlet:\n{}oracle:\n{}",
+            report.mismatches.len(),
+            m.index,
+            m.problem,
+            print(&m.program),
+            m.greenlet,
+            m.oracle.as_ref().map(|t| t.to_string()).unwrap_or_default()
+        );
+    }
+}
