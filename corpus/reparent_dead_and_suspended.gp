@@ -1,9 +1,9 @@
 # Reparenting dead and suspended greenlets (test_greenlet.py::
-# test_switch_to_dead_greenlet_reparent, test_exception's g2.parent = g1, and the parent setter docs: any greenlet of the thread that
-# makes no cycle): a throw of exit into an unstarted child whose parent is also unstarted kills
-# the child and starts the parent with no value ("start ()"); a dead greenlet and a suspended
-# one are reparented; a switch to the dead one then goes to its new parent, whose own return
-# goes through its dead new parent to main.
+# test_switch_to_dead_greenlet_reparent, test_exception's g2.parent = g1, and the parent setter
+# docs: any greenlet of the thread that makes no cycle). A throw of exit into an unstarted child
+# whose parent is also unstarted kills the child and starts the parent with no value
+# ("start ()"); a dead greenlet and a suspended one are reparented; a switch to the dead one
+# then goes to its new parent, whose own return goes through its dead new parent to main.
 def p {
   observe current
   return "p"
