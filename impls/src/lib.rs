@@ -4,3 +4,5 @@
 
 pub mod greenlet;
 pub mod switch;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+pub mod stack_copy;
