@@ -577,7 +577,8 @@ impl W {
 const MXCSR_CONTROL: u32 = !0x3f;
 const MXCSR_ROUND_TOWARD_ZERO: u32 = 0b11 << 13;
 const MXCSR_ROUNDING: u32 = 0b11 << 13;
-const FPUCW_PRECISION: u16 = 0b11 << 8;
+/// The x87 rounding-control field (Valgrind models it; it ignores precision control).
+const FPUCW_ROUNDING: u16 = 0b11 << 10;
 
 /// 0.1, whose nearest double lies above it: rounding toward zero gives the one below.
 fn one_tenth() -> f64 {
@@ -592,15 +593,22 @@ fn registers_body() {
     let a = w.spawn(move |w| {
         let mine = (base_mxcsr & !MXCSR_ROUNDING) | MXCSR_ROUND_TOWARD_ZERO;
         write_mxcsr(mine);
-        let cw = base_fpucw & !FPUCW_PRECISION; // 24-bit precision
+        let cw = base_fpucw | FPUCW_ROUNDING; // round toward zero
         write_fpucw(cw);
         let truncated = one_tenth();
-        assert_ne!(truncated, nearest);
+        // Valgrind's CPU emulation rounds SSE arithmetic to nearest whatever MXCSR says (it
+        // keeps the register's value, which the checks below still compare).
+        let arithmetic = !under_valgrind();
+        if arithmetic {
+            assert_ne!(truncated, nearest);
+        }
         for k in 0..20u64 {
             assert!(w.switch_regs(0, 0xA000_0000_0000 + k * 16));
             assert_eq!(read_mxcsr() & MXCSR_CONTROL, mine & MXCSR_CONTROL);
             assert_eq!(read_fpucw(), cw);
-            assert_eq!(one_tenth(), truncated);
+            if arithmetic {
+                assert_eq!(one_tenth(), truncated);
+            }
         }
         0 // dies with its own control words set
     });
@@ -680,10 +688,15 @@ fn a_million_contexts_without_memory_growth() {
         }
     }
     let rss_late = vm_rss_kib();
-    assert!(
-        rss_late <= rss_early + 1024,
-        "VmRSS grew from {rss_early} KiB to {rss_late} KiB"
-    );
+    // Under Valgrind the process's RSS also holds Valgrind's shadow memory and its queue of
+    // freed blocks (not reused at once, to catch use-after-free): its leak check is the
+    // memory check there.
+    if !under_valgrind() {
+        assert!(
+            rss_late <= rss_early + 1024,
+            "VmRSS grew from {rss_early} KiB to {rss_late} KiB"
+        );
+    }
     eprintln!(
         "VmRSS after {} contexts: {rss_early} KiB; after {iters}: {rss_late} KiB",
         iters / 10
