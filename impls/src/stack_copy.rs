@@ -21,10 +21,22 @@
 //! byte `stack_start + i`. Growing a partial save therefore appends bytes at higher stack
 //! addresses (towards `stack_stop`, the older frames) and keeps the bytes saved before.
 //!
-//! The register swap is done by two naked functions ([`sy_switch`] and, for the first switch
-//! into a new context, [`sy_start`]) that push rbx, rbp, r12-r15, MXCSR and the x87 control
-//! word and call out to the non-inlined `extern "C"` functions [`sy_save_state`],
-//! [`sy_start_state`] and [`sy_restore_state`] that do the copying and bookkeeping.
+//! The register swap is done by two naked functions (`sy_switch` and, for the first switch
+//! into a new context, `sy_start`) that push rbx, rbp, r12-r15, MXCSR and the x87 control
+//! word and call out to the non-inlined `extern "C"` functions `sy_save_state`,
+//! `sy_start_state` and `sy_restore_state` that do the copying and bookkeeping. After the
+//! save, `sy_switch` adds the difference to rsp; rbp needs no adjustment because it is one of
+//! the registers then popped from the target's own frame.
+//!
+//! The first switch into a new context (greenlet's `g_initialstub`) pushes `from`'s registers
+//! exactly as `sy_switch` does, records that stack pointer as both `from`'s `stack_start` and
+//! the new context's `stack_stop`, and calls `entry(arg)` right there: nothing is copied, since
+//! every live byte is above that point. `from` is later resumed by `sy_switch`'s tail, which
+//! pops that frame and returns from `sy_start`.
+//!
+//! A dying `from` is marked dead (`stack_start = 0`) before the switch: the save walk then
+//! skips it (nothing of it is copied), the restore links the target to the chain past it, and
+//! a new context started by a dying one takes the dying one's `stack_prev`.
 //!
 //! Per-thread state is a single thread-local: the context running now, used to unlink a
 //! suspended context from the chain when it is dropped. Contexts of two threads share nothing.
