@@ -3,4 +3,6 @@
 //! switching backends, one module each.
 
 pub mod greenlet;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+pub mod stack_copy;
 pub mod switch;

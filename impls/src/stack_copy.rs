@@ -1,0 +1,486 @@
+//! The `stack-copy` backend: greenlet's own stack-switching algorithm, for x86-64 Linux.
+//!
+//! Every greenlet of an OS thread runs on that thread's own stack. A context *owns* the stack
+//! range `[stack_start, stack_stop)`:
+//!
+//! - the main context's `stack_stop` is the top of the address space (`usize::MAX`);
+//! - a new context's `stack_stop` is the stack pointer of the switch that first runs it: its
+//!   entry function runs on the thread stack just below that switching frame;
+//! - `stack_start` is the stack pointer at which a context was last suspended.
+//!
+//! Only one context can have a given stack byte *live* at a time. On a switch from `from` to
+//! `to`, every byte of another context that lies between the current stack pointer and
+//! `to.stack_stop` is copied to the heap (only the part not saved yet: a context's heap copy
+//! grows as deeper switches overlap more of it), the stack pointer is moved to `to`'s
+//! `stack_start`, and `to`'s own heap copy is written back onto the stack and freed. The
+//! contexts that still have live bytes on the stack form a chain through `stack_prev`,
+//! starting at the running context and ordered by increasing `stack_stop`; the save walk
+//! follows that chain from the running context upwards.
+//!
+//! A heap copy always starts at the context's `stack_start`: byte `i` of the copy is the stack
+//! byte `stack_start + i`. Growing a partial save therefore appends bytes at higher stack
+//! addresses (towards `stack_stop`, the older frames) and keeps the bytes saved before.
+//!
+//! The register swap is done by two naked functions (`sy_switch` and, for the first switch
+//! into a new context, `sy_start`) that push rbx, rbp, r12-r15, MXCSR and the x87 control
+//! word and call out to the non-inlined `extern "C"` functions `sy_save_state`,
+//! `sy_start_state` and `sy_restore_state` that do the copying and bookkeeping. After the
+//! save, `sy_switch` adds the difference to rsp; rbp needs no adjustment because it is one of
+//! the registers then popped from the target's own frame.
+//!
+//! The first switch into a new context (greenlet's `g_initialstub`) pushes `from`'s registers
+//! exactly as `sy_switch` does, records that stack pointer as both `from`'s `stack_start` and
+//! the new context's `stack_stop`, and calls `entry(arg)` right there: nothing is copied, since
+//! every live byte is above that point. `from` is later resumed by `sy_switch`'s tail, which
+//! pops that frame and returns from `sy_start`.
+//!
+//! A dying `from` is marked dead (`stack_start = 0`) before the switch: the save walk then
+//! skips it (nothing of it is copied), the restore links the target to the chain past it, and
+//! a new context started by a dying one takes the dying one's `stack_prev`.
+//!
+//! Per-thread state is a single thread-local: the context running now, used to unlink a
+//! suspended context from the chain when it is dropped. Contexts of two threads share nothing.
+
+use crate::greenlet::{BackendError, HubConfig};
+use crate::switch::{Entry, StackSwitch};
+use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
+use std::cell::Cell;
+use std::ffi::c_void;
+use std::ptr::{self, null_mut};
+
+/// The stack-copy backend.
+pub struct StackCopy;
+
+/// `stack_stop` of the main context: the whole stack above its `stack_start` is its own.
+const MAIN_STOP: usize = usize::MAX;
+/// `stack_start` of a running context that has never been suspended (greenlet's
+/// `set_active`): any non-zero value means "alive"; the real value is written at the first
+/// suspension.
+const ACTIVE: usize = 1;
+
+/// Saves below this many bytes only align their buffer to the stack's position within a
+/// 64-byte line (see [`SaveBuffer::layout_for`]).
+const SMALL_SAVE: usize = 1024;
+
+/// Switching state of one greenlet on the stack-copy backend (greenlet's `StackState`).
+///
+/// States, read off the fields:
+/// - unstarted: `stack_stop == 0`;
+/// - alive (running or suspended): `stack_stop != 0` and `stack_start != 0`;
+/// - dead (has switched away with `from_dying`): `stack_stop != 0` and `stack_start == 0`.
+pub struct Context {
+    /// Stack pointer at the last suspension ([`ACTIVE`] before the first one); 0 when dead or
+    /// unstarted.
+    stack_start: usize,
+    /// Upper end (exclusive) of the stack this context owns; 0 while unstarted.
+    stack_stop: usize,
+    /// The next context up the stack that still has live bytes on it, while this one is in the
+    /// running context's chain; stale (never read) otherwise.
+    stack_prev: *mut Context,
+    /// The heap copy of `[stack_start, stack_start + saved.len)`.
+    saved: SaveBuffer,
+    /// What a new context runs when it is first switched to.
+    entry: Option<Entry>,
+    arg: *mut c_void,
+}
+
+thread_local! {
+    /// The context running now on this thread (null before the first switch). Only read to
+    /// unlink a dropped context from the running context's `stack_prev` chain.
+    static CURRENT: Cell<*mut Context> = const { Cell::new(null_mut()) };
+}
+
+/// A context's heap copy of part of its stack.
+///
+/// Placement: the buffer is put at the same offset within a 4 KiB page as the stack bytes it
+/// holds (`data ≡ stack_start (mod 4096)`), so that the source and destination of both
+/// copies (stack to heap when saving, heap to stack when restoring) are 0 bytes apart modulo
+/// 4096. A copy whose destination sits just past its source modulo 4096 (say 16 bytes) makes
+/// `rep movsb`/vector loads alias the stores just made ("4K aliasing"): measured on the
+/// development machine (AMD EPYC, glibc 2.36) a 4 KiB save costs 96 ns at +16 bytes and a
+/// restore 98 ns at -16 bytes, against 41-43 ns at offset 0; on some Intel parts the brief
+/// measured 1.4 µs against 51 ns. Saves smaller than [`SMALL_SAVE`] bytes only match the
+/// stack's offset within a 64-byte line, to waste at most 63 bytes of padding instead of up to
+/// 4095 (for them the aliasing penalty is a few nanoseconds).
+struct SaveBuffer {
+    /// Start of the allocation (null: nothing allocated).
+    base: *mut u8,
+    /// Layout of the allocation.
+    layout: Layout,
+    /// Where byte 0 of the copy is (`base` plus the placement padding).
+    data: *mut u8,
+    /// Bytes of the copy that are in use (greenlet's `_stack_saved`).
+    len: usize,
+    /// Bytes available from `data` on.
+    cap: usize,
+}
+
+impl SaveBuffer {
+    const EMPTY: SaveBuffer = SaveBuffer {
+        base: null_mut(),
+        layout: Layout::new::<u8>(),
+        data: null_mut(),
+        len: 0,
+        cap: 0,
+    };
+
+    /// Layout and padding for a buffer of `size` bytes that holds stack bytes from `start` on.
+    fn layout_for(start: usize, size: usize) -> (Layout, usize) {
+        let align = if size < SMALL_SAVE { 64 } else { 4096 };
+        let pad = start & (align - 1);
+        let total = (pad + size).next_multiple_of(64);
+        match Layout::from_size_align(total, align) {
+            Ok(layout) => (layout, pad),
+            Err(_) => std::process::abort(),
+        }
+    }
+
+    /// Makes room for `size` bytes of copy of the stack from `start` on, keeping the `len`
+    /// bytes saved already.
+    fn reserve(&mut self, start: usize, size: usize) {
+        if size <= self.cap {
+            return;
+        }
+        let (layout, pad) = Self::layout_for(start, size);
+        // SAFETY: `layout` has a non-zero size (at least 64 bytes).
+        let base = unsafe { alloc(layout) };
+        if base.is_null() {
+            handle_alloc_error(layout);
+        }
+        // SAFETY: `pad + size <= layout.size()`, so `data` and the `size` bytes after it lie in
+        // the new allocation.
+        let data = unsafe { base.add(pad) };
+        if !self.base.is_null() {
+            // SAFETY: the old buffer holds `len` initialised bytes at `data`, the new one has
+            // room for `size >= len` bytes; two distinct allocations do not overlap; the old
+            // allocation was made with `self.layout`.
+            unsafe {
+                ptr::copy_nonoverlapping(self.data, data, self.len);
+                dealloc(self.base, self.layout);
+            }
+        }
+        self.base = base;
+        self.layout = layout;
+        self.data = data;
+        self.cap = layout.size() - pad;
+    }
+
+    /// Frees the buffer (if any) and forgets the saved bytes.
+    fn free(&mut self) {
+        if !self.base.is_null() {
+            // SAFETY: `base` was allocated with `layout` and not freed since.
+            unsafe { dealloc(self.base, self.layout) };
+        }
+        *self = SaveBuffer::EMPTY;
+    }
+}
+
+impl Context {
+    fn new(stack_start: usize, stack_stop: usize, entry: Option<Entry>, arg: *mut c_void) -> Self {
+        Context {
+            stack_start,
+            stack_stop,
+            stack_prev: null_mut(),
+            saved: SaveBuffer::EMPTY,
+            entry,
+            arg,
+        }
+    }
+
+    /// Whether this context has been switched to (main contexts always have).
+    pub fn is_started(&self) -> bool {
+        self.stack_stop != 0
+    }
+
+    /// Whether this context has switched away for good (with `from_dying`).
+    pub fn is_dead(&self) -> bool {
+        self.stack_stop != 0 && self.stack_start == 0
+    }
+
+    /// Whether this is a thread's main context.
+    pub fn is_main(&self) -> bool {
+        self.stack_stop == MAIN_STOP
+    }
+
+    /// Saves more of this context's stack to the heap: everything from `stack_start` up to
+    /// `stop` (greenlet's `copy_stack_to_heap_up_to`).
+    ///
+    /// # Safety
+    ///
+    /// The context is alive and suspended at `stack_start`, the stack bytes
+    /// `[stack_start + saved, stop)` are its own and still live, and they lie above the
+    /// current stack pointer.
+    unsafe fn save_up_to(&mut self, stop: usize) {
+        let start = self.stack_start;
+        let want = stop.saturating_sub(start);
+        let have = self.saved.len;
+        if want <= have {
+            return;
+        }
+        self.saved.reserve(start, want);
+        // SAFETY: the caller guarantees the stack bytes `[start + have, start + want)` are
+        // mapped, live and not being written; `reserve` made room for `want` bytes at `data`;
+        // heap and stack do not overlap.
+        unsafe {
+            ptr::copy_nonoverlapping(
+                (start + have) as *const u8,
+                self.saved.data.add(have),
+                want - have,
+            );
+        }
+        self.saved.len = want;
+    }
+}
+
+impl Drop for Context {
+    fn drop(&mut self) {
+        let me: *mut Context = self;
+        let _ = CURRENT.try_with(|current| {
+            let cur = current.get();
+            if cur == me {
+                current.set(null_mut());
+                return;
+            }
+            // A suspended context with live bytes is in the running context's chain: take it
+            // out, so that no later save walk reads it.
+            let live = self.is_started()
+                && !self.is_dead()
+                && self.stack_stop.saturating_sub(self.stack_start) > self.saved.len;
+            if !live {
+                return;
+            }
+            let mut p = cur;
+            while !p.is_null() {
+                // SAFETY: every context on the running context's chain is alive (the runtime
+                // keeps suspended contexts boxed and unmoved, and dropping one unlinks it
+                // here), and they all belong to this thread.
+                unsafe {
+                    if (*p).stack_prev == me {
+                        (*p).stack_prev = self.stack_prev;
+                        break;
+                    }
+                    p = (*p).stack_prev;
+                }
+            }
+        });
+        self.saved.free();
+    }
+}
+
+/// Bytes of `ctx`'s stack currently saved on the heap (greenlet's `_stack_saved`): 0 for a
+/// running, unstarted or dead context, and for a suspended one that nothing has overlapped.
+pub fn saved_bytes(ctx: &Context) -> usize {
+    ctx.saved.len
+}
+
+/// Save step of a switch between two started contexts, called by [`sy_switch`] on `from`'s
+/// stack with `sp` the stack pointer after the registers were pushed. Saves to the heap every
+/// live byte of another context in `[sp, to.stack_stop)` and returns the distance from `sp`
+/// to `to`'s stack pointer (greenlet's `slp_save_state`).
+///
+/// # Safety
+///
+/// As for [`StackSwitch::switch`]; `from` is marked dead beforehand when it is dying.
+#[inline(never)]
+unsafe extern "C" fn sy_save_state(from: *mut Context, to: *mut Context, sp: usize) -> isize {
+    // SAFETY: `from` and `to` are live contexts of this thread (switch's contract); the chain
+    // from `from` holds only live contexts whose unsaved bytes are above `sp`.
+    unsafe {
+        let target_stop = (*to).stack_stop;
+        let mut owner = from;
+        if (*from).stack_start == 0 {
+            // Dying: nothing of it is worth saving.
+            owner = (*from).stack_prev;
+        } else {
+            debug_assert_eq!((*from).saved.len, 0);
+            (*from).stack_start = sp;
+        }
+        while (*owner).stack_stop < target_stop {
+            // `owner` lies entirely below the target's stack_stop: save all of it.
+            let stop = (*owner).stack_stop;
+            (*owner).save_up_to(stop);
+            owner = (*owner).stack_prev;
+        }
+        if owner != to {
+            (*owner).save_up_to(target_stop);
+        }
+        CURRENT.with(|c| c.set(to));
+        (*to).stack_start.wrapping_sub(sp) as isize
+    }
+}
+
+/// Restore step of a switch, called by [`sy_switch`] once the stack pointer is `to`'s:
+/// writes `to`'s heap copy back onto the stack, frees it, and links `to` into the chain
+/// (greenlet's `slp_restore_state`).
+///
+/// # Safety
+///
+/// Called only by [`sy_switch`] right after [`sy_save_state`] for the same pair, with the
+/// stack pointer below `to.stack_start`.
+#[inline(never)]
+unsafe extern "C" fn sy_restore_state(from: *mut Context, to: *mut Context) {
+    // SAFETY: `sy_save_state` saved every other context's bytes in `[sp, to.stack_stop)`, so
+    // the bytes written here belong to nobody else; our own frame is below `to.stack_start`;
+    // the contexts on `from`'s chain are alive.
+    unsafe {
+        let t = &mut *to;
+        if t.saved.len != 0 {
+            ptr::copy_nonoverlapping(t.saved.data, t.stack_start as *mut u8, t.saved.len);
+            t.saved.free();
+        }
+        let mut owner = from;
+        if (*owner).stack_start == 0 {
+            owner = (*owner).stack_prev; // dying: skip it
+        }
+        while !owner.is_null() && (*owner).stack_stop <= t.stack_stop {
+            owner = (*owner).stack_prev; // fully saved: find the one with more stack
+        }
+        t.stack_prev = owner;
+    }
+}
+
+/// Bookkeeping of the first switch into the new context `to`, called by [`sy_start`] with
+/// `sp` the stack pointer after `from`'s registers were pushed. The new context's stack begins
+/// right there, below every live byte, so nothing needs saving (greenlet's `g_initialstub`
+/// before its switch).
+///
+/// # Safety
+///
+/// As for [`StackSwitch::switch`], with `to` unstarted.
+#[inline(never)]
+unsafe extern "C" fn sy_start_state(from: *mut Context, to: *mut Context, sp: usize) {
+    // SAFETY: both are live contexts of this thread (switch's contract).
+    unsafe {
+        let f = &mut *from;
+        let t = &mut *to;
+        if f.stack_start == 0 {
+            t.stack_prev = f.stack_prev; // a dying context keeps no stack
+        } else {
+            f.stack_start = sp;
+            t.stack_prev = from;
+        }
+        t.stack_stop = sp;
+        t.stack_start = ACTIVE;
+        CURRENT.with(|c| c.set(to));
+    }
+}
+
+/// Switches between two started contexts: pushes the callee-saved registers and control
+/// words, saves, moves the stack pointer by the returned difference, restores, pops the
+/// target's registers and returns into the target's own call of `sy_switch` or `sy_start`.
+///
+/// The frame left on a suspended stack (from its stack pointer up): MXCSR (4 bytes), x87
+/// control word (2 bytes, padded to 8), r15, r14, r13, r12, rbx, rbp, return address. Both
+/// naked functions leave exactly this frame, so either can be resumed by this one's tail.
+/// rbp needs no adjustment by the difference: it is one of the popped registers.
+#[unsafe(naked)]
+unsafe extern "C" fn sy_switch(from: *mut Context, to: *mut Context) {
+    core::arch::naked_asm!(
+        "push rbp",
+        "push rbx",
+        "push r12",
+        "push r13",
+        "push r14",
+        "push r15",
+        "sub rsp, 8",
+        "stmxcsr [rsp]",
+        "fnstcw [rsp + 4]",
+        // Keep from/to across the calls (r12/r13 are pushed above and callee-saved below).
+        "mov r12, rdi",
+        "mov r13, rsi",
+        "mov rdx, rsp",
+        "call {save}",
+        "add rsp, rax",
+        "mov rdi, r12",
+        "mov rsi, r13",
+        "call {restore}",
+        "ldmxcsr [rsp]",
+        "fldcw [rsp + 4]",
+        "add rsp, 8",
+        "pop r15",
+        "pop r14",
+        "pop r13",
+        "pop r12",
+        "pop rbx",
+        "pop rbp",
+        "ret",
+        save = sym sy_save_state,
+        restore = sym sy_restore_state,
+    )
+}
+
+/// The first switch into the new context `to`: pushes `from`'s registers exactly as
+/// [`sy_switch`] does (so `from` is later resumed by `sy_switch`'s tail and returns from this
+/// call), records the stacks, and calls `entry(arg)` on the same stack right below that frame,
+/// with rbp cleared so that frame-pointer walks end there. `entry` never returns.
+#[unsafe(naked)]
+unsafe extern "C" fn sy_start(
+    from: *mut Context,
+    to: *mut Context,
+    entry: Entry,
+    arg: *mut c_void,
+) {
+    core::arch::naked_asm!(
+        "push rbp",
+        "push rbx",
+        "push r12",
+        "push r13",
+        "push r14",
+        "push r15",
+        "sub rsp, 8",
+        "stmxcsr [rsp]",
+        "fnstcw [rsp + 4]",
+        "mov r12, rdx",
+        "mov r13, rcx",
+        "mov rdx, rsp",
+        "call {start}",
+        // rsp is 16-byte aligned here (8 + 6 pushes + 8 bytes below a call's return address).
+        "mov rdi, r13",
+        "xor ebp, ebp",
+        "call r12",
+        "ud2",
+        start = sym sy_start_state,
+    )
+}
+
+// SAFETY: `sy_switch`/`sy_start` push and pop rbx, rbp, r12-r15, MXCSR and the x87 control
+// word around every suspension and land rsp exactly where it was; the save/restore steps
+// copy a suspended context's stack bytes to the heap and back unchanged before anything else
+// can write them.
+unsafe impl StackSwitch for StackCopy {
+    type Context = Context;
+
+    fn main_context() -> Context {
+        Context::new(ACTIVE, MAIN_STOP, None, null_mut())
+    }
+
+    fn new_context(
+        _config: &HubConfig,
+        entry: Entry,
+        arg: *mut c_void,
+    ) -> Result<Context, BackendError> {
+        Ok(Context::new(0, 0, Some(entry), arg))
+    }
+
+    unsafe fn switch(from: *mut Context, to: *mut Context, from_dying: bool) {
+        debug_assert!(from != to);
+        // SAFETY: switch's contract: both point to live, unmoving contexts of this thread,
+        // `from` running and `to` new or suspended.
+        unsafe {
+            debug_assert!((*from).is_started() && !(*from).is_dead());
+            debug_assert!(!(*to).is_dead());
+            if from_dying {
+                (*from).stack_start = 0;
+                (*from).saved.free();
+            }
+            if (*to).is_started() {
+                sy_switch(from, to);
+            } else {
+                match (*to).entry.take() {
+                    Some(entry) => sy_start(from, to, entry, (*to).arg),
+                    None => std::process::abort(),
+                }
+            }
+        }
+    }
+}
