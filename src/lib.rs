@@ -4,6 +4,7 @@
 
 pub mod arb;
 pub mod ast;
+pub mod corpus;
 pub mod crosscheck;
 pub mod gen;
 pub mod interp;

@@ -7,32 +7,12 @@ use switchyard::parse::parse;
 use switchyard::registry::{self, BACKENDS};
 use switchyard::trace::diff;
 
-/// Every `.gp` file below `corpus/`, sorted.
-pub fn corpus_files() -> Vec<PathBuf> {
-    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            return;
-        };
-        for entry in entries.flatten() {
-            let path = entry.path();
-            if path.is_dir() {
-                walk(&path, out);
-            } else if path.extension().is_some_and(|e| e == "gp") {
-                out.push(path);
-            }
-        }
-    }
-    let mut files = Vec::new();
-    walk(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus"),
-        &mut files,
-    );
-    files.sort();
-    files
+fn corpus_files() -> Vec<PathBuf> {
+    switchyard::corpus::files(&switchyard::corpus::default_dir())
 }
 
 fn snapshot_name(path: &Path) -> String {
-    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("corpus");
+    let corpus = switchyard::corpus::default_dir();
     let relative = path.strip_prefix(&corpus).unwrap_or(path);
     relative
         .with_extension("")

@@ -10,10 +10,6 @@ use switchyard::gen::GenConfig;
 use switchyard::parse::parse;
 use switchyard::print::print;
 
-#[path = "corpus.rs"]
-#[allow(dead_code)]
-mod corpus;
-
 /// The venv's python, made once per test process (tests run in parallel threads).
 fn python() -> PathBuf {
     static PYTHON: OnceLock<PathBuf> = OnceLock::new();
@@ -54,7 +50,7 @@ fn env_u64(name: &str, default: u64) -> u64 {
 fn corpus_oracle_equals_real_greenlet() {
     let mut runner = GreenletRunner::start(&python(), &crosscheck::default_runner()).unwrap();
     let mut failures = Vec::new();
-    for path in corpus::corpus_files() {
+    for path in switchyard::corpus::files(&switchyard::corpus::default_dir()) {
         let source = std::fs::read(&path).unwrap();
         let program = parse(&path.display().to_string(), &source).unwrap();
         if let Some((problem, greenlet, oracle)) =

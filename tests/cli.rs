@@ -1,0 +1,78 @@
+//! The `switchyard` command as a user runs it: exit statuses, error positions, listings.
+
+use std::process::Command;
+
+fn switchyard(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .expect("run switchyard");
+    (
+        out.status.code().expect("exited"),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+fn temp_file(name: &str, text: &[u8]) -> String {
+    let dir = std::env::temp_dir().join(format!("switchyard-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+#[test]
+fn backends_lists_the_oracle_first() {
+    let (code, out, _) = switchyard(&["backends"]);
+    assert_eq!(code, 0);
+    assert_eq!(out.lines().next(), Some("thread"));
+}
+
+#[test]
+fn run_prints_the_spec_example_trace_and_exits_0() {
+    let file = temp_file(
+        "example.gp",
+        b"def child {\n  switch parent 10\n  try { switch main 11 } catch E3 { return \"done\" }\n}\nmain {\n  spawn g0 child\n  switch g0 1\n  switch g0 2\n  throw g0 E3\n  observe g0\n}\n",
+    );
+    let (code, out, err) = switchyard(&["run", &file]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out,
+        "#0 spawn #1\n#1 start 1\n#0 recv 10\n#1 recv 2\n#0 recv 11\n#1 caught E3\n#1 finish \"done\"\n#0 recv \"done\"\n#0 observe #1 dead parent #0\n#0 finish none\nend\n"
+    );
+}
+
+#[test]
+fn malformed_files_exit_2_with_positions_and_nothing_runs() {
+    let good = temp_file("good.gp", b"main { }\n");
+    let bad = temp_file("bad.gp", b"main {\n  swtich g0 1\n}\n");
+    let (code, out, err) = switchyard(&["run", &good, &bad]);
+    assert_eq!(code, 2);
+    assert_eq!(out, "", "nothing may run when a file is malformed");
+    assert_eq!(err.trim(), format!("{bad}:2:3: unknown statement 'swtich'"));
+}
+
+#[test]
+fn unknown_backend_exits_2() {
+    let good = temp_file("good2.gp", b"main { }\n");
+    let (code, _, err) = switchyard(&["run", "--backend", "nope", &good]);
+    assert_eq!(code, 2);
+    assert!(err.contains("unknown backend 'nope'"), "{err}");
+}
+
+#[test]
+fn gen_is_deterministic_and_parses() {
+    let (_, a, _) = switchyard(&["gen", "--seed", "7", "--count", "3"]);
+    let (_, b, _) = switchyard(&["gen", "--seed", "7", "--count", "3"]);
+    assert_eq!(a, b);
+    let file = temp_file(
+        "gen.gp",
+        switchyard(&["gen", "--seed", "7", "--start", "2"])
+            .1
+            .as_bytes(),
+    );
+    let (code, _, err) = switchyard(&["run", &file]);
+    assert_eq!(code, 0, "{err}");
+}
