@@ -3,4 +3,12 @@
 //! switching backends, one module each.
 
 pub mod greenlet;
+pub mod runtime;
 pub mod switch;
+
+#[cfg(target_os = "linux")]
+pub mod mmap;
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+pub mod ucontext;
+#[cfg(target_os = "linux")]
+mod valgrind;
