@@ -1,0 +1,118 @@
+//! The `ucontext` backend: `getcontext` / `makecontext` / `swapcontext` from the C library, on
+//! the same mmap'd, guard-paged, pooled stacks as the `mmap` backend ([`crate::mmap`]).
+//!
+//! `makecontext` only passes `int` arguments, so the entry function pointer and its argument
+//! are each split into two 32-bit halves and reassembled by the trampoline. Each `ucontext_t`
+//! lives in its own box: glibc's saved context points into itself (the floating-point state),
+//! so it must never move once filled in.
+
+use crate::greenlet::{BackendError, HubConfig};
+use crate::mmap::{MainGuard, Stack};
+use crate::switch::{Entry, StackSwitch};
+use std::ffi::{c_int, c_void};
+
+/// The ucontext backend.
+pub struct Ucontext;
+
+/// A greenlet's switching state under [`Ucontext`].
+pub struct UcontextContext {
+    uc: Box<libc::ucontext_t>,
+    stack: Option<Stack>,
+    _main: Option<MainGuard>,
+}
+
+impl Drop for UcontextContext {
+    fn drop(&mut self) {
+        if let Some(stack) = self.stack.take() {
+            stack.recycle();
+        }
+    }
+}
+
+fn split(v: usize) -> (c_int, c_int) {
+    let v = v as u64;
+    (v as u32 as c_int, (v >> 32) as u32 as c_int)
+}
+
+fn join(lo: c_int, hi: c_int) -> usize {
+    ((lo as u32 as u64) | ((hi as u32 as u64) << 32)) as usize
+}
+
+extern "C" fn trampoline(entry_lo: c_int, entry_hi: c_int, arg_lo: c_int, arg_hi: c_int) {
+    let entry = join(entry_lo, entry_hi);
+    let arg = join(arg_lo, arg_hi) as *mut c_void;
+    // SAFETY: `entry` is the `Entry` function pointer split in `new_context`, reassembled
+    // bit for bit.
+    let entry: Entry = unsafe { std::mem::transmute::<usize, Entry>(entry) };
+    // SAFETY: calling the entry with the argument it was registered with; it never returns.
+    unsafe { entry(arg) }
+}
+
+fn zeroed_context() -> Box<libc::ucontext_t> {
+    // SAFETY: ucontext_t is plain data for which all-zero bytes are a valid (empty) value.
+    Box::new(unsafe { std::mem::zeroed() })
+}
+
+// SAFETY: swapcontext saves and restores every callee-saved register, the stack pointer, the
+// MXCSR and the x87 environment; each stack is owned by exactly one context.
+unsafe impl StackSwitch for Ucontext {
+    type Context = UcontextContext;
+
+    fn main_context() -> UcontextContext {
+        UcontextContext {
+            uc: zeroed_context(),
+            stack: None,
+            _main: Some(MainGuard::new()),
+        }
+    }
+
+    fn new_context(
+        config: &HubConfig,
+        entry: Entry,
+        arg: *mut c_void,
+    ) -> Result<UcontextContext, BackendError> {
+        let stack = Stack::take(config.stack_size, "ucontext backend")?;
+        let mut uc = zeroed_context();
+        // SAFETY: `uc` is a valid, boxed (never moving) ucontext_t to fill in.
+        if unsafe { libc::getcontext(&mut *uc) } != 0 {
+            return Err(BackendError(format!(
+                "switchyard: getcontext failed: {}",
+                std::io::Error::last_os_error()
+            )));
+        }
+        uc.uc_stack.ss_sp = stack.bottom() as *mut c_void;
+        uc.uc_stack.ss_size = stack.top() as usize - stack.bottom() as usize;
+        uc.uc_stack.ss_flags = 0;
+        uc.uc_link = std::ptr::null_mut();
+        let (e_lo, e_hi) = split(entry as *const () as usize);
+        let (a_lo, a_hi) = split(arg as usize);
+        // SAFETY: `trampoline` takes exactly the four ints passed; it is called through the
+        // `extern "C" fn()` type makecontext wants, with those arguments, as makecontext
+        // documents. The stack given in `uc_stack` is ours and unused.
+        unsafe {
+            let f = std::mem::transmute::<extern "C" fn(c_int, c_int, c_int, c_int), extern "C" fn()>(
+                trampoline,
+            );
+            libc::makecontext(&mut *uc, f, 4, e_lo, e_hi, a_lo, a_hi);
+        }
+        Ok(UcontextContext {
+            uc,
+            stack: Some(stack),
+            _main: None,
+        })
+    }
+
+    unsafe fn switch(from: *mut UcontextContext, to: *mut UcontextContext, _from_dying: bool) {
+        // SAFETY: the caller guarantees both contexts are live, distinct and of this thread,
+        // `to` new (made by makecontext) or suspended in swapcontext.
+        let rc = unsafe { libc::swapcontext(&mut *(*from).uc, &*(*to).uc) };
+        if rc != 0 {
+            // Nothing was switched; there is no way to report this through `switch`.
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                b"switchyard: swapcontext failed\n",
+            );
+            std::process::abort();
+        }
+    }
+}
