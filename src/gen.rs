@@ -36,6 +36,18 @@ impl Default for GenConfig {
     }
 }
 
+impl GenConfig {
+    /// Programs that recurse deeply around their switches, with many greenlets alive.
+    pub fn deep() -> GenConfig {
+        GenConfig {
+            max_depth: 5,
+            max_statements: 120,
+            deep_recursion_permille: 600,
+            ..GenConfig::default()
+        }
+    }
+}
+
 /// The program number `index` of the run seeded with `seed`.
 pub fn program(seed: u64, index: u64, config: &GenConfig) -> Program {
     let mut rng = ChaCha8Rng::seed_from_u64(seed ^ index.wrapping_mul(0x9e37_79b9_7f4a_7c15));

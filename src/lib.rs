@@ -6,6 +6,7 @@ pub mod arb;
 pub mod ast;
 pub mod corpus;
 pub mod crosscheck;
+pub mod differential;
 pub mod gen;
 pub mod interp;
 pub mod parse;

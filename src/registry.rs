@@ -78,11 +78,33 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
     }
 }
 
-/// Every backend, the oracle first.
-pub static BACKENDS: &[Backend] = &[Backend::new::<switchyard_oracle::ThreadHub<RtValue>>(
-    ORACLE,
-    "reference oracle: one OS thread per greenlet, a baton handed over on every switch",
-)];
+/// The greenlet runtime over a native stack-switching backend.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+type Native<S> = switchyard_impls::runtime::Runtime<S, RtValue>;
+
+/// Every backend, the oracle first. A backend whose module does not build on this platform
+/// is compiled out of the list.
+pub static BACKENDS: &[Backend] = &[
+    Backend::new::<switchyard_oracle::ThreadHub<RtValue>>(
+        ORACLE,
+        "reference oracle: one OS thread per greenlet, a baton handed over on every switch",
+    ),
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    Backend::new::<Native<switchyard_impls::stack_copy::StackCopy>>(
+        "stack-copy",
+        "greenlet's algorithm: one shared stack, overlapping slices copied to and from the heap",
+    ),
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    Backend::new::<Native<switchyard_impls::mmap::Mmap>>(
+        "mmap",
+        "an mmap'd stack per greenlet with a guard page, naked-asm register swap",
+    ),
+    #[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
+    Backend::new::<Native<switchyard_impls::ucontext::Ucontext>>(
+        "ucontext",
+        "getcontext/makecontext/swapcontext from libc on mmap'd stacks with a guard page",
+    ),
+];
 
 /// The backend called `name`.
 pub fn find(name: &str) -> Option<&'static Backend> {

@@ -17,3 +17,35 @@ fn seeded_programs_are_valid_and_reproducible() {
         assert_eq!(gen::program(99, index, &config), program);
     }
 }
+
+/// The deep profile really recurses deeply with switches inside the recursion.
+#[test]
+fn deep_profile_switches_inside_deep_recursion() {
+    use switchyard::ast::{Block, Stmt};
+    fn deepest_switch(block: &Block, depth: u32) -> Option<u32> {
+        block
+            .iter()
+            .filter_map(|s| match s {
+                Stmt::Switch(..) | Stmt::Throw(..) => Some(depth),
+                Stmt::Recurse(n, b) => deepest_switch(b, depth + n),
+                Stmt::Repeat(_, b) => deepest_switch(b, depth),
+                Stmt::Try { body, handler, .. } => {
+                    deepest_switch(body, depth).max(deepest_switch(handler, depth))
+                }
+                _ => None,
+            })
+            .max()
+    }
+    let config = GenConfig::deep();
+    let deep = (0..1000)
+        .filter(|&i| {
+            let p = gen::program(5, i, &config);
+            let all = std::iter::once(&p.main).chain(p.defs.iter().map(|d| &d.body));
+            all.filter_map(|b| deepest_switch(b, 0)).max() >= Some(200)
+        })
+        .count();
+    assert!(
+        deep >= 200,
+        "only {deep} of 1000 deep programs switch 200+ frames down"
+    );
+}

@@ -1,0 +1,67 @@
+//! Every registered backend against the thread oracle on seeded random programs: sequentially
+//! and on several OS threads at once (each thread has its own greenlets, so per-thread state
+//! must really be per thread). `SWITCHYARD_DIFF_PROGRAMS` and `SWITCHYARD_DIFF_SEED` change the
+//! size and the seed.
+
+use switchyard::differential::{check_seeded, Failed};
+use switchyard::gen::GenConfig;
+use switchyard::print::print;
+use switchyard::registry::{Backend, BACKENDS};
+
+fn env_u64(name: &str, default: u64) -> u64 {
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
+}
+
+fn all() -> Vec<&'static Backend> {
+    BACKENDS.iter().collect()
+}
+
+fn assert_none_failed(failed: &[Failed], count: u64) {
+    if let Some(first) = failed.first() {
+        let findings: Vec<String> = first.findings.iter().map(|f| f.to_string()).collect();
+        panic!(
+            "{} of {count} programs failed; first: program {} of seed {}:\n{}\n{}",
+            failed.len(),
+            first.index,
+            first.seed,
+            findings.join("\n"),
+            print(&first.program)
+        );
+    }
+}
+
+#[test]
+fn native_backends_are_registered() {
+    let names: Vec<&str> = BACKENDS.iter().map(|b| b.name).collect();
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    assert_eq!(names, ["thread", "stack-copy", "mmap", "ucontext"]);
+    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+    assert_eq!(names, ["thread"]);
+}
+
+#[test]
+fn random_programs_agree_on_every_backend() {
+    let seed = env_u64("SWITCHYARD_DIFF_SEED", 31);
+    let count = env_u64("SWITCHYARD_DIFF_PROGRAMS", 10_000);
+    let failed = check_seeded(seed, count, &GenConfig::default(), &all(), 1);
+    assert_none_failed(&failed, count);
+}
+
+#[test]
+fn deep_recursion_programs_agree_on_every_backend() {
+    let seed = env_u64("SWITCHYARD_DIFF_SEED", 47);
+    let count = env_u64("SWITCHYARD_DIFF_PROGRAMS", 10_000) / 5;
+    let failed = check_seeded(seed, count, &GenConfig::deep(), &all(), 1);
+    assert_none_failed(&failed, count);
+}
+
+#[test]
+fn programs_agree_when_run_on_several_threads_at_once() {
+    let seed = env_u64("SWITCHYARD_DIFF_SEED", 53);
+    let count = env_u64("SWITCHYARD_DIFF_PROGRAMS", 10_000) / 4;
+    let failed = check_seeded(seed, count, &GenConfig::deep(), &all(), 3);
+    assert_none_failed(&failed, count);
+}
