@@ -625,7 +625,8 @@ pub fn many<S: StackSwitch>(n: usize, tolerate_map_limit: bool) {
             Ok(g) => g,
             Err(e) if tolerate_map_limit => {
                 assert!(e.0.contains("max_map_count"), "{e}");
-                assert!(i >= 20_000, "only {i} greenlets");
+                // The map limit is per process: tests running alongside share it.
+                assert!(i >= 10_000, "only {i} greenlets");
                 break;
             }
             Err(e) => panic!("{e}"),
