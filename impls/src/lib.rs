@@ -1,6 +1,60 @@
 //! switchyard-impls: the greenlet trait ([`greenlet::Hub`]), the generic greenlet runtime that
 //! implements it over the stack-switching trait ([`switch::StackSwitch`]), and the native
 //! switching backends, one module each.
+//!
+//! # The native runtime
+//!
+//! [`runtime::Runtime<S, V>`] implements [`greenlet::Hub<V>`] for any backend `S`: all of
+//! greenlet 3.x's semantics (parent-chain walks, throw, GreenletExit, kill on drop) live there
+//! once. Backends: [`mmap::Mmap`] (a stack per greenlet and an asm register swap, x86-64 Linux)
+//! and [`ucontext::Ucontext`] (`swapcontext` on the same stacks, Linux/glibc). A hub belongs
+//! to one OS thread; greenlet handles ([`runtime::Greenlet`]) are reference counted, and a
+//! suspended greenlet whose last handle goes away is killed with GreenletExit.
+//!
+//! It is a plain Rust greenlet library too. A generator, ping-ponging with the main greenlet:
+//!
+//! ```
+//! # #[cfg(all(target_arch = "x86_64", target_os = "linux"))] {
+//! use switchyard_impls::greenlet::{Hub, HubConfig, Payload};
+//! use switchyard_impls::mmap::Mmap;
+//! use switchyard_impls::runtime::Runtime;
+//!
+//! #[derive(Debug, PartialEq)]
+//! enum Msg { Next, Item(u64), Done, Exit }
+//! #[derive(Debug)]
+//! enum Error { Exit, Panic(String) }
+//!
+//! impl Payload for Msg {
+//!     type Error = Error;
+//!     fn exit_error() -> Error { Error::Exit }
+//!     fn is_exit(e: &Error) -> bool { matches!(e, Error::Exit) }
+//!     fn exit_value() -> Msg { Msg::Exit }
+//!     fn is_exit_value(&self) -> bool { *self == Msg::Exit }
+//!     fn panic_error(message: String) -> Error { Error::Panic(message) }
+//! }
+//!
+//! let hub = Runtime::<Mmap, Msg>::new(&HubConfig::default()).unwrap();
+//! let main = hub.main();
+//! let fib = hub
+//!     .spawn(
+//!         Box::new(move |hub, _start| {
+//!             let (mut a, mut b) = (0u64, 1u64);
+//!             for _ in 0..10 {
+//!                 hub.switch(&main, Msg::Item(a))?; // yield a, wait for Next
+//!                 (a, b) = (b, a + b);
+//!             }
+//!             Ok(Msg::Done) // returned to the parent: main
+//!         }),
+//!         None,
+//!     )
+//!     .unwrap();
+//! let mut items = vec![];
+//! while let Ok(Msg::Item(x)) = hub.switch(&fib, Msg::Next) {
+//!     items.push(x);
+//! }
+//! assert_eq!(items, [0, 1, 1, 2, 3, 5, 8, 13, 21, 34]);
+//! # }
+//! ```
 
 pub mod greenlet;
 pub mod runtime;

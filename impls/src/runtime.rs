@@ -629,11 +629,11 @@ unsafe extern "C" fn entry<S: StackSwitch, V: Payload>(arg: *mut c_void) -> ! {
         .body
         .take()
         .expect("greenlet started without a body");
-    // SAFETY: a non-owning `Runtime` over the live `Inner` (no strong count taken, never
-    // dropped): the body borrows it as `&Runtime`; a clone it makes is a real strong handle.
-    let hub = ManuallyDrop::new(Runtime {
-        inner: unsafe { Rc::from_raw(arg as *const Inner<S, V>) },
-    });
+    // SAFETY: `arg` is `Rc::as_ptr` of a live `Rc<Inner>`; wrapped in `ManuallyDrop` below,
+    // this makes a non-owning `Runtime` (no strong count taken, never dropped) that the body
+    // borrows as `&Runtime`; a clone it makes is a real strong handle.
+    let inner_rc = unsafe { Rc::from_raw(arg as *const Inner<S, V>) };
+    let hub = ManuallyDrop::new(Runtime { inner: inner_rc });
     let start = match start {
         Transfer::Value(v) => Some(v),
         Transfer::NoArg => None,

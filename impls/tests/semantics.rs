@@ -6,6 +6,7 @@ use common::{body, hub, Err, Val, H};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use switchyard_impls::greenlet::{Hub, HubConfig, ParentError, State};
+use switchyard_impls::runtime::Greenlet;
 use switchyard_impls::switch::StackSwitch;
 
 type Log = Arc<Mutex<Vec<String>>>;
@@ -431,7 +432,7 @@ pub fn kill_on_drop<S: StackSwitch>() {
 pub fn kill_when_orphaned<S: StackSwitch>() {
     let h = hub::<S>();
     let l = log();
-    let slot: Arc<Mutex<Option<<H<S> as Hub<Val>>::Greenlet>>> = Arc::new(Mutex::new(None));
+    let slot: Arc<Mutex<Option<Greenlet>>> = Arc::new(Mutex::new(None));
     let s2 = slot.clone();
     let l2 = l.clone();
     let m = h.main();
@@ -457,7 +458,7 @@ pub fn kill_when_orphaned<S: StackSwitch>() {
 
     // Chain: main <- a <- b <- c, all suspended, only c has a handle.
     let order = log();
-    let mut prev: Option<<H<S> as Hub<Val>>::Greenlet> = None;
+    let mut prev: Option<Greenlet> = None;
     let mut handles = vec![];
     for name in ["a", "b", "c"] {
         let o = order.clone();
@@ -624,7 +625,8 @@ pub fn many<S: StackSwitch>(n: usize, tolerate_map_limit: bool) {
             Ok(g) => g,
             Err(e) if tolerate_map_limit => {
                 assert!(e.0.contains("max_map_count"), "{e}");
-                assert!(i >= 20_000, "only {i} greenlets");
+                // The map limit is per process: tests running alongside share it.
+                assert!(i >= 10_000, "only {i} greenlets");
                 break;
             }
             Err(e) => panic!("{e}"),

@@ -1,0 +1,67 @@
+//! No mapping outlives its hub: every stack (live, pooled, of dead, unstarted or still
+//! suspended greenlets) is unmapped when the hub goes away. Alone in its test binary, so that no
+//! other test changes the process's mappings meanwhile.
+
+mod common;
+
+use common::{body, hub, Val};
+use switchyard_impls::greenlet::Hub;
+use switchyard_impls::switch::StackSwitch;
+
+fn mappings() -> usize {
+    std::fs::read_to_string("/proc/self/maps")
+        .unwrap()
+        .lines()
+        .count()
+}
+
+fn workload<S: StackSwitch>() {
+    let h = hub::<S>();
+    let mut keep = vec![];
+    for i in 0..200 {
+        let m = h.main();
+        let g = h
+            .spawn(
+                body::<S>(move |h, v| {
+                    let r = h.switch(&m, v.unwrap())?;
+                    Ok(r)
+                }),
+                None,
+            )
+            .unwrap();
+        match i % 3 {
+            0 => {} // unstarted
+            1 => {
+                // suspended
+                h.switch(&g, Val::Int(i)).unwrap();
+            }
+            _ => {
+                // dead
+                h.switch(&g, Val::Int(i)).unwrap();
+                h.switch(&g, Val::Int(i)).unwrap();
+            }
+        }
+        if i % 2 == 0 {
+            keep.push(g);
+        }
+    }
+    drop(h);
+    drop(keep);
+}
+
+#[test]
+fn no_leaked_mappings() {
+    // Warm up once (signal handler, lazily made runtime state).
+    workload::<switchyard_impls::mmap::Mmap>();
+    workload::<switchyard_impls::ucontext::Ucontext>();
+    let before = mappings();
+    for _ in 0..3 {
+        workload::<switchyard_impls::mmap::Mmap>();
+        workload::<switchyard_impls::ucontext::Ucontext>();
+    }
+    let after = mappings();
+    assert_eq!(
+        before, after,
+        "mappings before and after the hubs went away"
+    );
+}
