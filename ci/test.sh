@@ -12,3 +12,5 @@ echo "== venv with greenlet"
 bash ci/venv.sh >/dev/null
 echo "== cargo test"
 cargo test --workspace --release
+echo "== valgrind"
+bash ci/valgrind.sh

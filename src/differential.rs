@@ -25,7 +25,7 @@ impl fmt::Display for Finding {
 
 /// Runs `program` on the oracle and on each of `backends` (the oracle itself is skipped) and
 /// returns every backend's failure.
-pub fn check(program: &Program, backends: &[&Backend]) -> Vec<Finding> {
+pub fn check(program: &Program, backends: &[&'static Backend]) -> Vec<Finding> {
     let oracle = registry::oracle();
     let expected = match oracle.run(program) {
         Ok(t) => t,
@@ -69,7 +69,7 @@ pub fn check_seeded(
     seed: u64,
     count: u64,
     config: &GenConfig,
-    backends: &[&Backend],
+    backends: &[&'static Backend],
     threads: usize,
 ) -> Vec<Failed> {
     let threads = threads.max(1) as u64;

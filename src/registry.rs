@@ -3,6 +3,9 @@
 
 use crate::ast::Program;
 use crate::interp::{self, Fatal, RtValue, RunResult};
+use std::cell::RefCell;
+use std::panic::{self, AssertUnwindSafe};
+use std::sync::mpsc;
 use switchyard_impls::greenlet::{Hub, HubConfig};
 
 /// The reference backend every other backend is judged by.
@@ -38,33 +41,81 @@ impl Backend {
         (self.run)(program, self.name, config)
     }
 
-    /// Runs `program` on a fresh thread with a [`PROGRAM_THREAD_STACK`] stack, so that every
-    /// run starts from the same stack and no run sees another's greenlets.
-    pub fn run(&self, program: &Program) -> RunResult {
+    /// Runs `program` on this thread's program thread, a long-lived thread with a
+    /// [`PROGRAM_THREAD_STACK`] stack, so that every run starts from the same stack depth and
+    /// the caller's own stack size does not matter.
+    pub fn run(&'static self, program: &Program) -> RunResult {
         self.run_with(program, &HubConfig::default())
     }
 
     /// [`Backend::run`] with explicit hub settings.
-    pub fn run_with(&self, program: &Program, config: &HubConfig) -> RunResult {
-        std::thread::scope(|scope| {
-            let worker = std::thread::Builder::new()
-                .name(format!("switchyard-{}", self.name))
-                .stack_size(PROGRAM_THREAD_STACK)
-                .spawn_scoped(scope, || self.run_here(program, config));
-            match worker {
-                Ok(handle) => handle.join().unwrap_or_else(|panic| {
-                    Err(Fatal::Panic {
-                        backend: self.name.to_string(),
-                        message: panic_message(&*panic),
-                    })
-                }),
-                Err(e) => Err(Fatal::Backend {
+    pub fn run_with(&'static self, program: &Program, config: &HubConfig) -> RunResult {
+        let program = program.clone();
+        let config = config.clone();
+        let (reply, result) = mpsc::channel();
+        let job: Job = Box::new(move || {
+            let outcome =
+                panic::catch_unwind(AssertUnwindSafe(|| self.run_here(&program, &config)));
+            let _ = reply.send(outcome.unwrap_or_else(|payload| {
+                Err(Fatal::Panic {
                     backend: self.name.to_string(),
-                    error: format!("cannot start the program thread: {e}"),
-                }),
+                    message: panic_message(&*payload),
+                })
+            }));
+        });
+        let sent = PROGRAM_THREAD.with(|cell| {
+            let mut slot = cell.borrow_mut();
+            if slot.is_none() {
+                *slot = Some(ProgramThread::start()?);
             }
+            let thread = slot.as_ref().expect("just started");
+            thread.jobs.send(job).map_err(|_| {
+                *slot = None;
+                "the program thread has ended".to_string()
+            })
+        });
+        if let Err(error) = sent {
+            return Err(Fatal::Backend {
+                backend: self.name.to_string(),
+                error,
+            });
+        }
+        result.recv().unwrap_or_else(|_| {
+            PROGRAM_THREAD.with(|cell| *cell.borrow_mut() = None);
+            Err(Fatal::Panic {
+                backend: self.name.to_string(),
+                message: "the program thread died during the run".to_string(),
+            })
         })
     }
+}
+
+type Job = Box<dyn FnOnce() + Send>;
+
+/// A long-lived thread with a big stack that runs programs one at a time for one caller
+/// thread. It ends when its caller thread ends (the job channel closes).
+struct ProgramThread {
+    jobs: mpsc::Sender<Job>,
+}
+
+impl ProgramThread {
+    fn start() -> Result<ProgramThread, String> {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("switchyard-program".to_string())
+            .stack_size(PROGRAM_THREAD_STACK)
+            .spawn(move || {
+                for job in queue {
+                    job();
+                }
+            })
+            .map_err(|e| format!("cannot start the program thread: {e}"))?;
+        Ok(ProgramThread { jobs })
+    }
+}
+
+thread_local! {
+    static PROGRAM_THREAD: RefCell<Option<ProgramThread>> = const { RefCell::new(None) };
 }
 
 /// The text of a panic payload.
