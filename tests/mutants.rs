@@ -220,7 +220,7 @@ mod mutants {
         stdout
             .lines()
             .filter_map(|l| l.find(TAG).map(|i| &l[i + TAG.len()..]))
-            .last()
+            .next_back()
             .unwrap_or("")
             .to_string()
     }
