@@ -155,8 +155,12 @@ mod imp {
             "je 9f",
             "or ecx, 128",
             "9:",
+            // Put the control words back only when damaged (ldmxcsr is slow).
+            "test ecx, 192",
+            "je 12f",
             "ldmxcsr [rsp]",
             "fldcw [rsp + 4]",
+            "12:",
             "mov eax, ecx",
             "add rsp, 24",
             "pop r15",
