@@ -11,6 +11,7 @@ use crate::trace::Trace;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use switchyard_impls::greenlet::{BackendError, Body, Hub, HubConfig, Payload, State};
+use switchyard_impls::probe::{self, Damage};
 
 /// A value as it travels between greenlets at run time.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -85,6 +86,9 @@ pub enum Fatal {
     Panic { backend: String, message: String },
     /// The backend could not create a hub or a greenlet.
     Backend { backend: String, error: String },
+    /// A switch or throw returned with callee-saved registers or floating-point control words
+    /// (MXCSR, x87 control word) other than they were: the probe around every hub switch saw it.
+    RegisterCorruption { backend: String, detail: String },
 }
 
 impl fmt::Display for Fatal {
@@ -100,6 +104,9 @@ impl fmt::Display for Fatal {
                 )
             }
             Fatal::Backend { backend, error } => write!(f, "backend {backend} failed: {error}"),
+            Fatal::RegisterCorruption { backend, detail } => {
+                write!(f, "register corruption on backend {backend}: {detail}")
+            }
         }
     }
 }
@@ -140,6 +147,16 @@ type Step = Result<(), Flow>;
 
 /// Runs `program` on backend `H` (named `backend` in findings) on the calling thread.
 pub fn run<H: Hub<RtValue>>(program: &Program, backend: &str, config: &HubConfig) -> RunResult {
+    // The main greenlet runs with the default MXCSR rounding mode (each other greenlet sets its
+    // own, see `body`); the caller's mode is put back at the end.
+    let caller_rounding = probe::rounding();
+    probe::set_rounding(0);
+    let result = run_hub::<H>(program, backend, config);
+    probe::set_rounding(caller_rounding);
+    result
+}
+
+fn run_hub<H: Hub<RtValue>>(program: &Program, backend: &str, config: &HubConfig) -> RunResult {
     let hub = H::new(config).map_err(|e| backend_fatal(backend, &e))?;
     let shared = Arc::new(Mutex::new(Shared {
         fuel: program.fuel(),
@@ -282,6 +299,20 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
         }
     }
 
+    /// A fatal finding if the probe around a switch or throw saw register damage.
+    fn check_registers(&self, damage: Damage, what: &str) -> Step {
+        if damage.is_empty() {
+            return Ok(());
+        }
+        Err(self.fatal(Fatal::RegisterCorruption {
+            backend: self.backend.to_string(),
+            detail: format!(
+                "greenlet #{} {what} returned with {damage} changed",
+                self.me
+            ),
+        }))
+    }
+
     fn after_switch(&self, outcome: Result<RtValue, Raised>) -> Step {
         match outcome {
             Ok(v) => {
@@ -298,12 +329,16 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
             Stmt::Spawn { slot, body, parent } => self.spawn(*slot, body, *parent),
             Stmt::Switch(r, v) => {
                 let target = self.resolve(*r)?;
-                let outcome = self.hub.switch(&target, RtValue::from(v));
+                let (outcome, damage) =
+                    probe::preserved(|| self.hub.switch(&target, RtValue::from(v)));
+                self.check_registers(damage, "switch")?;
                 self.after_switch(outcome)
             }
             Stmt::Throw(r, e) => {
                 let target = self.resolve(*r)?;
-                let outcome = self.hub.throw(&target, Raised::Error(*e));
+                let (outcome, damage) =
+                    probe::preserved(|| self.hub.throw(&target, Raised::Error(*e)));
+                self.check_registers(damage, "throw")?;
                 self.after_switch(outcome)
             }
             Stmt::Return(v) => Err(Flow::Return(RtValue::from(v))),
@@ -401,6 +436,10 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
             if exec.lock().halted {
                 return Err(Raised::Halt);
             }
+            // Each greenlet runs with its own MXCSR rounding mode, so that a backend that does
+            // not restore MXCSR on a switch hands one greenlet's mode to another, where the
+            // probe around the switch sees it. The interpreter does no floating point.
+            probe::set_rounding(id as u32 % 4);
             exec.record(|| match &start {
                 Some(v) => format!("start {v}"),
                 None => "start ()".to_string(),
@@ -473,7 +512,12 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
                 });
                 return;
             }
-            match self.hub.throw(&greenlet, Raised::Error(ast::Error::Exit)) {
+            let (outcome, damage) =
+                probe::preserved(|| self.hub.throw(&greenlet, Raised::Error(ast::Error::Exit)));
+            if self.check_registers(damage, "teardown throw").is_err() {
+                return;
+            }
+            match outcome {
                 Ok(v) => self.record(|| format!("recv {v}")),
                 Err(Raised::Error(e)) => self.record(|| format!("caught {e}")),
                 Err(Raised::Fuel) => self.record(|| "caught fuel".to_string()),

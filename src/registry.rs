@@ -35,6 +35,12 @@ impl Backend {
         }
     }
 
+    /// Whether this is a deliberately broken backend (`mutant-*`, `crash-*`; registered only
+    /// with the `mutants` feature): default backend selections leave these out.
+    pub fn is_mutant(&self) -> bool {
+        self.name.starts_with("mutant-") || self.name.starts_with("crash-")
+    }
+
     /// Runs `program` on the calling thread (which must have stack enough; see
     /// [`PROGRAM_THREAD_STACK`]).
     pub fn run_here(&self, program: &Program, config: &HubConfig) -> RunResult {
@@ -155,11 +161,57 @@ pub static BACKENDS: &[Backend] = &[
         "ucontext",
         "getcontext/makecontext/swapcontext from libc on mmap'd stacks with a guard page",
     ),
+    // Deliberately broken backends (see `switchyard_impls::mutants`); `is_mutant` is true.
+    #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
+    Backend::new::<Native<switchyard_impls::mutants::swap::MutantRbx>>(
+        "mutant-rbx",
+        "BROKEN ON PURPOSE: mmap stacks, register swap that does not restore rbx",
+    ),
+    #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
+    Backend::new::<Native<switchyard_impls::mutants::swap::MutantMxcsr>>(
+        "mutant-mxcsr",
+        "BROKEN ON PURPOSE: mmap stacks, register swap that does not restore MXCSR",
+    ),
+    #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
+    Backend::new::<Native<switchyard_impls::mutants::stack_copy::MutantRestoreOffset>>(
+        "mutant-restore-offset",
+        "BROKEN ON PURPOSE: stack copy restoring partial slices 16 bytes too high",
+    ),
+    #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
+    Backend::new::<Native<switchyard_impls::mutants::stack_copy::MutantShortSave>>(
+        "mutant-short-save",
+        "BROKEN ON PURPOSE: stack copy whose partial saves stop one word short",
+    ),
+    #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
+    Backend::new::<switchyard_impls::mutants::hubs::WrongTarget<RtValue>>(
+        "mutant-wrong-target",
+        "BROKEN ON PURPOSE: some switches to a suspended greenlet go to its suspended parent",
+    ),
+    #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
+    Backend::new::<switchyard_impls::mutants::hubs::ParentSkip<RtValue>>(
+        "mutant-parent-skip",
+        "BROKEN ON PURPOSE: walks past two dead greenlets skip the next parent",
+    ),
+    #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
+    Backend::new::<switchyard_impls::mutants::hubs::CrashSegv<RtValue>>(
+        "crash-segv",
+        "BROKEN ON PURPOSE: correct, but the third throw into a suspended greenlet is a SIGSEGV",
+    ),
 ];
 
 /// The backend called `name`.
 pub fn find(name: &str) -> Option<&'static Backend> {
     BACKENDS.iter().find(|b| b.name == name)
+}
+
+/// The real backends, the oracle included: what a default backend selection should use.
+pub fn real() -> impl Iterator<Item = &'static Backend> {
+    BACKENDS.iter().filter(|b| !b.is_mutant())
+}
+
+/// The deliberately broken backends (none without the `mutants` feature).
+pub fn mutants() -> impl Iterator<Item = &'static Backend> {
+    BACKENDS.iter().filter(|b| b.is_mutant())
 }
 
 /// The oracle.

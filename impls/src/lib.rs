@@ -57,6 +57,9 @@
 //! ```
 
 pub mod greenlet;
+#[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
+pub mod mutants;
+pub mod probe;
 pub mod runtime;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub mod stack_copy;

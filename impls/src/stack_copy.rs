@@ -51,6 +51,20 @@ use std::ptr::{self, null_mut};
 /// The stack-copy backend.
 pub struct StackCopy;
 
+/// Mutation hooks: the switch functions take a `const BUG: u8` that is [`bug::NONE`] for the
+/// real backend (every hook then folds away at compile time) and something else only for the
+/// deliberately broken backends of the `mutants` feature.
+pub(crate) mod bug {
+    /// The real algorithm.
+    pub(crate) const NONE: u8 = 0;
+    /// A partial heap copy (one that does not cover the whole stack the context owns) is
+    /// written back 16 bytes above where it belongs.
+    pub(crate) const RESTORE_OFFSET: u8 = 1;
+    /// A partial save (the part of a context's stack below the target's `stack_stop`) stops
+    /// one word short.
+    pub(crate) const SHORT_SAVE: u8 = 2;
+}
+
 /// `stack_stop` of the main context: the whole stack above its `stack_start` is its own.
 const MAIN_STOP: usize = usize::MAX;
 /// `stack_start` of a running context that has never been suspended (greenlet's
@@ -282,7 +296,11 @@ pub fn saved_bytes(ctx: &Context) -> usize {
 ///
 /// As for [`StackSwitch::switch`]; `from` is marked dead beforehand when it is dying.
 #[inline(never)]
-unsafe extern "C" fn sy_save_state(from: *mut Context, to: *mut Context, sp: usize) -> isize {
+unsafe extern "C" fn sy_save_state<const BUG: u8>(
+    from: *mut Context,
+    to: *mut Context,
+    sp: usize,
+) -> isize {
     // SAFETY: `from` and `to` are live contexts of this thread (switch's contract); the chain
     // from `from` holds only live contexts whose unsaved bytes are above `sp`.
     unsafe {
@@ -302,7 +320,12 @@ unsafe extern "C" fn sy_save_state(from: *mut Context, to: *mut Context, sp: usi
             owner = (*owner).stack_prev;
         }
         if owner != to {
-            (*owner).save_up_to(target_stop);
+            let stop = if BUG == bug::SHORT_SAVE {
+                target_stop - 8
+            } else {
+                target_stop
+            };
+            (*owner).save_up_to(stop);
         }
         CURRENT.with(|c| c.set(to));
         (*to).stack_start.wrapping_sub(sp) as isize
@@ -318,14 +341,18 @@ unsafe extern "C" fn sy_save_state(from: *mut Context, to: *mut Context, sp: usi
 /// Called only by [`sy_switch`] right after [`sy_save_state`] for the same pair, with the
 /// stack pointer below `to.stack_start`.
 #[inline(never)]
-unsafe extern "C" fn sy_restore_state(from: *mut Context, to: *mut Context) {
+unsafe extern "C" fn sy_restore_state<const BUG: u8>(from: *mut Context, to: *mut Context) {
     // SAFETY: `sy_save_state` saved every other context's bytes in `[sp, to.stack_stop)`, so
     // the bytes written here belong to nobody else; our own frame is below `to.stack_start`;
     // the contexts on `from`'s chain are alive.
     unsafe {
         let t = &mut *to;
         if t.saved.len != 0 {
-            ptr::copy_nonoverlapping(t.saved.data, t.stack_start as *mut u8, t.saved.len);
+            let mut dest = t.stack_start;
+            if BUG == bug::RESTORE_OFFSET && t.saved.len < t.stack_stop - t.stack_start {
+                dest += 16;
+            }
+            ptr::copy_nonoverlapping(t.saved.data, dest as *mut u8, t.saved.len);
             t.saved.free();
         }
         let mut owner = from;
@@ -374,7 +401,7 @@ unsafe extern "C" fn sy_start_state(from: *mut Context, to: *mut Context, sp: us
 /// naked functions leave exactly this frame, so either can be resumed by this one's tail.
 /// rbp needs no adjustment by the difference: it is one of the popped registers.
 #[unsafe(naked)]
-unsafe extern "C" fn sy_switch(from: *mut Context, to: *mut Context) {
+unsafe extern "C" fn sy_switch<const BUG: u8>(from: *mut Context, to: *mut Context) {
     core::arch::naked_asm!(
         "push rbp",
         "push rbx",
@@ -404,8 +431,8 @@ unsafe extern "C" fn sy_switch(from: *mut Context, to: *mut Context) {
         "pop rbx",
         "pop rbp",
         "ret",
-        save = sym sy_save_state,
-        restore = sym sy_restore_state,
+        save = sym sy_save_state::<BUG>,
+        restore = sym sy_restore_state::<BUG>,
     )
 }
 
@@ -463,23 +490,37 @@ unsafe impl StackSwitch for StackCopy {
     }
 
     unsafe fn switch(from: *mut Context, to: *mut Context, from_dying: bool) {
-        debug_assert!(from != to);
-        // SAFETY: switch's contract: both point to live, unmoving contexts of this thread,
-        // `from` running and `to` new or suspended.
-        unsafe {
-            debug_assert!((*from).is_started() && !(*from).is_dead());
-            debug_assert!(!(*to).is_dead());
-            if from_dying {
-                (*from).stack_start = 0;
-                (*from).saved.free();
-            }
-            if (*to).is_started() {
-                sy_switch(from, to);
-            } else {
-                match (*to).entry.take() {
-                    Some(entry) => sy_start(from, to, entry, (*to).arg),
-                    None => std::process::abort(),
-                }
+        // SAFETY: switch's contract, passed on.
+        unsafe { switch_with::<{ bug::NONE }>(from, to, from_dying) }
+    }
+}
+
+/// [`StackSwitch::switch`] of the stack-copy backend with mutation `BUG` (see [`bug`]).
+///
+/// # Safety
+///
+/// As for [`StackSwitch::switch`].
+pub(crate) unsafe fn switch_with<const BUG: u8>(
+    from: *mut Context,
+    to: *mut Context,
+    from_dying: bool,
+) {
+    debug_assert!(from != to);
+    // SAFETY: switch's contract: both point to live, unmoving contexts of this thread,
+    // `from` running and `to` new or suspended.
+    unsafe {
+        debug_assert!((*from).is_started() && !(*from).is_dead());
+        debug_assert!(!(*to).is_dead());
+        if from_dying {
+            (*from).stack_start = 0;
+            (*from).saved.free();
+        }
+        if (*to).is_started() {
+            sy_switch::<BUG>(from, to);
+        } else {
+            match (*to).entry.take() {
+                Some(entry) => sy_start(from, to, entry, (*to).arg),
+                None => std::process::abort(),
             }
         }
     }

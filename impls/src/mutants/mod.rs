@@ -1,0 +1,20 @@
+//! Deliberately broken greenlet backends ("mutants"), compiled only with the `mutants` feature.
+//!
+//! Each one has one bug of a kind real stack-switching code has had. They exist to prove that
+//! switchyard's differential checking (and the register probes around every switch, see
+//! [`crate::probe`]) catches such bugs: `tests/mutants.rs` runs generated programs on each and
+//! measures how soon one is found. None of them is a backend anybody should use.
+//!
+//! - [`swap`]: a stack per greenlet (the mmap backend's stacks) with a register swap that
+//!   forgets to restore rbx ([`swap::MutantRbx`]) or MXCSR ([`swap::MutantMxcsr`]).
+//! - [`stack_copy`]: greenlet's stack-copy algorithm with a slice restored 16 bytes off
+//!   ([`stack_copy::MutantRestoreOffset`]) or a partial save one word short
+//!   ([`stack_copy::MutantShortSave`]), through the hooks in [`crate::stack_copy`].
+//! - [`hubs`]: greenlet-semantics bugs, as [`crate::greenlet::Hub`] wrappers around the real
+//!   runtime: a value delivered to the wrong greenlet ([`hubs::WrongTarget`]), a dead-parent
+//!   walk that skips a level ([`hubs::ParentSkip`]), and a backend that crashes with SIGSEGV
+//!   on some programs ([`hubs::CrashSegv`]), to prove that a campaign survives dead workers.
+
+pub mod hubs;
+pub mod stack_copy;
+pub mod swap;

@@ -1,0 +1,47 @@
+//! Stack-copy mutants: the real [`crate::stack_copy`] algorithm with one of its mutation hooks
+//! switched on.
+
+use crate::greenlet::{BackendError, HubConfig};
+use crate::stack_copy::{bug, switch_with, Context, StackCopy};
+use crate::switch::{Entry, StackSwitch};
+use std::ffi::c_void;
+
+/// Stack copy with mutation `BUG` (a [`bug`] constant).
+pub struct Mutated<const BUG: u8>;
+
+/// Bug: a *partial* heap copy (one that does not cover all the stack the context owns, i.e.
+/// the context was only partly overlapped) is written back 16 bytes above its place: the two
+/// words at the context's stack pointer (the saved MXCSR/x87 word and r15 of its suspended
+/// switch frame) keep whatever was there, and 16 bytes of its live frames above the copy are
+/// overwritten. Whole-stack restores are right.
+pub type MutantRestoreOffset = Mutated<{ bug::RESTORE_OFFSET }>;
+
+/// Bug: a partial save (the part of a context's stack that lies below the target's
+/// `stack_stop`) stops one word short, so that word is lost when the target's stack is
+/// written over it (and a later save that grows the copy appends from the wrong place).
+pub type MutantShortSave = Mutated<{ bug::SHORT_SAVE }>;
+
+// SAFETY: none; this backend is broken on purpose (see the type aliases) and exists only for
+// tests that expect it to misbehave. Everything but the mutated step is the real stack-copy
+// backend's.
+unsafe impl<const BUG: u8> StackSwitch for Mutated<BUG> {
+    type Context = Context;
+
+    fn main_context() -> Context {
+        StackCopy::main_context()
+    }
+
+    fn new_context(
+        config: &HubConfig,
+        entry: Entry,
+        arg: *mut c_void,
+    ) -> Result<Context, BackendError> {
+        StackCopy::new_context(config, entry, arg)
+    }
+
+    unsafe fn switch(from: *mut Context, to: *mut Context, from_dying: bool) {
+        // SAFETY: switch's contract, passed on (the mutation breaks the backend's own promise,
+        // on purpose).
+        unsafe { switch_with::<BUG>(from, to, from_dying) }
+    }
+}
