@@ -38,9 +38,7 @@ const MAX_BLOCK: u32 = 7;
 /// Name stems of bodies: each body gets a stem and its index, so names are always unique
 /// (the stems differ and the index is one digit) and valid, some of them close to reserved
 /// words and slots.
-const STEMS: [&str; 8] = [
-    "f", "body_", "_", "gx", "mainx", "e", "exit_", "anyx",
-];
+const STEMS: [&str; 8] = ["f", "body_", "_", "gx", "mainx", "e", "exit_", "anyx"];
 
 const STRINGS: [&str; 6] = ["", "a", "done", "x y", "hello_1", "z9 _"];
 
@@ -276,11 +274,11 @@ impl Builder<'_, '_> {
         match self.int(0, 9) {
             0..=1 => Value::None,
             2..=6 => Value::Int(i64::from(self.int(0, 104)) - 5),
-            7 => Value::Int(
-                self.u
-                    .arbitrary::<i64>()
-                    .unwrap_or(if self.percent() < 50 { i64::MIN } else { i64::MAX }),
-            ),
+            7 => Value::Int(self.u.arbitrary::<i64>().unwrap_or(if self.percent() < 50 {
+                i64::MIN
+            } else {
+                i64::MAX
+            })),
             8 => Value::Str(STRINGS[self.int(0, STRINGS.len() as u32 - 1) as usize].to_string()),
             _ => {
                 let len = self.int(0, 12);
@@ -451,7 +449,11 @@ impl Builder<'_, '_> {
                 80..=89 => Link::Repeat(self.int(1, 2)),
                 _ => Link::Handler(self.catch()),
             };
-            let cost = if matches!(kind, Link::Handler(_)) { 2 } else { 1 };
+            let cost = if matches!(kind, Link::Handler(_)) {
+                2
+            } else {
+                1
+            };
             budget -= cost;
             self.statements += cost;
             kinds.push(kind);
@@ -541,15 +543,35 @@ mod tests {
         }
     }
 
+    /// How deep blocks nest in `block` (a body's own block is 1).
+    fn nesting(block: &[Stmt]) -> usize {
+        1 + block
+            .iter()
+            .map(|s| match s {
+                Stmt::Try { body, handler, .. } => nesting(body).max(nesting(handler)),
+                Stmt::Repeat(_, b) | Stmt::Recurse(_, b) => nesting(b),
+                _ => 0,
+            })
+            .max()
+            .unwrap_or(0)
+    }
+
     #[test]
     fn random_bytes_decode_to_valid_programs() {
         let mut rng = ChaCha8Rng::seed_from_u64(7);
+        let mut deepest = 0;
         for i in 0..5000 {
             let len = rng.random_range(0..(if i % 10 == 0 { 4000 } else { 300 }));
             let bytes: Vec<u8> = (0..len).map(|_| rng.random()).collect();
             let program = decode(&bytes);
             assert_valid(&program, true);
+            deepest = deepest.max(nesting(&program.main));
+            for def in &program.defs {
+                deepest = deepest.max(nesting(&def.body));
+            }
         }
+        // Chains reach close to the static nesting limit (which the parser checks above).
+        assert!(deepest > MAX_NESTING / 2, "{deepest}");
     }
 
     #[test]
@@ -575,6 +597,17 @@ mod tests {
         }
         assert!(switches > 500 * 5, "{switches}");
         assert!(deep > 0);
+    }
+
+    #[test]
+    fn decoded_programs_agree_on_every_backend() {
+        let backends: Vec<_> = crate::registry::BACKENDS.iter().collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for _ in 0..200 {
+            let len = rng.random_range(0..800);
+            let bytes: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+            check_or_panic(&bytes, &backends);
+        }
     }
 
     #[test]

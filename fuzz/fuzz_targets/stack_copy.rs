@@ -6,6 +6,7 @@ use libfuzzer_sys::fuzz_target;
 use switchyard::{fuzz_input, registry};
 
 fuzz_target!(|data: &[u8]| {
-    let backend = registry::find("stack-copy").expect("the stack-copy backend is registered on this platform");
+    let backend = registry::find("stack-copy")
+        .expect("the stack-copy backend is registered on this platform");
     fuzz_input::check_or_panic(data, &[backend]);
 });
