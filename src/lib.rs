@@ -7,6 +7,7 @@ pub mod ast;
 pub mod corpus;
 pub mod crosscheck;
 pub mod differential;
+pub mod fuzz_input;
 pub mod gen;
 pub mod interp;
 pub mod parse;

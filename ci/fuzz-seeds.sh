@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer seed corpora from the regression corpus: every corpus/**/*.gp is copied
+# as-is into fuzz/corpus/<target>/ for each fuzz target (switchyard::fuzz_input::decode reads
+# program text directly, so no conversion is needed). Files keep a path-derived name, so
+# rerunning refreshes them; inputs libFuzzer added to those directories are left alone.
+#
+#   ci/fuzz-seeds.sh [TARGET...]     # default: every target in fuzz/fuzz_targets/
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+targets=("$@")
+if [ ${#targets[@]} -eq 0 ]; then
+    for f in fuzz/fuzz_targets/*.rs; do
+        targets+=("$(basename "$f" .rs)")
+    done
+fi
+
+mapfile -t seeds < <(find corpus -type f -name '*.gp' | sort)
+if [ ${#seeds[@]} -eq 0 ]; then
+    echo "fuzz-seeds: no corpus/**/*.gp files found" >&2
+    exit 1
+fi
+
+for target in "${targets[@]}"; do
+    dir="fuzz/corpus/$target"
+    mkdir -p "$dir"
+    for seed in "${seeds[@]}"; do
+        # corpus/a/b.gp -> seed-a-b.gp
+        name="seed-$(echo "${seed#corpus/}" | tr '/' '-')"
+        cp "$seed" "$dir/$name"
+    done
+    echo "fuzz-seeds: ${#seeds[@]} seeds in $dir"
+done

@@ -1,0 +1,11 @@
+//! The `mmap` backend against the thread oracle on `decode(data)`; panics with the findings
+//! (and the program) when it fails.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use switchyard::{fuzz_input, registry};
+
+fuzz_target!(|data: &[u8]| {
+    let backend = registry::find("mmap").expect("the mmap backend is registered on this platform");
+    fuzz_input::check_or_panic(data, &[backend]);
+});

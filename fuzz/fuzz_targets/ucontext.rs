@@ -1,0 +1,12 @@
+//! The `ucontext` backend against the thread oracle on `decode(data)`; panics with the findings
+//! (and the program) when it fails.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+use switchyard::{fuzz_input, registry};
+
+fuzz_target!(|data: &[u8]| {
+    let backend =
+        registry::find("ucontext").expect("the ucontext backend is registered on this platform");
+    fuzz_input::check_or_panic(data, &[backend]);
+});
