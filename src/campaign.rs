@@ -419,6 +419,7 @@ pub fn worker_main() -> u8 {
 /// dies.
 pub struct Worker {
     exe: PathBuf,
+    env: Vec<(String, String)>,
     live: Option<Live>,
 }
 
@@ -437,14 +438,27 @@ impl Worker {
     pub fn new(exe: &Path) -> Worker {
         Worker {
             exe: exe.to_path_buf(),
+            env: Vec::new(),
             live: None,
         }
+    }
+
+    /// Sets an environment variable of the worker processes (tests use it for [`CRASH_ENV`]).
+    pub fn env(mut self, key: &str, value: &str) -> Worker {
+        self.env.push((key.to_string(), value.to_string()));
+        self
+    }
+
+    /// The process id of the running worker process, if one is running.
+    pub fn pid(&self) -> Option<u32> {
+        self.live.as_ref().map(|l| l.child.id())
     }
 
     fn start(&mut self) -> io::Result<&mut Live> {
         if self.live.is_none() {
             let mut child = Command::new(&self.exe)
                 .arg(WORKER_COMMAND)
+                .envs(self.env.iter().map(|(k, v)| (k, v)))
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
                 .stderr(Stdio::piped())

@@ -15,13 +15,14 @@
 //! 5. simplify atoms: values to `none` (then integers to 0), errors to `E0`, `catch E` to
 //!    `catch any`, slots to lower slots, `spawn ... parent R` to no parent, spawned bodies to
 //!    earlier bodies, references to `main`;
-//! 6. remove the `fuel` line.
+//! 6. renumber slots: a slot renamed everywhere to a lower unused one;
+//! 7. remove the `fuel` line.
 //!
 //! Every candidate is a valid program: each one is printed and parsed back, and one that does
 //! not give back the same program (a static rule broken) is skipped without running it. A
 //! candidate already tried (same printed text) is not run again.
 
-use crate::ast::{count_statements, Block, Catch, Error, Program, Ref, Stmt, Value};
+use crate::ast::{count_statements, Block, Catch, Error, Program, Ref, Stmt, Value, SLOTS};
 use crate::parse::parse;
 use crate::print::print;
 use std::collections::HashSet;
@@ -82,6 +83,7 @@ pub fn minimize(
         m.unwrap_compounds();
         m.lower_counts();
         m.simplify_atoms();
+        m.renumber_slots();
         m.remove_fuel();
         m.remove_unused_defs();
         if m.out_of_budget() || print(&m.best) == before {
@@ -494,6 +496,21 @@ impl Minimizer<'_> {
         });
     }
 
+    /// Renames a slot everywhere to a lower slot the program does not use.
+    fn renumber_slots(&mut self) {
+        for k in (1..SLOTS).rev() {
+            let used = used_slots(&self.best);
+            if !used.contains(&k) {
+                continue;
+            }
+            if let Some(j) = (0..k).find(|j| !used.contains(j)) {
+                let mut c = self.best.clone();
+                rename_slot(&mut c, k, j);
+                self.attempt(c);
+            }
+        }
+    }
+
     fn remove_fuel(&mut self) {
         if self.best.fuel.is_some() {
             let mut c = self.best.clone();
@@ -501,6 +518,73 @@ impl Minimizer<'_> {
             self.attempt(c);
         }
     }
+}
+
+fn each_stmt_mut(block: &mut Block, f: &mut impl FnMut(&mut Stmt)) {
+    for s in block {
+        f(s);
+        for b in children_mut(s) {
+            each_stmt_mut(b, f);
+        }
+    }
+}
+
+fn each_program_stmt(p: &mut Program, mut f: impl FnMut(&mut Stmt)) {
+    each_stmt_mut(&mut p.main, &mut f);
+    for d in &mut p.defs {
+        each_stmt_mut(&mut d.body, &mut f);
+    }
+}
+
+fn used_slots(p: &Program) -> HashSet<u8> {
+    let mut used = HashSet::new();
+    let mut q = p.clone();
+    each_program_stmt(&mut q, |s| {
+        let mut note = |r: &Ref| {
+            if let Ref::Slot(k) = r {
+                used.insert(*k);
+            }
+        };
+        match s {
+            Stmt::Spawn { slot, parent, .. } => {
+                note(&Ref::Slot(*slot));
+                if let Some(r) = parent {
+                    note(r);
+                }
+            }
+            Stmt::Switch(r, _) | Stmt::Throw(r, _) | Stmt::Observe(r) => note(r),
+            Stmt::Reparent(a, b) => {
+                note(a);
+                note(b);
+            }
+            _ => {}
+        }
+    });
+    used
+}
+
+fn rename_slot(p: &mut Program, from: u8, to: u8) {
+    let fix = |r: &mut Ref| {
+        if *r == Ref::Slot(from) {
+            *r = Ref::Slot(to);
+        }
+    };
+    each_program_stmt(p, |s| match s {
+        Stmt::Spawn { slot, parent, .. } => {
+            if *slot == from {
+                *slot = to;
+            }
+            if let Some(r) = parent {
+                fix(r);
+            }
+        }
+        Stmt::Switch(r, _) | Stmt::Throw(r, _) | Stmt::Observe(r) => fix(r),
+        Stmt::Reparent(a, b) => {
+            fix(a);
+            fix(b);
+        }
+        _ => {}
+    });
 }
 
 fn simpler_values(v: &Value) -> Vec<Value> {
@@ -532,7 +616,24 @@ fn simpler_refs(r: Ref) -> Vec<Ref> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::ast::Def;
     use crate::gen::{self, GenConfig};
+    use crate::registry;
+
+    fn generated(seed: u64, pred: impl Fn(&Program) -> bool) -> Vec<Program> {
+        (0..3000)
+            .map(|i| gen::program(seed, i, &GenConfig::default()))
+            .filter(|p| pred(p))
+            .take(5)
+            .collect()
+    }
+
+    fn oracle_trace(p: &Program) -> Vec<String> {
+        registry::oracle()
+            .run(p)
+            .map(|t| t.lines)
+            .unwrap_or_default()
+    }
 
     #[test]
     fn keeps_a_program_when_nothing_smaller_fails() {
@@ -555,5 +656,143 @@ mod tests {
                 c.defs.len() >= 2
             });
         }
+    }
+
+    /// Static: main spawns into a slot and throws into it before anything else names it.
+    fn throws_into_unstarted(p: &Program) -> bool {
+        fn names(s: &Stmt, k: u8) -> bool {
+            match s {
+                Stmt::Spawn { slot, parent, .. } => *slot == k || *parent == Some(Ref::Slot(k)),
+                Stmt::Switch(r, _) | Stmt::Throw(r, _) | Stmt::Observe(r) => *r == Ref::Slot(k),
+                Stmt::Reparent(a, b) => *a == Ref::Slot(k) || *b == Ref::Slot(k),
+                other => children(other)
+                    .into_iter()
+                    .any(|b| b.iter().any(|s| names(s, k))),
+            }
+        }
+        p.main.iter().enumerate().any(|(i, s)| match s {
+            Stmt::Spawn { slot, .. } => p.main[i + 1..]
+                .iter()
+                .find(|t| names(t, *slot))
+                .is_some_and(|t| matches!(t, Stmt::Throw(Ref::Slot(k), _) if k == slot)),
+            _ => false,
+        })
+    }
+
+    #[test]
+    fn reaches_spawn_then_throw_into_the_unstarted_greenlet() {
+        let found = generated(21, throws_into_unstarted);
+        assert!(!found.is_empty());
+        for p in found {
+            let m = minimize(&p, &Budget::default(), throws_into_unstarted);
+            let q = &m.program;
+            assert_eq!(q.main.len(), 2, "{}", print(q));
+            assert!(matches!(
+                q.main[0],
+                Stmt::Spawn {
+                    slot: 0,
+                    parent: None,
+                    ..
+                }
+            ));
+            assert_eq!(q.main[1], Stmt::Throw(Ref::Slot(0), Error::E(0)));
+            assert_eq!(q.defs.len(), 1);
+            assert!(q.defs[0].body.is_empty());
+            assert_eq!(q.fuel, None);
+            assert!(m.statements_before > m.statements_after);
+        }
+    }
+
+    #[test]
+    fn reaches_a_small_program_with_teardown_on_the_oracle() {
+        let has_teardown = |p: &Program| oracle_trace(p).iter().any(|l| l.contains("teardown"));
+        let found = generated(22, has_teardown);
+        assert!(!found.is_empty());
+        for p in found {
+            let m = minimize(&p, &Budget::default(), has_teardown);
+            // def f { switch main none } main { spawn g0 f; switch g0 none }: 3 statements.
+            assert!(
+                program_size(&m.program) <= 3,
+                "{} runs:\n{}",
+                m.runs,
+                print(&m.program)
+            );
+        }
+    }
+
+    #[test]
+    fn keeps_the_error_a_failure_needs_and_lowers_counts() {
+        // Fails when the oracle's trace catches E1 inside 37 or more recurse frames (static).
+        fn deep_enough(block: &Block, depth: u32) -> bool {
+            block.iter().any(|s| match s {
+                Stmt::Recurse(n, b) => deep_enough(b, depth + n),
+                Stmt::Try { body, .. } if depth >= 37 => body.contains(&Stmt::Raise(Error::E(1))),
+                other => children(other).into_iter().any(|b| deep_enough(b, depth)),
+            })
+        }
+        let fails = |p: &Program| {
+            deep_enough(&p.main, 0) && oracle_trace(p).iter().any(|l| l == "#0 caught E1")
+        };
+        let mut p = Program {
+            fuel: Some(500),
+            defs: vec![Def {
+                name: "f0".into(),
+                body: vec![Stmt::Switch(Ref::Parent, Value::Int(2))],
+            }],
+            main: vec![
+                Stmt::Spawn {
+                    slot: 3,
+                    body: "f0".into(),
+                    parent: None,
+                },
+                Stmt::Switch(Ref::Slot(3), Value::Str("x".into())),
+            ],
+            main_position: 1,
+        };
+        p.main.push(Stmt::Repeat(
+            3,
+            vec![Stmt::Recurse(
+                400,
+                vec![
+                    Stmt::Observe(Ref::Main),
+                    Stmt::Try {
+                        body: vec![
+                            Stmt::Switch(Ref::Current, Value::Int(5)),
+                            Stmt::Raise(Error::E(1)),
+                        ],
+                        catch: Catch::Error(Error::E(1)),
+                        handler: vec![Stmt::Observe(Ref::Current)],
+                    },
+                ],
+            )],
+        ));
+        p.defs.push(Def {
+            name: "unused".into(),
+            body: vec![Stmt::Raise(Error::E(4))],
+        });
+        assert!(is_valid(&p) && fails(&p));
+        let m = minimize(&p, &Budget::default(), fails);
+        assert_eq!(
+            print(&m.program),
+            "main {\n  recurse 37 {\n    try {\n      raise E1\n    } catch any {}\n  }\n}\n"
+        );
+    }
+
+    #[test]
+    fn stops_at_the_run_budget() {
+        let p = gen::program(5, 1, &GenConfig::default());
+        let budget = Budget {
+            max_runs: 10,
+            ..Budget::default()
+        };
+        let mut calls = 0;
+        let m = minimize(&p, &budget, |_| {
+            calls += 1;
+            false
+        });
+        assert_eq!(calls, 10);
+        assert_eq!(m.runs, 10);
+        assert!(m.exhausted);
+        assert_eq!(m.program, p);
     }
 }
