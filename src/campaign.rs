@@ -37,8 +37,8 @@
 //!
 //! # Failure kinds
 //!
-//! `divergence`, `stack-corruption`, `panic`, `backend-error` (reported by a live worker), and,
-//! for a dead one, `stack-overflow` (its stderr says so), `crash-SIGSEGV` / `crash-SIGABRT` /
+//! `divergence`, or a fatal finding's kind (its `Fatal` variant in kebab case:
+//! `stack-corruption`, `panic`, `backend`, ...), reported by a live worker; and, for a dead one, `stack-overflow` (its stderr says so), `crash-SIGSEGV` / `crash-SIGABRT` /
 //! ... (killed by that signal), `exit-N` (exited by itself), `timeout`.
 //!
 //! # Test-only crash injection
@@ -234,21 +234,30 @@ pub enum Outcome {
     Crashed { kind: String, detail: String },
 }
 
-/// The kind of a fatal finding.
-pub fn fatal_kind(fatal: &Fatal) -> &'static str {
-    match fatal {
-        Fatal::StackCorruption { .. } => "stack-corruption",
-        Fatal::Panic { .. } => "panic",
-        Fatal::Backend { .. } => "backend-error",
+/// The kind of a fatal finding: its variant's name in kebab case (`stack-corruption`,
+/// `panic`, `backend`, ...), so that a new kind of fatal finding needs no change here.
+pub fn fatal_kind(fatal: &Fatal) -> String {
+    let debug = format!("{fatal:?}");
+    let variant = debug
+        .split(|c: char| !c.is_alphanumeric())
+        .next()
+        .unwrap_or("fatal");
+    let mut kind = String::new();
+    for (i, c) in variant.chars().enumerate() {
+        if c.is_uppercase() && i > 0 {
+            kind.push('-');
+        }
+        kind.push(c.to_ascii_lowercase());
     }
+    kind
 }
 
-/// Whether a failure kind is a crash (found by a worker dying, not by a live worker).
+/// Whether a failure kind is a crash: found by a worker dying or timing out, not reported by
+/// a live worker.
 pub fn is_crash_kind(kind: &str) -> bool {
-    !matches!(
-        kind,
-        "divergence" | "stack-corruption" | "panic" | "backend-error"
-    )
+    kind.starts_with("crash-")
+        || kind.starts_with("exit-")
+        || matches!(kind, "stack-overflow" | "timeout" | "worker-error")
 }
 
 /// Backends a campaign runs by default: every registered one but the oracle (it always runs)
@@ -256,8 +265,15 @@ pub fn is_crash_kind(kind: &str) -> bool {
 pub fn default_backends() -> Vec<&'static Backend> {
     registry::BACKENDS
         .iter()
-        .filter(|b| b.is_default() && b.name != registry::ORACLE)
+        .filter(|b| is_default_backend(b) && b.name != registry::ORACLE)
         .collect()
+}
+
+/// Whether commands run `backend` when none is named: not the deliberately broken and
+/// test-only backends, which are named `mutant-*` and `crash-*` (the same rule as the
+/// registry's `is_mutant` where the `mutants` feature registers them).
+pub fn is_default_backend(backend: &Backend) -> bool {
+    !(backend.name.starts_with("mutant-") || backend.name.starts_with("crash-"))
 }
 
 fn one_line(text: &str) -> String {
@@ -1310,4 +1326,75 @@ fn minimize_finding(
     Counters::add(&counters.written);
     log.line(&format!("wrote {}", path.display()));
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fatal_kinds_are_kebab_case_variant_names() {
+        let s = |x: &str| x.to_string();
+        assert_eq!(
+            fatal_kind(&Fatal::StackCorruption {
+                backend: s("b"),
+                detail: s("d")
+            }),
+            "stack-corruption"
+        );
+        assert_eq!(
+            fatal_kind(&Fatal::Panic {
+                backend: s("b"),
+                message: s("m")
+            }),
+            "panic"
+        );
+        assert_eq!(
+            fatal_kind(&Fatal::Backend {
+                backend: s("b"),
+                error: s("e")
+            }),
+            "backend"
+        );
+        assert!(!is_crash_kind("stack-corruption") && is_crash_kind("crash-SIGSEGV"));
+    }
+
+    #[test]
+    fn jobs_round_trip_through_the_protocol() {
+        for (text, backends) in [
+            (None, vec![]),
+            (
+                Some("main {\n  observe main\n}\n".to_string()),
+                vec!["a".into(), "b".into()],
+            ),
+        ] {
+            let job = Job {
+                mode: Mode::Run,
+                backends,
+                seed: u64::MAX,
+                index: 7,
+                profile: Profile::Deep,
+                text,
+            };
+            let bytes = job.encode();
+            let mut input = io::Cursor::new([bytes.clone(), bytes].concat());
+            for _ in 0..2 {
+                let back = Job::decode(&mut input).unwrap().unwrap();
+                assert_eq!(back.encode(), job.encode());
+            }
+            assert!(Job::decode(&mut input).unwrap().is_none());
+        }
+    }
+
+    #[test]
+    fn dead_workers_are_classified() {
+        let signalled = ExitStatus::from_raw(libc::SIGSEGV);
+        assert_eq!(classify(signalled, "").0, "crash-SIGSEGV");
+        let aborted = ExitStatus::from_raw(libc::SIGABRT);
+        let overflow = "thread 'x' has overflowed its stack\nfatal runtime error: stack overflow\n";
+        assert_eq!(classify(aborted, overflow).0, "stack-overflow");
+        let exited = ExitStatus::from_raw(3 << 8);
+        assert_eq!(classify(exited, "bye\n").0, "exit-3");
+        assert!(classify(exited, "bye\n").1.contains("bye"));
+    }
 }

@@ -175,11 +175,3 @@ pub fn names() -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
-
-impl Backend {
-    /// Whether commands run this backend when none is named (`fuzz`, `minimize`): every
-    /// backend but the deliberately broken and test-only ones, named `mutant-*` and `crash-*`.
-    pub fn is_default(&self) -> bool {
-        !(self.name.starts_with("mutant-") || self.name.starts_with("crash-"))
-    }
-}
