@@ -46,7 +46,8 @@
 //! A worker whose environment has [`CRASH_ENV`] set to `WHAT@BACKEND#INDEX[,...]` crashes when
 //! it is about to run BACKEND on a program that came from index INDEX (generated or text),
 //! where WHAT is `segv`, `kill`, `abort`, `overflow` (a stack overflow message, then abort),
-//! `exit` (exit status 3) or `hang`. It exists only so that the tests can check that a
+//! `exit` (exit status 3), `hang`, `garbage` (a line that is not UTF-8 nor the protocol, then
+//! it runs on) or `close` (closes its stdout and hangs). It exists only so that the tests can check that a
 //! campaign survives crashing workers; nothing sets it otherwise.
 
 use crate::ast::Program;
@@ -257,7 +258,10 @@ pub fn fatal_kind(fatal: &Fatal) -> String {
 pub fn is_crash_kind(kind: &str) -> bool {
     kind.starts_with("crash-")
         || kind.starts_with("exit-")
-        || matches!(kind, "stack-overflow" | "timeout" | "worker-error")
+        || matches!(
+            kind,
+            "stack-overflow" | "timeout" | "worker-error" | "protocol-error"
+        )
 }
 
 /// Backends a campaign runs by default: every registered one but the oracle (it always runs)
@@ -332,6 +336,18 @@ fn crash_now(what: &str) {
             std::process::abort();
         }
         "exit" => std::process::exit(3),
+        "garbage" => {
+            // A damaged worker's output: not UTF-8, not the protocol. It then runs on.
+            let _ = io::stdout().write_all(b"\xff\xfe\x00 garbage\n");
+            let _ = io::stdout().flush();
+        }
+        "close" => {
+            // SAFETY: closing this process's stdout; the worker then never answers.
+            unsafe { libc::close(1) };
+            loop {
+                std::thread::sleep(Duration::from_secs(3600));
+            }
+        }
         "hang" => loop {
             std::thread::sleep(Duration::from_secs(3600));
         },
@@ -486,9 +502,20 @@ impl Worker {
             std::thread::Builder::new()
                 .name("worker-stdout".into())
                 .spawn(move || {
-                    for line in io::BufReader::new(stdout).lines() {
-                        let Ok(line) = line else { break };
-                        if tx.send(line).is_err() {
+                    // Bytes, not UTF-8 lines: a worker whose memory a backend corrupted may write
+                    // anything, and its stdout must still be read to its end.
+                    let mut reader = io::BufReader::new(stdout);
+                    let mut buf = Vec::new();
+                    loop {
+                        buf.clear();
+                        match reader.read_until(b'\n', &mut buf) {
+                            Ok(0) | Err(_) => break,
+                            Ok(_) => {}
+                        }
+                        while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
+                            buf.pop();
+                        }
+                        if tx.send(String::from_utf8_lossy(&buf).into_owned()).is_err() {
                             break;
                         }
                     }
@@ -545,22 +572,37 @@ impl Worker {
                     if line == "done" {
                         return Ok(Outcome::Done(failures));
                     }
-                    if let Some(rest) = line.strip_prefix("failure ") {
+                    let failure = line.strip_prefix("failure ").map(|rest| {
                         let mut parts = rest.splitn(3, ' ');
-                        failures.push(Failure {
-                            backend: parts.next().unwrap_or("?").to_string(),
-                            kind: parts.next().unwrap_or("?").to_string(),
-                            detail: parts.next().unwrap_or("").to_string(),
-                        });
-                    } else if let Some(message) = line.strip_prefix("error ") {
-                        let _ = live.child.kill();
-                        let _ = live.child.wait();
-                        self.live = None;
-                        return Ok(Outcome::Crashed {
-                            kind: "worker-error".to_string(),
-                            detail: message.to_string(),
-                        });
+                        Failure {
+                            backend: parts.next().unwrap_or("").to_string(),
+                            kind: parts.next().unwrap_or("").to_string(),
+                            detail: printable(parts.next().unwrap_or("")),
+                        }
+                    });
+                    let bad = match &failure {
+                        Some(f) => !well_formed(f, job),
+                        None => !line.starts_with("error "),
+                    };
+                    let kind = if bad {
+                        "protocol-error"
+                    } else if failure.is_none() {
+                        "worker-error"
+                    } else {
+                        ""
+                    };
+                    if kind.is_empty() {
+                        failures.extend(failure);
+                        continue;
                     }
+                    let _ = live.child.kill();
+                    let _ = live.child.wait();
+                    self.live = None;
+                    let detail = line.strip_prefix("error ").unwrap_or(&line);
+                    return Ok(Outcome::Crashed {
+                        kind: kind.to_string(),
+                        detail: printable(detail).chars().take(200).collect(),
+                    });
                 }
                 Err(RecvTimeoutError::Timeout) => {
                     let _ = live.child.kill();
@@ -573,7 +615,26 @@ impl Worker {
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     let mut live = self.live.take().expect("live");
-                    let status = live.child.wait()?;
+                    // Its stdout is closed: it is exiting. One that closed its stdout and lives
+                    // on is broken; it is killed after a grace period.
+                    let grace = Instant::now() + Duration::from_secs(2);
+                    let status = loop {
+                        if let Some(status) = live.child.try_wait()? {
+                            break Some(status);
+                        }
+                        if Instant::now() >= grace {
+                            let _ = live.child.kill();
+                            let _ = live.child.wait();
+                            break None;
+                        }
+                        std::thread::sleep(Duration::from_millis(2));
+                    };
+                    let Some(status) = status else {
+                        return Ok(Outcome::Crashed {
+                            kind: "protocol-error".to_string(),
+                            detail: "the worker closed its stdout without exiting".to_string(),
+                        });
+                    };
                     if let Some(reader) = live.stderr_reader.take() {
                         let _ = reader.join();
                     }
@@ -599,6 +660,25 @@ impl Drop for Worker {
             let _ = live.child.wait();
         }
     }
+}
+
+/// Control characters replaced, so that a line from a damaged worker prints safely.
+fn printable(text: &str) -> String {
+    text.chars()
+        .map(|c| if c.is_control() { '?' } else { c })
+        .collect()
+}
+
+/// Whether a failure line from a worker names a backend of the job and a plausible kind (a
+/// worker whose memory a backend corrupted may write anything).
+fn well_formed(failure: &Failure, job: &Job) -> bool {
+    let backend_ok = failure.backend == registry::ORACLE || job.backends.contains(&failure.backend);
+    let kind_ok = !failure.kind.is_empty()
+        && failure
+            .kind
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-');
+    backend_ok && kind_ok
 }
 
 /// Names a dead worker's failure from its exit status and the end of its stderr.
@@ -701,8 +781,8 @@ pub fn reproducer_for(job: &Job, failure: Failure) -> Reproducer {
     }
 }
 
-/// Finds which backend crashed on `job` (which crashed a worker): the oracle and then each
-/// backend run alone in a fresh worker. When none crashes alone, the whole job is run again in
+/// Finds which backend crashed on `job` (which crashed a worker): the oracle alone, then the
+/// oracle and each backend in turn, each in a fresh worker. When none crashes alone, the whole job is run again in
 /// a fresh worker; a crash then is pinned on the backends together (names joined by `+`).
 /// Empty: the crash did not happen again.
 pub fn isolate(exe: &Path, job: &Job, timeout: Duration) -> io::Result<Vec<Reproducer>> {
@@ -714,8 +794,15 @@ pub fn isolate(exe: &Path, job: &Job, timeout: Duration) -> io::Result<Vec<Repro
     }
     let mut found = Vec::new();
     for name in names {
+        // The oracle alone; then each backend after the oracle, as in the campaign (the
+        // oracle did not crash alone).
+        let mode = if name == registry::ORACLE {
+            Mode::Run
+        } else {
+            Mode::Check
+        };
         let alone = Job {
-            mode: Mode::Run,
+            mode,
             backends: vec![name.clone()],
             ..job.clone()
         };
@@ -728,6 +815,10 @@ pub fn isolate(exe: &Path, job: &Job, timeout: Duration) -> io::Result<Vec<Repro
                 },
                 job: alone,
             });
+            if mode == Mode::Run {
+                // The oracle crashes alone: every check job would crash too.
+                return Ok(found);
+            }
         }
     }
     if found.is_empty() {
@@ -792,8 +883,14 @@ pub fn finding_key(backend: &str, kind: &str, program_text: &str) -> u64 {
     fnv1a(format!("{backend}\0{kind}\0{program_text}").as_bytes())
 }
 
-/// The file name of a finding: `BACKEND-KIND-HASH.gp`.
+/// The file name of a finding: `BACKEND-KIND-HASH.gp` (`combined` for BACKEND when a crash
+/// needs more backends than fit in a file name).
 pub fn finding_file_name(backend: &str, kind: &str, key: u64) -> String {
+    let backend = if backend.len() > 80 {
+        "combined"
+    } else {
+        backend
+    };
     format!("{backend}-{kind}-{key:016x}.gp")
 }
 

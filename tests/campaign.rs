@@ -229,6 +229,21 @@ fn the_worker_protocol_survives_signals_and_external_kills() {
         worker.run(&job(5, None), timeout).unwrap(),
         Outcome::Done(vec![])
     );
+    // Garbage on the worker's stdout, or a stdout closed by a live worker: a protocol error,
+    // never a stuck campaign.
+    let mut worker =
+        Worker::new(Path::new(EXE)).env(CRASH_ENV, "garbage@mmap#8,close@stack-copy#9");
+    for index in [8, 9] {
+        let outcome = worker.run(&job(index, None), timeout).unwrap();
+        assert!(
+            matches!(&outcome, Outcome::Crashed { kind, .. } if kind == "protocol-error"),
+            "{outcome:?}"
+        );
+        assert_eq!(
+            worker.run(&job(1, None), timeout).unwrap(),
+            Outcome::Done(vec![])
+        );
+    }
     // A request the worker cannot run is an error, not a hang.
     let outcome = worker.run(&job(6, Some("main {\n")), timeout).unwrap();
     assert!(
