@@ -4,13 +4,16 @@
 
 pub mod arb;
 pub mod ast;
+pub mod campaign;
 pub mod corpus;
 pub mod crosscheck;
 pub mod differential;
 pub mod fuzz_input;
 pub mod gen;
 pub mod interp;
+pub mod minimize;
 pub mod parse;
 pub mod print;
 pub mod registry;
+pub mod stats;
 pub mod trace;

@@ -1,13 +1,18 @@
 //! The `switchyard` command: run greenlet programs on every backend and compare their traces,
-//! list backends, generate programs, and cross-check the oracle against real greenlet.
+//! list backends, generate programs, cross-check the oracle against real greenlet, run
+//! differential fuzzing campaigns, minimize failing programs, and show the generator's
+//! distribution.
 
-use clap::{Parser, Subcommand};
+use clap::{Parser, Subcommand, ValueEnum};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::time::Duration;
 use switchyard::ast::Program;
+use switchyard::campaign::{self, Job, Limit, Mode, Outcome, Profile, Provenance, Worker};
 use switchyard::crosscheck::{self, GreenletRunner};
-use switchyard::gen::{self, GenConfig};
+use switchyard::gen;
+use switchyard::minimize::Budget;
 use switchyard::parse::parse;
 use switchyard::print::print;
 use switchyard::registry::{self, Backend};
@@ -72,6 +77,9 @@ enum Command {
         /// Write each program to DIR/seed-S-I.gp instead of printing them.
         #[arg(long, value_name = "DIR")]
         out: Option<PathBuf>,
+        /// Generator settings.
+        #[arg(long, value_enum, default_value_t = ProfileArg::Default)]
+        profile: ProfileArg,
     },
     /// Run seeded random programs through real CPython greenlet and the thread oracle; fail
     /// (exit 1) on any difference, printing the first differing program.
@@ -95,6 +103,113 @@ enum Command {
         #[arg(value_name = "FILE")]
         files: Vec<PathBuf>,
     },
+    /// Differential fuzzing campaign: seeded random programs on the chosen backends, each
+    /// trace compared with the thread oracle's, every program run in a worker process so that
+    /// a backend crash (signal, abort, stack overflow, hang) is a finding, not the end.
+    ///
+    /// Each finding is minimized and written to DIR as BACKEND-KIND-HASH.gp (atomically; a
+    /// finding already there is not written again). Progress goes to stderr; a summary line
+    /// ends the run. Exit status: 0 when nothing was found, 1 when anything was, 2 on bad
+    /// arguments.
+    Fuzz {
+        /// Backend to compare with the oracle (repeatable). Default: every registered backend
+        /// except the oracle (which always runs) and the `mutant-*` / `crash-*` ones.
+        #[arg(long = "backend", short = 'b', value_name = "NAME")]
+        backends: Vec<String>,
+        /// Run for this many seconds (default: 60 unless --programs is given).
+        #[arg(long, value_name = "N", conflicts_with = "programs")]
+        seconds: Option<f64>,
+        /// Run programs 0 .. N of the seed, then stop.
+        #[arg(long, value_name = "N")]
+        programs: Option<u64>,
+        /// Seed of the generator. Default: random (printed at the start, to replay the run).
+        #[arg(long, value_name = "S")]
+        seed: Option<u64>,
+        /// Worker processes. Default: the number of cores.
+        #[arg(long, value_name = "J")]
+        jobs: Option<usize>,
+        /// Where finding files go.
+        #[arg(long, value_name = "DIR", default_value = "corpus/findings")]
+        out: PathBuf,
+        /// A worker that takes longer than this on one program is killed (a `timeout`
+        /// finding).
+        #[arg(long, value_name = "T", default_value_t = 10_000)]
+        timeout_ms: u64,
+        /// Generator settings.
+        #[arg(long, value_enum, default_value_t = ProfileArg::Default)]
+        profile: ProfileArg,
+        /// Most test runs to minimize one finding.
+        #[arg(long, value_name = "N", default_value_t = 2000)]
+        minimize_runs: usize,
+        /// Most seconds to minimize one finding.
+        #[arg(long, value_name = "S", default_value_t = 60.0)]
+        minimize_seconds: f64,
+        /// Most findings minimized (and written) per backend and failure kind; later ones are
+        /// only counted.
+        #[arg(long, value_name = "N", default_value_t = 5)]
+        max_per_kind: usize,
+    },
+    /// Minimize a failing program: find how it fails (the first failing backend, in a worker
+    /// process), then delta-debug it keeping that failure, and print the smallest program
+    /// found with a header saying the failure. Exit status: 0 when minimized, 2 when the
+    /// program does not fail (or on bad arguments).
+    Minimize {
+        /// The failing program.
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
+        /// Backend to run (repeatable). Default: the `# backend:` line of a finding file, else
+        /// the backends `fuzz` runs by default.
+        #[arg(long = "backend", short = 'b', value_name = "NAME")]
+        backends: Vec<String>,
+        /// Also write the minimized program (with its header) to this file, atomically.
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// A run that takes longer than this is killed (a `timeout` failure).
+        #[arg(long, value_name = "T", default_value_t = 10_000)]
+        timeout_ms: u64,
+        /// Most test runs.
+        #[arg(long, value_name = "N", default_value_t = 2000)]
+        minimize_runs: usize,
+        /// Most seconds.
+        #[arg(long, value_name = "S", default_value_t = 60.0)]
+        minimize_seconds: f64,
+    },
+    /// Show what the generator tests: statement kinds, trace lengths, greenlets suspended at
+    /// once, recursion depth at switches, switch targets, fuel exhaustion and teardown, measured
+    /// by running seeded programs on the thread oracle.
+    Stats {
+        /// Seed of the generator.
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        /// How many programs.
+        #[arg(long, default_value_t = 1000)]
+        programs: u64,
+        /// Generator settings.
+        #[arg(long, value_enum, default_value_t = ProfileArg::Default)]
+        profile: ProfileArg,
+        /// Threads. Default: the number of cores.
+        #[arg(long, value_name = "J")]
+        jobs: Option<usize>,
+    },
+    /// Internal: a campaign worker process (reads jobs on stdin, answers on stdout).
+    #[command(name = "__worker", hide = true)]
+    Worker,
+}
+
+/// Generator settings on the command line.
+#[derive(Clone, Copy, ValueEnum)]
+enum ProfileArg {
+    Default,
+    Deep,
+}
+
+impl From<ProfileArg> for Profile {
+    fn from(p: ProfileArg) -> Profile {
+        match p {
+            ProfileArg::Default => Profile::Default,
+            ProfileArg::Deep => Profile::Deep,
+        }
+    }
 }
 
 fn main() -> ExitCode {
@@ -116,7 +231,8 @@ fn main() -> ExitCode {
             count,
             start,
             out,
-        } => generate(seed, start, count, out),
+            profile,
+        } => generate(seed, start, count, out, profile.into()),
         Command::Crosscheck {
             seed,
             programs,
@@ -125,6 +241,60 @@ fn main() -> ExitCode {
             runner,
             files,
         } => cross_check(seed, start, programs, python, runner, &files),
+        Command::Fuzz {
+            backends,
+            seconds,
+            programs,
+            seed,
+            jobs,
+            out,
+            timeout_ms,
+            profile,
+            minimize_runs,
+            minimize_seconds,
+            max_per_kind,
+        } => fuzz(FuzzArgs {
+            backends,
+            seconds,
+            programs,
+            seed,
+            jobs,
+            out,
+            timeout_ms,
+            profile: profile.into(),
+            minimize_runs,
+            minimize_seconds,
+            max_per_kind,
+        }),
+        Command::Minimize {
+            file,
+            backends,
+            out,
+            timeout_ms,
+            minimize_runs,
+            minimize_seconds,
+        } => minimize(
+            &file,
+            &backends,
+            out.as_deref(),
+            timeout_ms,
+            minimize_runs,
+            minimize_seconds,
+        ),
+        Command::Stats {
+            seed,
+            programs,
+            profile,
+            jobs,
+        } => {
+            let jobs = jobs.unwrap_or_else(cores);
+            print!(
+                "{}",
+                switchyard::stats::measure(seed, programs, profile.into(), jobs).report()
+            );
+            AGREED
+        }
+        Command::Worker => campaign::worker_main(),
     })
 }
 
@@ -220,8 +390,8 @@ fn run(backend_names: &[String], files: &[PathBuf]) -> u8 {
     status
 }
 
-fn generate(seed: u64, start: u64, count: u64, out: Option<PathBuf>) -> u8 {
-    let config = GenConfig::default();
+fn generate(seed: u64, start: u64, count: u64, out: Option<PathBuf>, profile: Profile) -> u8 {
+    let config = profile.config();
     if let Some(dir) = &out {
         if let Err(e) = std::fs::create_dir_all(dir) {
             eprintln!("switchyard: cannot create {}: {e}", dir.display());
@@ -230,7 +400,15 @@ fn generate(seed: u64, start: u64, count: u64, out: Option<PathBuf>) -> u8 {
     }
     for index in start..start + count {
         let text = print(&gen::program(seed, index, &config));
-        let header = format!("# generated: switchyard gen --seed {seed} --start {index}\n");
+        let header = match profile {
+            Profile::Default => {
+                format!("# generated: switchyard gen --seed {seed} --start {index}\n")
+            }
+            _ => format!(
+                "# generated: switchyard gen --seed {seed} --start {index} --profile {}\n",
+                profile.name()
+            ),
+        };
         match &out {
             Some(dir) => {
                 let path = dir.join(format!("seed-{seed}-{index}.gp"));
@@ -295,7 +473,7 @@ fn cross_check(
         seed,
         start,
         programs,
-        &GenConfig::default(),
+        &gen::GenConfig::default(),
         |done, bad| {
             bar.set_position(done);
             bar.set_message(format!("{bad} mismatches"));
@@ -328,4 +506,293 @@ fn cross_check(
         status = DIVERGED;
     }
     status
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn bad_argument(message: &str) -> u8 {
+    eprintln!("switchyard: {message}");
+    INVALID
+}
+
+/// Names of the chosen backends, checked; default: the campaign's default backends.
+fn backend_names(names: &[String]) -> Result<Vec<String>, u8> {
+    if names.is_empty() {
+        return Ok(campaign::default_backends()
+            .iter()
+            .map(|b| b.name.to_string())
+            .collect());
+    }
+    select_backends(names).map(|bs| bs.iter().map(|b| b.name.to_string()).collect())
+}
+
+struct FuzzArgs {
+    backends: Vec<String>,
+    seconds: Option<f64>,
+    programs: Option<u64>,
+    seed: Option<u64>,
+    jobs: Option<usize>,
+    out: PathBuf,
+    timeout_ms: u64,
+    profile: Profile,
+    minimize_runs: usize,
+    minimize_seconds: f64,
+    max_per_kind: usize,
+}
+
+fn budget(runs: usize, seconds: f64) -> Result<Budget, u8> {
+    if !(seconds.is_finite() && seconds >= 0.0) {
+        return Err(bad_argument(
+            "--minimize-seconds must be a number of seconds",
+        ));
+    }
+    Ok(Budget {
+        max_runs: runs,
+        max_time: Duration::from_secs_f64(seconds),
+    })
+}
+
+fn fuzz(args: FuzzArgs) -> u8 {
+    let backends = match backend_names(&args.backends) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    let limit = match (args.seconds, args.programs) {
+        (Some(s), _) if !(s.is_finite() && s > 0.0) => {
+            return bad_argument("--seconds must be a positive number")
+        }
+        (Some(s), _) => Limit::Seconds(s),
+        (None, Some(n)) => Limit::Programs(n),
+        (None, None) => Limit::Seconds(60.0),
+    };
+    let jobs = args.jobs.unwrap_or_else(cores);
+    if jobs == 0 {
+        return bad_argument("--jobs must be at least 1");
+    }
+    if args.timeout_ms == 0 {
+        return bad_argument("--timeout-ms must be at least 1");
+    }
+    let minimize = match budget(args.minimize_runs, args.minimize_seconds) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => return bad_argument(&format!("cannot find my own executable: {e}")),
+    };
+    let seed = args.seed.unwrap_or_else(random_seed);
+    let backend_flags: String = backends.iter().map(|b| format!(" --backend {b}")).collect();
+    let replay = format!(
+        "switchyard fuzz --seed {seed} --profile {}{backend_flags}",
+        args.profile.name()
+    );
+    eprintln!(
+        "switchyard fuzz: seed {seed}, profile {}, backends {} (against the {} oracle), {jobs} workers, findings in {} (replay: {replay})",
+        args.profile.name(),
+        backends.join(", "),
+        registry::ORACLE,
+        args.out.display(),
+    );
+    let options = campaign::Options {
+        backends,
+        limit,
+        seed,
+        jobs,
+        out: args.out,
+        timeout: Duration::from_millis(args.timeout_ms),
+        profile: args.profile,
+        exe,
+        minimize,
+        max_per_kind: args.max_per_kind,
+        command_line: replay,
+    };
+    let summary = match campaign::run(&options) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("switchyard fuzz: {e}");
+            return INVALID;
+        }
+    };
+    let mut extra = String::new();
+    if summary.duplicates > 0 {
+        extra.push_str(&format!(", {} duplicates not written", summary.duplicates));
+    }
+    if summary.over_cap > 0 {
+        extra.push_str(&format!(
+            ", {} not minimized (over --max-per-kind)",
+            summary.over_cap
+        ));
+    }
+    if summary.unreproduced > 0 {
+        extra.push_str(&format!(
+            ", {} crashes did not happen again",
+            summary.unreproduced
+        ));
+    }
+    if summary.not_reproduced > 0 {
+        extra.push_str(&format!(
+            ", {} findings written unminimized (did not fail again)",
+            summary.not_reproduced
+        ));
+    }
+    eprintln!(
+        "switchyard fuzz: {} programs in {:.1} s ({:.1} programs/s), {} divergences, {} fatal, {} crashes, {} findings written{extra}; seed {seed}",
+        summary.programs,
+        summary.elapsed.as_secs_f64(),
+        summary.rate(),
+        summary.divergences,
+        summary.fatal,
+        summary.crashes,
+        summary.written,
+    );
+    if summary.found_anything() {
+        DIVERGED
+    } else {
+        AGREED
+    }
+}
+
+fn random_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    campaign::fnv1a(
+        &[
+            nanos.to_le_bytes(),
+            u64::from(std::process::id()).to_le_bytes(),
+        ]
+        .concat(),
+    )
+}
+
+/// A `# NAME: value` header line of a finding file.
+fn header_value(source: &str, name: &str) -> Option<String> {
+    source
+        .lines()
+        .find_map(|l| l.strip_prefix(&format!("# {name}: ")))
+        .map(|v| v.trim().to_string())
+}
+
+fn minimize(
+    file: &Path,
+    backend_args: &[String],
+    out: Option<&Path>,
+    timeout_ms: u64,
+    minimize_runs: usize,
+    minimize_seconds: f64,
+) -> u8 {
+    let name = file.display().to_string();
+    let (_, program) = match parse_files(&[file.to_path_buf()]) {
+        Ok(mut p) => p.remove(0),
+        Err(code) => return code,
+    };
+    let source = String::from_utf8_lossy(&std::fs::read(file).unwrap_or_default()).into_owned();
+    let from_header = header_value(&source, "backend")
+        .map(|b| b.split('+').map(str::to_string).collect::<Vec<_>>())
+        .filter(|bs| bs.iter().all(|b| registry::find(b).is_some()));
+    let backends = match (backend_args.is_empty(), from_header) {
+        (true, Some(bs)) => bs,
+        _ => match backend_names(backend_args) {
+            Ok(b) => b,
+            Err(code) => return code,
+        },
+    };
+    if timeout_ms == 0 {
+        return bad_argument("--timeout-ms must be at least 1");
+    }
+    let budget = match budget(minimize_runs, minimize_seconds) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    let exe = match std::env::current_exe() {
+        Ok(e) => e,
+        Err(e) => return bad_argument(&format!("cannot find my own executable: {e}")),
+    };
+    let timeout = Duration::from_millis(timeout_ms);
+    let number = |n: &str| header_value(&source, n).and_then(|v| v.parse::<u64>().ok());
+    let profile = header_value(&source, "profile")
+        .and_then(|p| Profile::from_name(&p))
+        .unwrap_or(Profile::Default);
+    let job = Job {
+        mode: Mode::Check,
+        backends: backends.clone(),
+        seed: number("seed").unwrap_or(0),
+        index: number("program").unwrap_or(0),
+        profile,
+        text: Some(print(&program)),
+    };
+    let mut worker = Worker::new(&exe);
+    let failed = |e: std::io::Error| {
+        eprintln!("switchyard minimize: cannot run a worker: {e}");
+        INVALID
+    };
+    let reproducer = match worker.run(&job, timeout) {
+        Err(e) => return failed(e),
+        Ok(Outcome::Done(failures)) => match failures.into_iter().next() {
+            Some(f) => campaign::reproducer_for(&job, f),
+            None => {
+                eprintln!(
+                    "{name}: does not fail: every backend ({}) agrees with the {} oracle",
+                    backends.join(", "),
+                    registry::ORACLE
+                );
+                return INVALID;
+            }
+        },
+        Ok(Outcome::Crashed { kind, .. }) => {
+            match campaign::isolate(&exe, &job, timeout).map(|r| r.into_iter().next()) {
+                Err(e) => return failed(e),
+                Ok(Some(r)) => r,
+                Ok(None) => {
+                    eprintln!("{name}: crashed once ({kind}) but not again: nothing to minimize");
+                    return INVALID;
+                }
+            }
+        }
+    };
+    eprintln!(
+        "{name}: fails on {}: {}: {}; minimizing",
+        reproducer.failure.backend, reproducer.failure.kind, reproducer.failure.detail
+    );
+    let minimized =
+        match campaign::minimize_in_worker(&mut worker, &reproducer, &program, &budget, timeout) {
+            Err(e) => return failed(e),
+            Ok(None) => {
+                eprintln!("{name}: does not fail that way again: nothing to minimize");
+                return INVALID;
+            }
+            Ok(Some(m)) => m,
+        };
+    let provenance = Provenance {
+        seed: job.seed,
+        index: job.index,
+        profile,
+        found_by: header_value(&source, "found by")
+            .unwrap_or_else(|| format!("switchyard minimize {name}")),
+        minimized: format!(
+            "minimized from {} to {} statements in {} runs{}",
+            minimized.statements_before,
+            minimized.statements_after,
+            minimized.runs,
+            if minimized.exhausted {
+                " (budget spent)"
+            } else {
+                ""
+            }
+        ),
+    };
+    let text = print(&minimized.program);
+    let target = out.unwrap_or(file);
+    let contents = campaign::finding_file(target, &reproducer.failure, &provenance, &text);
+    print!("{contents}");
+    if let Some(out) = out {
+        if let Err(e) = campaign::write_atomically(out, contents.as_bytes()) {
+            eprintln!("switchyard minimize: cannot write {}: {e}", out.display());
+            return INVALID;
+        }
+    }
+    eprintln!("{name}: {}", provenance.minimized);
+    AGREED
 }
