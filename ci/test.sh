@@ -12,5 +12,7 @@ echo "== venv with greenlet"
 bash ci/venv.sh >/dev/null
 echo "== cargo test"
 cargo test --workspace --release
+echo "== mutants: the differential check and switchyard fuzz find every deliberately broken backend"
+cargo test --release --features mutants --test mutants --test fuzz_finds_mutants
 echo "== valgrind"
 bash ci/valgrind.sh

@@ -267,17 +267,9 @@ pub fn is_crash_kind(kind: &str) -> bool {
 /// Backends a campaign runs by default: every registered one but the oracle (it always runs)
 /// and the deliberately broken or test-only ones (`mutant-*`, `crash-*`).
 pub fn default_backends() -> Vec<&'static Backend> {
-    registry::BACKENDS
-        .iter()
-        .filter(|b| is_default_backend(b) && b.name != registry::ORACLE)
+    registry::real()
+        .filter(|b| b.name != registry::ORACLE)
         .collect()
-}
-
-/// Whether commands run `backend` when none is named: not the deliberately broken and
-/// test-only backends, which are named `mutant-*` and `crash-*` (the same rule as the
-/// registry's `is_mutant` where the `mutants` feature registers them).
-pub fn is_default_backend(backend: &Backend) -> bool {
-    !(backend.name.starts_with("mutant-") || backend.name.starts_with("crash-"))
 }
 
 fn one_line(text: &str) -> String {
@@ -1046,6 +1038,9 @@ pub struct Options {
     pub max_per_kind: usize,
     /// The command line, for finding headers.
     pub command_line: String,
+    /// End the campaign once this many findings have been written (or recognised as already
+    /// written); findings still waiting for the minimizer are then dropped.
+    pub stop_after: Option<u64>,
 }
 
 /// What a campaign found.
@@ -1148,7 +1143,10 @@ pub fn run(options: &Options) -> io::Result<Summary> {
         let log = log.clone();
         std::thread::Builder::new()
             .name("minimizer".into())
-            .spawn(move || minimizer_loop(&options, found_rx, &counters, &log))?
+            .spawn({
+                let stop = Arc::clone(&stop);
+                move || minimizer_loop(&options, found_rx, &counters, &stop, &log)
+            })?
     };
 
     let mut workers = Vec::new();
@@ -1330,12 +1328,22 @@ fn minimizer_loop(
     options: &Options,
     found: Receiver<Pending>,
     counters: &Counters,
+    stop: &AtomicBool,
     log: &Log,
 ) -> io::Result<()> {
     let (mut keys, texts) = existing_findings(&options.out);
     let mut per_kind: HashMap<(String, String), usize> = HashMap::new();
     let mut worker = Worker::new(&options.exe);
+    let enough = |counters: &Counters| {
+        options.stop_after.is_some_and(|n| {
+            Counters::get(&counters.written) + Counters::get(&counters.duplicates) >= n
+        })
+    };
     for pending in found {
+        if enough(counters) {
+            counters.pending.fetch_sub(1, Ordering::Relaxed);
+            continue;
+        }
         let result = minimize_finding(
             options,
             &pending,
@@ -1348,6 +1356,9 @@ fn minimizer_loop(
         );
         counters.pending.fetch_sub(1, Ordering::Relaxed);
         result?;
+        if enough(counters) {
+            stop.store(true, Ordering::Relaxed);
+        }
     }
     Ok(())
 }

@@ -148,6 +148,10 @@ enum Command {
         /// only counted.
         #[arg(long, value_name = "N", default_value_t = 5)]
         max_per_kind: usize,
+        /// End the campaign as soon as N findings have been written (or found already
+        /// written), instead of at the time or program limit.
+        #[arg(long, value_name = "N")]
+        stop_after: Option<u64>,
     },
     /// Minimize a failing program: find how it fails (the first failing backend, in a worker
     /// process), then delta-debug it keeping that failure, and print the smallest program
@@ -190,6 +194,13 @@ enum Command {
         /// Threads. Default: the number of cores.
         #[arg(long, value_name = "J")]
         jobs: Option<usize>,
+    },
+    /// Convert a cargo-fuzz input (a crash artifact or a corpus entry) to a readable .gp
+    /// program, decoded exactly as the fuzz targets decode it.
+    Artifact {
+        /// The fuzz input file (e.g. fuzz/artifacts/differential/crash-...).
+        #[arg(value_name = "FILE")]
+        file: PathBuf,
     },
     /// Internal: a campaign worker process (reads jobs on stdin, answers on stdout).
     #[command(name = "__worker", hide = true)]
@@ -253,6 +264,7 @@ fn main() -> ExitCode {
             minimize_runs,
             minimize_seconds,
             max_per_kind,
+            stop_after,
         } => fuzz(FuzzArgs {
             backends,
             seconds,
@@ -265,6 +277,7 @@ fn main() -> ExitCode {
             minimize_runs,
             minimize_seconds,
             max_per_kind,
+            stop_after,
         }),
         Command::Minimize {
             file,
@@ -294,6 +307,19 @@ fn main() -> ExitCode {
             );
             AGREED
         }
+        Command::Artifact { file } => match std::fs::read(&file) {
+            Ok(bytes) => {
+                print!(
+                    "{}",
+                    switchyard::fuzz_input::artifact_to_program_text(&bytes)
+                );
+                AGREED
+            }
+            Err(e) => {
+                eprintln!("switchyard: cannot read {}: {e}", file.display());
+                INVALID
+            }
+        },
         Command::Worker => campaign::worker_main(),
     })
 }
@@ -540,6 +566,7 @@ struct FuzzArgs {
     minimize_runs: usize,
     minimize_seconds: f64,
     max_per_kind: usize,
+    stop_after: Option<u64>,
 }
 
 fn budget(runs: usize, seconds: f64) -> Result<Budget, u8> {
@@ -607,6 +634,7 @@ fn fuzz(args: FuzzArgs) -> u8 {
         minimize,
         max_per_kind: args.max_per_kind,
         command_line: replay,
+        stop_after: args.stop_after,
     };
     let summary = match campaign::run(&options) {
         Ok(s) => s,
