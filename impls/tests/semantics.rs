@@ -690,7 +690,6 @@ fn mxcsr_control() -> u32 {
 /// the greenlets it switched to (directly, greenlet to greenlet, too) set meanwhile.
 pub fn control_words<S: StackSwitch>() {
     let h = hub::<S>();
-    let main = h.main();
     let (base_m, base_f) = (mxcsr(), fpcw());
     let g2 = h
         .spawn(
