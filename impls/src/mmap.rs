@@ -4,12 +4,16 @@
 //! The stack pieces ([`Stack`], the per-thread stack pool, the guard-page registry and the
 //! stack-overflow signal handler) are shared with the `ucontext` backend.
 //!
-//! The swap: `switch` calls `swap(&mut from.sp, to.sp)`, which pushes the callee-saved
-//! registers (rbx, rbp, r12-r15) and the MXCSR / x87 control words onto the running stack,
-//! stores the stack pointer, loads the target's, pops the same set and returns. Every context
-//! is suspended inside a `call` of `swap` and resumed by the matching `ret` on its own stack,
-//! so calls and returns stay paired on every stack (a new stack is laid out as if it were
-//! suspended in `swap`, returning into a trampoline that calls the entry function).
+//! The switch: transfers are asymmetric, between the thread's main context (running on the
+//! thread's own stack) and one greenlet at a time. Main resumes a greenlet with a `call` that
+//! pushes its return address onto the main stack and switches to the greenlet's stack; the
+//! greenlet suspends with the `ret` that returns to exactly that address. A greenlet switching
+//! straight to another greenlet suspends back into main's resume loop, naming its target, and
+//! main resumes that one: symmetric greenlet switching on top of asymmetric resume/suspend,
+//! with main as the trampoline. Both directions go through one `call` instruction (see `transfer`),
+//! so every `ret` that continues a context returns where the return-address predictor
+//! expects. Saved: rbx, rbp, r12-r15, rsp and the MXCSR / x87 control words, as the x86-64
+//! System V ABI requires of a call; nothing else.
 //!
 //! Stack overflow: a greenlet that runs into its guard page takes a SIGSEGV; the handler (on
 //! the thread's alternate signal stack) finds the guard page in the registry, writes
@@ -427,14 +431,22 @@ mod x86 {
     use crate::greenlet::{BackendError, HubConfig};
     use crate::switch::{Entry, StackSwitch};
     use std::ffi::c_void;
+    use std::ptr::null_mut;
 
-    /// The mmap backend: a stack per greenlet and a hand-written register swap.
+    /// The mmap backend: a stack per greenlet, resumed by a `call` from the thread's main
+    /// stack and suspended by the matching `ret` (see the module documentation).
     pub struct Mmap;
 
     /// A greenlet's switching state under [`Mmap`].
+    #[repr(C)]
     pub struct MmapContext {
-        /// The saved stack pointer while suspended.
-        sp: *mut u8,
+        /// The stack pointer of whichever side of the pair main ↔ this greenlet is *not*
+        /// running: this greenlet's own while it is suspended (or new), the main context's
+        /// (inside its resume loop) while it runs. Unused in the main context itself.
+        /// `transfer` exchanges it with the live stack pointer; it must stay the first field.
+        other_sp: *mut u8,
+        /// Whether this is the thread's main context (the one running on the thread stack).
+        is_main: bool,
         stack: Option<Stack>,
         _main: Option<MainGuard>,
     }
@@ -447,13 +459,41 @@ mod x86 {
         }
     }
 
-    /// Default MXCSR (all exceptions masked, round to nearest) and x87 control word.
-    const MXCSR_DEFAULT: u64 = 0x1F80;
-    const FPCW_DEFAULT: u64 = 0x037F;
+    /// MXCSR (all exceptions masked, round to nearest) and x87 control word a new greenlet
+    /// starts with.
+    const MXCSR_DEFAULT: u32 = 0x1F80;
+    const FPCW_DEFAULT: u16 = 0x037F;
 
-    /// `swap(from_sp: *mut *mut u8 [rdi], to_sp: *mut u8 [rsi])`.
+    /// The whole switch, as one piece of assembly so that its one `call` (label 2) is the
+    /// only call site a suspended context can be continued at.
+    ///
+    /// `transfer(ctx [rdi], msg [rsi], main_loop [rdx])`. The exchange at label 3 (the
+    /// "hop") swaps the live stack pointer with `ctx.other_sp` and `ret`s on the other stack,
+    /// handing `msg` over in rsi. With `main_loop` set (the caller is the main context), `ctx`
+    /// is the greenlet to resume, and each time the resumed side hops back naming another
+    /// greenlet (a non-null rsi) the loop resumes that one; a null name means main itself and
+    /// `transfer` returns. Without `main_loop` (the caller is the running greenlet `ctx`),
+    /// `msg` is its target (null: main) and `transfer` returns when main resumes `ctx`.
+    ///
+    /// Pairing: every suspended stack (except a new one) has label 2's return address on
+    /// top, and every `ret` at label 3 continues one, so each `ret` returns to the address
+    /// the return-address predictor has on top (the `call` just made, on the other stack, at
+    /// the same instruction): main's `call` resuming a greenlet is answered by the
+    /// greenlet's suspending `ret` into main's frame, and a greenlet's suspending `call` by
+    /// the `ret` with which main resumes it.
+    ///
+    /// Saved on the caller's own stack, as the x86-64 System V ABI requires of a call and
+    /// nothing more: rbx, rbp, r12-r15 (rsp is `ctx.other_sp`), the MXCSR (whose control
+    /// bits are callee-saved; its exception flags ride along) and the x87 control word,
+    /// stored on entry and loaded back on the way out, so a greenlet that changes its
+    /// rounding mode or exception masks never leaks them into another context. (Reloading
+    /// only when they differ costs more than it saves here: the extra `stmxcsr` is slow.)
     #[unsafe(naked)]
-    unsafe extern "sysv64" fn swap(_from_sp: *mut *mut u8, _to_sp: *mut u8) {
+    unsafe extern "sysv64" fn transfer(
+        _ctx: *mut MmapContext,
+        _msg: *mut MmapContext,
+        _main_loop: usize,
+    ) {
         core::arch::naked_asm!(
             "push rbp",
             "push rbx",
@@ -461,14 +501,25 @@ mod x86 {
             "push r13",
             "push r14",
             "push r15",
+            "push rdx",
             "sub rsp, 8",
             "stmxcsr [rsp]",
             "fnstcw [rsp + 4]",
-            "mov [rdi], rsp",
-            "mov rsp, rsi",
+            "2:",
+            "call 3f",
+            // Continued, on our own stack; rsi is what the other side handed over.
+            "cmp qword ptr [rsp + 8], 0",
+            "je 4f",
+            "test rsi, rsi",
+            "jz 4f",
+            // Main's loop: resume the greenlet the suspended one named.
+            "mov rdi, rsi",
+            "xor esi, esi",
+            "jmp 2b",
+            "4:",
             "ldmxcsr [rsp]",
             "fldcw [rsp + 4]",
-            "add rsp, 8",
+            "add rsp, 16",
             "pop r15",
             "pop r14",
             "pop r13",
@@ -476,28 +527,47 @@ mod x86 {
             "pop rbx",
             "pop rbp",
             "ret",
+            // The hop: rsp (just below label 2's return address) for the other side's.
+            "3:",
+            "mov rax, [rdi]",
+            "mov [rdi], rsp",
+            "mov rsp, rax",
+            "ret",
         )
     }
 
-    /// Where a new stack's first `swap` returns to: r12 holds the entry, r13 its argument.
+    /// Where a new stack's first hop returns to, with rsp pointing at `[entry][arg][0]`:
+    /// starts `entry(arg)` with the default control words and a zero frame pointer, as if
+    /// called from a return address of 0 (which ends backtraces). `jmp`, not `call`: entry
+    /// never returns, and a `call` would leave an entry on the return-address predictor that
+    /// no `ret` ever takes.
     #[unsafe(naked)]
     unsafe extern "sysv64" fn trampoline() {
         core::arch::naked_asm!(
-            "mov rdi, r13",
-            // rsp is 16-byte aligned here, as a call requires.
-            "call r12",
-            "ud2",
+            "pop rax",
+            "pop rdi",
+            // rsp now points at the 0 return address and is 8 mod 16, as after a call.
+            "xor ebp, ebp",
+            "mov dword ptr [rsp - 8], {mxcsr}",
+            "ldmxcsr [rsp - 8]",
+            "mov word ptr [rsp - 8], {fpcw}",
+            "fldcw [rsp - 8]",
+            "jmp rax",
+            mxcsr = const MXCSR_DEFAULT,
+            fpcw = const FPCW_DEFAULT,
         )
     }
 
-    // SAFETY: `swap` saves and restores rbx, rbp, r12-r15, rsp, MXCSR and the x87 control
-    // word of the suspended context, and each stack is owned by exactly one context.
+    // SAFETY: every suspended context is suspended in `transfer`, which keeps rbx, rbp,
+    // r12-r15, the MXCSR and the x87 control word on its own stack and restores them before
+    // returning, with rsp as it was; each stack is owned by exactly one context.
     unsafe impl StackSwitch for Mmap {
         type Context = MmapContext;
 
         fn main_context() -> MmapContext {
             MmapContext {
-                sp: std::ptr::null_mut(),
+                other_sp: null_mut(),
+                is_main: true,
                 stack: None,
                 _main: Some(MainGuard::new()),
             }
@@ -510,39 +580,47 @@ mod x86 {
         ) -> Result<MmapContext, BackendError> {
             let stack = Stack::take(config.stack_size, "mmap backend")?;
             let top = stack.top() as *mut u64;
-            // Layout, from the top down: [0: fake return address, ends backtraces]
-            // [trampoline: popped by `ret`] [rbp=0] [rbx] [r12=entry] [r13=arg] [r14] [r15]
-            // [mxcsr | fpcw << 32]. After the `ret`, rsp = top - 16: 16-byte aligned.
-            let words: [u64; 10] = [
-                MXCSR_DEFAULT | (FPCW_DEFAULT << 32),
-                0,                              // r15
-                0,                              // r14
-                arg as u64,                     // r13
-                entry as *const () as u64,      // r12
-                0,                              // rbx
-                0,                              // rbp
-                trampoline as *const () as u64, // return address of the first swap
-                0,                              // fake return address of the trampoline
-                0,                              // padding up to the top
+            // From the top down: [0: entry's fake return address] [arg] [entry]
+            // [trampoline: taken by the first hop's `ret`].
+            let words: [u64; 4] = [
+                trampoline as *const () as u64,
+                entry as *const () as u64,
+                arg as u64,
+                0,
             ];
-            // SAFETY: the 80 bytes below `top` lie in the usable part of our fresh stack.
+            // SAFETY: the 32 bytes below `top` lie in the usable part of our fresh stack.
             let sp = unsafe {
                 let sp = top.sub(words.len());
                 std::ptr::copy_nonoverlapping(words.as_ptr(), sp, words.len());
                 sp
             };
             Ok(MmapContext {
-                sp: sp as *mut u8,
+                other_sp: sp as *mut u8,
+                is_main: false,
                 stack: Some(stack),
                 _main: None,
             })
         }
 
+        /// Symmetric switching on top of main ↔ greenlet transfers: main resumes `to` and then
+        /// whatever greenlet the resumed one names when it suspends, until one names main; a
+        /// greenlet suspends back into that loop, naming `to` (null for main).
+        #[inline]
         unsafe fn switch(from: *mut MmapContext, to: *mut MmapContext, _from_dying: bool) {
             // SAFETY: the caller guarantees both contexts are live, distinct and of this
-            // thread, `to` new or suspended in `swap`; `swap` stores `from`'s stack pointer
-            // before loading `to`'s.
-            unsafe { swap(&raw mut (*from).sp, (*to).sp) }
+            // thread, `to` new or suspended in `switch`. A non-main context only ever runs
+            // after main's loop in `transfer` resumed it, so when `from` is not main, main is
+            // suspended in that loop with its stack pointer in `from.other_sp`; when `from`
+            // is main, every greenlet the loop resumes is new or suspended in `transfer`.
+            unsafe {
+                if (*from).is_main {
+                    transfer(to, null_mut(), 1);
+                } else if (*to).is_main {
+                    transfer(from, null_mut(), 0);
+                } else {
+                    transfer(from, to, 0);
+                }
+            }
         }
     }
 }

@@ -192,6 +192,9 @@ struct Inner<S: StackSwitch, V: Payload> {
     transfer: Cell<Option<Transfer<V>>>,
     /// A greenlet that has just died: its context is freed by whoever runs next.
     dying: Cell<Option<u32>>,
+    /// How many records have `orphan` set: while none has (and nothing is `dying`), a
+    /// resumed greenlet has no housekeeping to do (see `after_switch`).
+    orphans: Cell<u32>,
     /// Slots whose last handle went away, waiting to be processed.
     pending: RefCell<Vec<u32>>,
     draining: Cell<bool>,
@@ -309,7 +312,10 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
             thread: self.thread,
         });
         rec.token = Arc::downgrade(&token);
-        rec.orphan = false;
+        if rec.orphan {
+            rec.orphan = false;
+            self.orphans.set(self.orphans.get() - 1);
+        }
         rec.kill_tried = false;
         Greenlet { token }
     }
@@ -370,6 +376,20 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
             }
             (recs[cur as usize].ctx, recs[dest as usize].ctx)
         };
+        self.switch_contexts(cur, dest, from, to, payload)
+    }
+
+    /// The switch itself: `from` is `cur`'s context, `to` that of `dest`, which is marked
+    /// started already.
+    #[inline(always)]
+    fn switch_contexts(
+        &self,
+        cur: u32,
+        dest: u32,
+        from: *mut S::Context,
+        to: *mut S::Context,
+        payload: Transfer<V>,
+    ) -> Outcome<V> {
         self.transfer.set(Some(payload));
         self.prev.set(cur);
         self.current.set(dest);
@@ -384,7 +404,15 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
     }
 
     /// Housekeeping done by the context that has just been resumed, before user code runs.
+    #[inline(always)]
     fn after_switch(&self) {
+        if self.dying.get().is_some() || self.orphans.get() != 0 {
+            self.after_switch_slow();
+        }
+    }
+
+    #[inline(never)]
+    fn after_switch_slow(&self) {
         if let Some(dead) = self.dying.take() {
             let (ctx, orphan) = {
                 let mut recs = self.recs.borrow_mut();
@@ -419,6 +447,21 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
     }
 
     fn deliver(&self, target: u32, payload: Transfer<V>) -> Outcome<V> {
+        // Fast path, every switch to a suspended greenlet: nothing to resolve, the payload
+        // goes as it is, and one borrow finds both contexts.
+        let cur = self.current.get();
+        let suspended = {
+            let recs = self.recs.borrow();
+            let rec = &recs[target as usize];
+            if target != cur && rec.state == St::Started {
+                Some((recs[cur as usize].ctx, rec.ctx))
+            } else {
+                None
+            }
+        };
+        if let Some((from, to)) = suspended {
+            return self.switch_contexts(cur, target, from, to, payload);
+        }
         match self.resolve(target, payload) {
             Err(outcome) => outcome,
             Ok((dest, payload)) => self.switch_to(dest, payload),
@@ -484,7 +527,10 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
             if rec.state == St::Free || rec.token.strong_count() > 0 {
                 return;
             }
-            rec.orphan = true;
+            if !rec.orphan {
+                rec.orphan = true;
+                self.orphans.set(self.orphans.get() + 1);
+            }
             rec.state
         };
         match state {
@@ -535,6 +581,9 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
             let ctx = std::mem::replace(&mut rec.ctx, std::ptr::null_mut());
             let body = rec.body.take();
             let parent = rec.parent.take();
+            if rec.orphan {
+                self.orphans.set(self.orphans.get() - 1);
+            }
             *rec = Rec::free();
             (body, parent, ctx)
         };
@@ -731,6 +780,7 @@ impl<S: StackSwitch, V: Payload> Hub<V> for Runtime<S, V> {
             prev: Cell::new(MAIN),
             transfer: Cell::new(None),
             dying: Cell::new(None),
+            orphans: Cell::new(0),
             pending: RefCell::new(Vec::new()),
             draining: Cell::new(false),
             tearing_down: Cell::new(false),

@@ -651,6 +651,89 @@ pub fn mixed_backends_refused<S: StackSwitch, T: StackSwitch>() {
     assert!(other.unwrap_err().0.contains("one hub per OS thread"));
 }
 
+/// The MXCSR.
+fn mxcsr() -> u32 {
+    let mut v = 0u32;
+    // SAFETY: stores the MXCSR into a local.
+    unsafe { std::arch::asm!("stmxcsr [{}]", in(reg) &mut v, options(nostack)) };
+    v
+}
+
+/// The x87 control word.
+fn fpcw() -> u16 {
+    let mut v = 0u16;
+    // SAFETY: stores the x87 control word into a local.
+    unsafe { std::arch::asm!("fnstcw [{}]", in(reg) &mut v, options(nostack)) };
+    v
+}
+
+/// Sets the MXCSR control bits (rounding mode, masks) and the x87 control word.
+fn set_control(mxcsr: u32, fpcw: u16) {
+    // SAFETY: loads valid control values (every exception stays masked).
+    unsafe {
+        std::arch::asm!(
+            "ldmxcsr [{m}]",
+            "fldcw [{f}]",
+            m = in(reg) &mxcsr,
+            f = in(reg) &fpcw,
+            options(nostack),
+        )
+    };
+}
+
+/// The MXCSR control bits (the exception flags are caller-saved and may change).
+fn mxcsr_control() -> u32 {
+    mxcsr() & 0xFFC0
+}
+
+/// Each greenlet's MXCSR control bits and x87 control word survive its suspension, whatever
+/// the greenlets it switched to (directly, greenlet to greenlet, too) set meanwhile.
+pub fn control_words<S: StackSwitch>() {
+    let h = hub::<S>();
+    let (base_m, base_f) = (mxcsr(), fpcw());
+    let g2 = h
+        .spawn(
+            body::<S>(|h, _| {
+                set_control(0x3F80, 0x077F); // round down
+                h.switch(&h.main(), Val::None)?;
+                assert_eq!((mxcsr_control(), fpcw()), (0x3F80, 0x077F));
+                Ok(Val::None)
+            }),
+            None,
+        )
+        .unwrap();
+    let g2c = g2.clone();
+    let g1 = h
+        .spawn(
+            body::<S>(move |h, _| {
+                set_control(0x7F80, 0x0F7F); // round toward zero
+                let main = h.main();
+                h.switch(&main, Val::Int(1))?;
+                assert_eq!((mxcsr_control(), fpcw()), (0x7F80, 0x0F7F));
+                h.switch(&g2c, Val::Int(2))?; // g2 sets its own mode, switches to main
+                assert_eq!((mxcsr_control(), fpcw()), (0x7F80, 0x0F7F));
+                Ok(Val::Int(3))
+            }),
+            None,
+        )
+        .unwrap();
+    assert_eq!(h.switch(&g1, Val::None), Ok(Val::Int(1)));
+    assert_eq!((mxcsr(), fpcw()), (base_m, base_f));
+    set_control(0x5F80, 0x0B7F); // round up
+    assert_eq!(h.switch(&g1, Val::None), Ok(Val::None)); // g1 -> g2 -> main
+    assert_eq!((mxcsr_control(), fpcw()), (0x5F80, 0x0B7F));
+    assert_eq!(h.switch(&g1, Val::None), Ok(Val::Int(3)));
+    assert_eq!((mxcsr_control(), fpcw()), (0x5F80, 0x0B7F));
+    assert_eq!(h.switch(&g2, Val::Int(4)), Ok(Val::None));
+    assert_eq!((mxcsr_control(), fpcw()), (0x5F80, 0x0B7F));
+    set_control(base_m, base_f);
+}
+
+#[test]
+fn stack_copy_control_words() {
+    control_words::<switchyard_impls::stack_copy::StackCopy>();
+}
+
 macro_rules! backend_tests {
     ($name:ident, $S:ty, $Other:ty) => {
         mod $name {
@@ -727,6 +810,10 @@ macro_rules! backend_tests {
             #[ignore = "slow; may hit vm.max_map_count, which must then be reported clearly"]
             fn hundred_thousand() {
                 super::many::<B>(100_000, true);
+            }
+            #[test]
+            fn control_words() {
+                super::control_words::<B>();
             }
             #[test]
             fn mixed_backends_refused() {
