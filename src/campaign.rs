@@ -315,13 +315,7 @@ fn crash_now(what: &str) {
             } else {
                 libc::SIGKILL
             };
-            // SAFETY: resetting a signal to its default action and raising it are plain libc
-            // calls; the process ends here.
-            unsafe {
-                libc::signal(signal, libc::SIG_DFL);
-                libc::raise(signal);
-            }
-            std::process::abort();
+            switchyard_impls::process::die_by_signal(signal);
         }
         "overflow" => {
             eprintln!("switchyard: greenlet stack overflow (injected by {CRASH_ENV})");
@@ -334,8 +328,8 @@ fn crash_now(what: &str) {
             let _ = io::stdout().flush();
         }
         "close" => {
-            // SAFETY: closing this process's stdout; the worker then never answers.
-            unsafe { libc::close(1) };
+            // The worker then never answers.
+            switchyard_impls::process::close_stdout();
             loop {
                 std::thread::sleep(Duration::from_secs(3600));
             }

@@ -114,6 +114,27 @@ impl fmt::Display for Fatal {
 /// What one run gives: its trace, or a fatal finding.
 pub type RunResult = Result<Trace, Fatal>;
 
+/// What a run did that its trace does not show, for `switchyard stats`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct RunCounts {
+    /// `switch` and `throw` statements by the state of their target just before the switch:
+    /// unstarted, running (the current greenlet), suspended, dead. Teardown's throws are not
+    /// statements and are not counted.
+    pub targets: [u64; 4],
+}
+
+impl RunCounts {
+    /// The index of `state` in [`RunCounts::targets`].
+    pub fn index(state: State) -> usize {
+        match state {
+            State::Unstarted => 0,
+            State::Running => 1,
+            State::Suspended => 2,
+            State::Dead => 3,
+        }
+    }
+}
+
 /// State shared by every greenlet of one run. It is locked only briefly, never across a hub
 /// call, so that no greenlet ever waits for a lock held by a suspended one.
 struct Shared<G> {
@@ -125,6 +146,7 @@ struct Shared<G> {
     /// Set once `end` is recorded or a fatal finding is made: every statement then halts.
     halted: bool,
     fatal: Option<Fatal>,
+    counts: RunCounts,
 }
 
 /// Everything one greenlet's execution needs.
@@ -147,6 +169,15 @@ type Step = Result<(), Flow>;
 
 /// Runs `program` on backend `H` (named `backend` in findings) on the calling thread.
 pub fn run<H: Hub<RtValue>>(program: &Program, backend: &str, config: &HubConfig) -> RunResult {
+    run_counted::<H>(program, backend, config).0
+}
+
+/// [`run`], also returning what the run did that its trace does not show.
+pub fn run_counted<H: Hub<RtValue>>(
+    program: &Program,
+    backend: &str,
+    config: &HubConfig,
+) -> (RunResult, RunCounts) {
     // The main greenlet runs with the default MXCSR rounding mode (each other greenlet sets its
     // own, see `body`); the caller's mode is put back at the end.
     let caller_rounding = probe::rounding();
@@ -156,8 +187,15 @@ pub fn run<H: Hub<RtValue>>(program: &Program, backend: &str, config: &HubConfig
     result
 }
 
-fn run_hub<H: Hub<RtValue>>(program: &Program, backend: &str, config: &HubConfig) -> RunResult {
-    let hub = H::new(config).map_err(|e| backend_fatal(backend, &e))?;
+fn run_hub<H: Hub<RtValue>>(
+    program: &Program,
+    backend: &str,
+    config: &HubConfig,
+) -> (RunResult, RunCounts) {
+    let hub = match H::new(config) {
+        Ok(hub) => hub,
+        Err(e) => return (Err(backend_fatal(backend, &e)), RunCounts::default()),
+    };
     let shared = Arc::new(Mutex::new(Shared {
         fuel: program.fuel(),
         slots: Default::default(),
@@ -165,6 +203,7 @@ fn run_hub<H: Hub<RtValue>>(program: &Program, backend: &str, config: &HubConfig
         trace: Vec::new(),
         halted: false,
         fatal: None,
+        counts: RunCounts::default(),
     }));
     let program = Arc::new(program.clone());
     let main = Exec {
@@ -183,7 +222,7 @@ fn run_hub<H: Hub<RtValue>>(program: &Program, backend: &str, config: &HubConfig
     main.record(|| "end".to_string());
     // Release everything outside the lock: dropping the last handle of a suspended greenlet
     // makes the backend kill it, which runs its body (halting at once, recording nothing).
-    let (trace, fatal, greenlets, slots) = {
+    let (trace, fatal, greenlets, slots, counts) = {
         let mut s = main.lock();
         s.halted = true;
         (
@@ -191,15 +230,17 @@ fn run_hub<H: Hub<RtValue>>(program: &Program, backend: &str, config: &HubConfig
             s.fatal.take(),
             std::mem::take(&mut s.greenlets),
             std::mem::take(&mut s.slots),
+            s.counts,
         )
     };
     drop(slots);
     drop(greenlets);
     drop(hub);
-    match fatal {
+    let result = match fatal {
         Some(f) => Err(f),
         None => Ok(Trace { lines: trace }),
-    }
+    };
+    (result, counts)
 }
 
 fn backend_fatal(backend: &str, error: &BackendError) -> Fatal {
@@ -313,6 +354,12 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
         }))
     }
 
+    /// Counts a `switch`/`throw` target by its state before the switch.
+    fn count_target(&self, target: &H::Greenlet) {
+        let index = RunCounts::index(self.hub.state(target));
+        self.lock().counts.targets[index] += 1;
+    }
+
     fn after_switch(&self, outcome: Result<RtValue, Raised>) -> Step {
         match outcome {
             Ok(v) => {
@@ -329,6 +376,7 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
             Stmt::Spawn { slot, body, parent } => self.spawn(*slot, body, *parent),
             Stmt::Switch(r, v) => {
                 let target = self.resolve(*r)?;
+                self.count_target(&target);
                 let (outcome, damage) =
                     probe::preserved(|| self.hub.switch(&target, RtValue::from(v)));
                 self.check_registers(damage, "switch")?;
@@ -336,6 +384,7 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
             }
             Stmt::Throw(r, e) => {
                 let target = self.resolve(*r)?;
+                self.count_target(&target);
                 let (outcome, damage) =
                     probe::preserved(|| self.hub.throw(&target, Raised::Error(*e)));
                 self.check_registers(damage, "throw")?;

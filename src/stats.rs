@@ -10,8 +10,9 @@
 //! - recursion depth at a switch: static, the sum of the `recurse` counts around each `switch`
 //!   and `throw` within its own body (not the frames of the greenlet's caller; a greenlet has
 //!   a stack of its own on every backend but stack-copy);
-//! - switch and throw targets: counted at run time by a wrapper around the oracle's hub that
-//!   looks at the target's state on every `switch`/`throw` call (teardown's throws excluded);
+//! - switch and throw targets: counted at run time by the interpreter, which looks at each
+//!   `switch`/`throw` statement's target state just before the switch (`interp::RunCounts`;
+//!   teardown's throws are not statements and are not counted);
 //! - fuel exhaustion and teardown: read from the traces.
 
 use crate::ast::{Block, Program, Stmt};
@@ -21,9 +22,8 @@ use crate::interp::{self, RtValue};
 use crate::registry::PROGRAM_THREAD_STACK;
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write;
-use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Mutex;
-use switchyard_impls::greenlet::{BackendError, Body, Hub, HubConfig, Outcome, ParentError, State};
+
+use switchyard_impls::greenlet::HubConfig;
 use switchyard_oracle::ThreadHub;
 
 /// The measured distribution of `programs` programs.
@@ -50,87 +50,6 @@ pub struct Stats {
     pub teardown: u64,
     /// Programs on which the oracle made a fatal finding.
     pub fatal: u64,
-}
-
-// ---- the counting hub ----
-
-static TARGETS: [AtomicU64; 4] = [
-    AtomicU64::new(0),
-    AtomicU64::new(0),
-    AtomicU64::new(0),
-    AtomicU64::new(0),
-];
-/// Serializes measurements, which share [`TARGETS`].
-static MEASURING: Mutex<()> = Mutex::new(());
-
-fn state_index(state: State) -> usize {
-    match state {
-        State::Unstarted => 0,
-        State::Running => 1,
-        State::Suspended => 2,
-        State::Dead => 3,
-    }
-}
-
-/// A hub that counts the state of every `switch`/`throw` target, then delegates.
-#[repr(transparent)]
-struct Counting<H>(H);
-
-impl<H> Counting<H> {
-    fn wrap(hub: &H) -> &Counting<H> {
-        // SAFETY: `Counting<H>` is `repr(transparent)` over `H`, so the two references have the
-        // same layout and validity.
-        unsafe { &*(hub as *const H as *const Counting<H>) }
-    }
-}
-
-impl<H: Hub<RtValue> + 'static> Hub<RtValue> for Counting<H> {
-    type Greenlet = H::Greenlet;
-
-    fn new(config: &HubConfig) -> Result<Self, BackendError> {
-        H::new(config).map(Counting)
-    }
-    fn main(&self) -> Self::Greenlet {
-        self.0.main()
-    }
-    fn current(&self) -> Self::Greenlet {
-        self.0.current()
-    }
-    fn spawn(
-        &self,
-        body: Body<Self, RtValue>,
-        parent: Option<&Self::Greenlet>,
-    ) -> Result<Self::Greenlet, BackendError> {
-        self.0.spawn(
-            Box::new(move |hub: &H, start| body(Counting::wrap(hub), start)),
-            parent,
-        )
-    }
-    fn switch(&self, target: &Self::Greenlet, value: RtValue) -> Outcome<RtValue> {
-        TARGETS[state_index(self.0.state(target))].fetch_add(1, Ordering::Relaxed);
-        self.0.switch(target, value)
-    }
-    fn throw(
-        &self,
-        target: &Self::Greenlet,
-        error: <RtValue as switchyard_impls::greenlet::Payload>::Error,
-    ) -> Outcome<RtValue> {
-        TARGETS[state_index(self.0.state(target))].fetch_add(1, Ordering::Relaxed);
-        self.0.throw(target, error)
-    }
-    fn parent(&self, greenlet: &Self::Greenlet) -> Option<Self::Greenlet> {
-        self.0.parent(greenlet)
-    }
-    fn set_parent(
-        &self,
-        greenlet: &Self::Greenlet,
-        parent: &Self::Greenlet,
-    ) -> Result<(), ParentError> {
-        self.0.set_parent(greenlet, parent)
-    }
-    fn state(&self, greenlet: &Self::Greenlet) -> State {
-        self.0.state(greenlet)
-    }
 }
 
 // ---- static measures ----
@@ -221,10 +140,6 @@ pub fn max_suspended(lines: &[String]) -> u64 {
 /// Runs programs `0 .. programs` of `seed` from `profile` on the oracle (on `threads` threads)
 /// and measures them.
 pub fn measure(seed: u64, programs: u64, profile: Profile, threads: usize) -> Stats {
-    let _serial = MEASURING.lock().unwrap_or_else(|p| p.into_inner());
-    for t in &TARGETS {
-        t.store(0, Ordering::Relaxed);
-    }
     let config = profile.config();
     let threads = threads.max(1) as u64;
     let parts: Vec<Stats> = std::thread::scope(|scope| {
@@ -265,11 +180,9 @@ pub fn measure(seed: u64, programs: u64, profile: Profile, threads: usize) -> St
         total.any_fuel += p.any_fuel;
         total.teardown += p.teardown;
         total.fatal += p.fatal;
-        // Teardown's throws always target a suspended greenlet; they are not statements.
-        total.targets[2] = total.targets[2].wrapping_sub(p.targets[2]);
-    }
-    for (i, t) in TARGETS.iter().enumerate() {
-        total.targets[i] = total.targets[i].wrapping_add(t.load(Ordering::Relaxed));
+        for (sum, n) in total.targets.iter_mut().zip(p.targets) {
+            *sum += n;
+        }
     }
     total
 }
@@ -282,11 +195,15 @@ fn measure_one(program: &Program, s: &mut Stats) {
     if let Some(depth) = program_switch_depth(program) {
         s.switch_depths.push(depth);
     }
-    let trace = match interp::run::<Counting<ThreadHub<RtValue>>>(
+    let (result, counts) = interp::run_counted::<ThreadHub<RtValue>>(
         program,
         crate::registry::ORACLE,
         &HubConfig::default(),
-    ) {
+    );
+    for (sum, n) in s.targets.iter_mut().zip(counts.targets) {
+        *sum += n;
+    }
+    let trace = match result {
         Ok(t) => t,
         Err(_) => {
             s.fatal += 1;
@@ -376,7 +293,7 @@ impl Stats {
         let calls: u64 = t.iter().sum();
         let _ = writeln!(
             out,
-            "switch/throw targets (run time, counted by a wrapper around the oracle's hub; teardown's throws excluded): {calls} calls: suspended {:.1}%, unstarted {:.1}%, current {:.1}%, dead {:.1}%; live (not dead) {:.1}%",
+            "switch/throw targets (run time, counted by the interpreter before each switch; teardown's throws excluded): {calls} calls: suspended {:.1}%, unstarted {:.1}%, current {:.1}%, dead {:.1}%; live (not dead) {:.1}%",
             percent(t[2], calls),
             percent(t[0], calls),
             percent(t[1], calls),

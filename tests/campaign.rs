@@ -216,9 +216,12 @@ fn the_worker_protocol_survives_signals_and_external_kills() {
             .unwrap(),
         Outcome::Done(vec![])
     );
-    let pid = worker.pid().expect("running") as i32;
-    // SAFETY: kill(2) on the worker process this test started.
-    assert_eq!(unsafe { libc::kill(pid, libc::SIGKILL) }, 0);
+    let pid = worker.pid().expect("running");
+    let killed = std::process::Command::new("kill")
+        .args(["-KILL", &pid.to_string()])
+        .status()
+        .expect("run kill");
+    assert!(killed.success());
     std::thread::sleep(Duration::from_millis(100));
     let outcome = worker.run(&job(5, None), timeout).unwrap();
     assert!(

@@ -60,6 +60,8 @@ pub mod greenlet;
 #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
 pub mod mutants;
 pub mod probe;
+#[cfg(unix)]
+pub mod process;
 pub mod runtime;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub mod stack_copy;

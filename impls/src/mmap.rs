@@ -607,11 +607,12 @@ mod x86 {
         /// greenlet suspends back into that loop, naming `to` (null for main).
         #[inline]
         unsafe fn switch(from: *mut MmapContext, to: *mut MmapContext, _from_dying: bool) {
+            // A non-main context only ever runs after main's loop in `transfer` resumed it, so
+            // when `from` is not main, main is suspended in that loop with its stack pointer in
+            // `from.other_sp`; when `from` is main, every greenlet the loop resumes is new or
+            // suspended in `transfer`.
             // SAFETY: the caller guarantees both contexts are live, distinct and of this
-            // thread, `to` new or suspended in `switch`. A non-main context only ever runs
-            // after main's loop in `transfer` resumed it, so when `from` is not main, main is
-            // suspended in that loop with its stack pointer in `from.other_sp`; when `from`
-            // is main, every greenlet the loop resumes is new or suspended in `transfer`.
+            // thread, `to` new or suspended in `switch`; `transfer`'s needs follow (above).
             unsafe {
                 if (*from).is_main {
                     transfer(to, null_mut(), 1);
