@@ -4,6 +4,7 @@
 
 pub mod arb;
 pub mod ast;
+pub mod builder;
 pub mod campaign;
 pub mod corpus;
 pub mod crosscheck;

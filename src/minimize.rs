@@ -710,9 +710,12 @@ mod tests {
         assert!(!found.is_empty());
         for p in found {
             let m = minimize(&p, &Budget::default(), has_teardown);
-            // def f { switch main none } main { spawn g0 f; switch g0 none }: 3 statements.
+            // The smallest is def f { switch main none } main { spawn g0 f; switch g0 none }:
+            // 3 statements. Deletion-based minimizing can stop at 5 when a body spawns the
+            // greenlet main then switches to (no single statement can go), as it does for one
+            // of these programs.
             assert!(
-                program_size(&m.program) <= 3,
+                program_size(&m.program) <= 5,
                 "{} runs:\n{}",
                 m.runs,
                 print(&m.program)
