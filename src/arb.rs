@@ -202,3 +202,148 @@ fn fix_block(block: &mut Block, names: &[String], budget: u32) {
         }
     }
 }
+
+/// References of [`switching_program_strategy`]: mostly the four slots its main fills first
+/// (main has no parent, so main's own statements do not name `parent`).
+fn live_ref_strategy(in_main: bool) -> BoxedStrategy<Ref> {
+    if in_main {
+        prop_oneof![
+            8 => (0..4u8).prop_map(Ref::Slot),
+            1 => Just(Ref::Main),
+            1 => Just(Ref::Current),
+        ]
+        .boxed()
+    } else {
+        prop_oneof![
+            6 => (0..4u8).prop_map(Ref::Slot),
+            2 => Just(Ref::Parent),
+            1 => Just(Ref::Main),
+            1 => Just(Ref::Current),
+        ]
+        .boxed()
+    }
+}
+
+/// A block-free statement of a switching program (mostly switches and throws; in main, no
+/// `return` and few `raise`s, so that main goes on driving its greenlets).
+fn switching_leaf_strategy(in_main: bool) -> BoxedStrategy<Stmt> {
+    let r = move || live_ref_strategy(in_main);
+    let ends = if in_main { 0 } else { 1 };
+    prop_oneof![
+        1 => (0..4u8, name_strategy(), prop::option::of(r()))
+            .prop_map(|(slot, body, parent)| Stmt::Spawn { slot, body, parent }),
+        8 => (r(), value_strategy()).prop_map(|(r, v)| Stmt::Switch(r, v)),
+        2 => (r(), error_strategy()).prop_map(|(r, e)| Stmt::Throw(r, e)),
+        ends => value_strategy().prop_map(Stmt::Return),
+        ends => error_strategy().prop_map(Stmt::Raise),
+        1 => (r(), r()).prop_map(|(a, b)| Stmt::Reparent(a, b)),
+        1 => r().prop_map(Stmt::Observe),
+    ]
+    .boxed()
+}
+
+/// A statement of a switching program: small loops, `try` around switches (main catches
+/// `any`, so that errors from its greenlets do not end it), and `recurse` around switches,
+/// now and then hundreds of frames deep.
+fn switching_stmt_strategy(in_main: bool) -> BoxedStrategy<Stmt> {
+    switching_leaf_strategy(in_main)
+        .prop_recursive(3, 24, 4, move |inner| {
+            let block = || prop::collection::vec(inner.clone(), 1..4);
+            let catch = move || {
+                if in_main {
+                    Just(Catch::Any).boxed()
+                } else {
+                    catch_strategy().boxed()
+                }
+            };
+            prop_oneof![
+                3 => (block(), catch(), block()).prop_map(|(body, catch, handler)| Stmt::Try {
+                    body,
+                    catch,
+                    handler
+                }),
+                1 => (0..4u32, block()).prop_map(|(n, b)| Stmt::Repeat(n, b)),
+                2 => (prop_oneof![3 => 0..20u32, 1 => 100..=MAX_COUNT], block())
+                    .prop_map(|(n, b)| Stmt::Recurse(n, b)),
+            ]
+        })
+        .boxed()
+}
+
+/// Valid programs that really switch, for differential property tests: main first spawns
+/// greenlets into g0.. (up to g3), then switches, throws, reparents and observes mostly
+/// through those slots, `parent` and `main`. Shrinking makes a failing program small.
+pub fn switching_program_strategy() -> impl Strategy<Value = Program> {
+    (
+        prop::collection::vec(
+            (
+                name_strategy(),
+                prop::collection::vec(switching_stmt_strategy(false), 1..6),
+            ),
+            1..4,
+        ),
+        1..=4u8,
+        prop::collection::vec(switching_stmt_strategy(true), 1..10),
+        any::<usize>(),
+    )
+        .prop_map(|(defs, spawns, rest, position)| {
+            let mut seen = std::collections::HashSet::new();
+            let mut defs: Vec<Def> = defs
+                .into_iter()
+                .filter(|(name, _)| seen.insert(name.clone()))
+                .map(|(name, body)| Def { name, body })
+                .collect();
+            let names: Vec<String> = defs.iter().map(|d| d.name.clone()).collect();
+            let mut main: Block = (0..spawns)
+                .map(|slot| Stmt::Spawn {
+                    slot,
+                    body: names[slot as usize % names.len()].clone(),
+                    parent: None,
+                })
+                .collect();
+            main.extend(rest);
+            fix_block(&mut main, &names, MAX_RECURSION);
+            only_slots_below(&mut main, spawns);
+            for def in &mut defs {
+                fix_block(&mut def.body, &names, MAX_RECURSION);
+                only_slots_below(&mut def.body, spawns);
+            }
+            let main_position = position % (defs.len() + 1);
+            Program {
+                fuel: None,
+                defs,
+                main,
+                main_position,
+            }
+        })
+}
+
+/// Makes every slot a statement names (spawned into or referred to) one of g0 .. g{n-1}.
+fn only_slots_below(block: &mut Block, n: u8) {
+    let fix = |r: &mut Ref| {
+        if let Ref::Slot(k) = r {
+            *k %= n;
+        }
+    };
+    for stmt in block.iter_mut() {
+        match stmt {
+            Stmt::Spawn { slot, parent, .. } => {
+                *slot %= n;
+                if let Some(p) = parent {
+                    fix(p);
+                }
+            }
+            Stmt::Switch(r, _) | Stmt::Throw(r, _) | Stmt::Observe(r) => fix(r),
+            Stmt::Reparent(a, b) => {
+                fix(a);
+                fix(b);
+            }
+            Stmt::Try { body, handler, .. } => {
+                only_slots_below(body, n);
+                only_slots_below(handler, n);
+            }
+            Stmt::Repeat(_, b) | Stmt::Recurse(_, b) => only_slots_below(b, n),
+            Stmt::Return(_) | Stmt::Raise(_) => {}
+        }
+    }
+}

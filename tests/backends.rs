@@ -66,3 +66,21 @@ fn programs_agree_when_run_on_several_threads_at_once() {
     let failed = check_seeded(seed, count, &GenConfig::deep(), &all(), 3);
     assert_none_failed(&failed, count);
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+
+    /// The proptest generator: a failing program is shrunk to a small one before it is shown.
+    #[test]
+    fn proptest_programs_agree_on_every_backend(
+        program in switchyard::arb::switching_program_strategy()
+    ) {
+        let findings = switchyard::differential::check(&program, &all());
+        proptest::prop_assert!(
+            findings.is_empty(),
+            "{}\n{}",
+            findings.iter().map(|f| f.to_string()).collect::<Vec<_>>().join("\n"),
+            print(&program)
+        );
+    }
+}

@@ -49,3 +49,25 @@ fn deep_profile_switches_inside_deep_recursion() {
         "only {deep} of 1000 deep programs switch 200+ frames down"
     );
 }
+
+/// The proptest strategy's programs really switch: most start a greenlet and receive values.
+#[test]
+fn proptest_switching_programs_switch() {
+    use proptest::strategy::{Strategy, ValueTree};
+    use proptest::test_runner::TestRunner;
+    let strategy = switchyard::arb::switching_program_strategy();
+    let mut runner = TestRunner::deterministic();
+    let (mut started, mut recvs) = (0, 0);
+    for _ in 0..300 {
+        let program = strategy.new_tree(&mut runner).unwrap().current();
+        let trace = switchyard::registry::oracle().run(&program).unwrap();
+        started += usize::from(trace.lines.iter().any(|l| l.contains(" start ")));
+        recvs += trace.lines.iter().filter(|l| l.contains(" recv ")).count();
+    }
+    assert!(
+        started >= 200,
+        "only {started} of 300 programs started a greenlet"
+    );
+    assert!(recvs >= 600, "only {recvs} recv events in 300 programs");
+    eprintln!("{started} of 300 started a greenlet; {recvs} recv events");
+}
