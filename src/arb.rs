@@ -153,12 +153,7 @@ pub fn program_strategy() -> impl Strategy<Value = Program> {
         any::<usize>(),
     )
         .prop_map(|(fuel, defs, mut main, deep, position)| {
-            let mut seen = std::collections::HashSet::new();
-            let mut defs: Vec<Def> = defs
-                .into_iter()
-                .filter(|(name, _)| seen.insert(name.clone()))
-                .map(|(name, body)| Def { name, body })
-                .collect();
+            let mut defs = unique_defs(defs);
             if let Some(deep) = deep {
                 main.push(deep);
             }
@@ -287,12 +282,7 @@ pub fn switching_program_strategy() -> impl Strategy<Value = Program> {
         any::<usize>(),
     )
         .prop_map(|(defs, spawns, rest, position)| {
-            let mut seen = std::collections::HashSet::new();
-            let mut defs: Vec<Def> = defs
-                .into_iter()
-                .filter(|(name, _)| seen.insert(name.clone()))
-                .map(|(name, body)| Def { name, body })
-                .collect();
+            let mut defs = unique_defs(defs);
             let names: Vec<String> = defs.iter().map(|d| d.name.clone()).collect();
             let mut main: Block = (0..spawns)
                 .map(|slot| Stmt::Spawn {
@@ -346,4 +336,14 @@ fn only_slots_below(block: &mut Block, n: u8) {
             Stmt::Return(_) | Stmt::Raise(_) => {}
         }
     }
+}
+
+/// Definitions from (name, body) pairs, keeping the first of each name.
+fn unique_defs(pairs: Vec<(String, Block)>) -> Vec<Def> {
+    let mut seen = std::collections::HashSet::new();
+    pairs
+        .into_iter()
+        .filter(|(name, _)| seen.insert(name.clone()))
+        .map(|(name, body)| Def { name, body })
+        .collect()
 }
