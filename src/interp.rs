@@ -157,6 +157,8 @@ struct Exec<'a, H: Hub<RtValue>> {
     backend: &'a str,
     /// The id of the greenlet executing.
     me: usize,
+    /// Whether this run fills [`RunCounts`].
+    counting: bool,
 }
 
 /// How a block stops early.
@@ -169,20 +171,30 @@ type Step = Result<(), Flow>;
 
 /// Runs `program` on backend `H` (named `backend` in findings) on the calling thread.
 pub fn run<H: Hub<RtValue>>(program: &Program, backend: &str, config: &HubConfig) -> RunResult {
-    run_counted::<H>(program, backend, config).0
+    run_with_rounding::<H>(program, backend, config, false).0
 }
 
-/// [`run`], also returning what the run did that its trace does not show.
+/// [`run`], also returning what the run did that its trace does not show (counting costs a
+/// state look-up and a lock on every switch, so plain runs do not count).
 pub fn run_counted<H: Hub<RtValue>>(
     program: &Program,
     backend: &str,
     config: &HubConfig,
 ) -> (RunResult, RunCounts) {
+    run_with_rounding::<H>(program, backend, config, true)
+}
+
+fn run_with_rounding<H: Hub<RtValue>>(
+    program: &Program,
+    backend: &str,
+    config: &HubConfig,
+    counting: bool,
+) -> (RunResult, RunCounts) {
     // The main greenlet runs with the default MXCSR rounding mode (each other greenlet sets its
     // own, see `body`); the caller's mode is put back at the end.
     let caller_rounding = probe::rounding();
     probe::set_rounding(0);
-    let result = run_hub::<H>(program, backend, config);
+    let result = run_hub::<H>(program, backend, config, counting);
     probe::set_rounding(caller_rounding);
     result
 }
@@ -191,6 +203,7 @@ fn run_hub<H: Hub<RtValue>>(
     program: &Program,
     backend: &str,
     config: &HubConfig,
+    counting: bool,
 ) -> (RunResult, RunCounts) {
     let hub = match H::new(config) {
         Ok(hub) => hub,
@@ -212,6 +225,7 @@ fn run_hub<H: Hub<RtValue>>(
         shared: &shared,
         backend,
         me: 0,
+        counting,
     };
     match main.block(&program.main) {
         Ok(()) => main.record(|| "finish none".to_string()),
@@ -356,6 +370,9 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
 
     /// Counts a `switch`/`throw` target by its state before the switch.
     fn count_target(&self, target: &H::Greenlet) {
+        if !self.counting {
+            return;
+        }
         let index = RunCounts::index(self.hub.state(target));
         self.lock().counts.targets[index] += 1;
     }
@@ -474,6 +491,7 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
         let program = Arc::clone(self.program);
         let shared = Arc::clone(self.shared);
         let backend = self.backend.to_string();
+        let counting = self.counting;
         Box::new(move |hub: &H, start: Option<RtValue>| {
             let exec = Exec {
                 hub,
@@ -481,6 +499,7 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
                 shared: &shared,
                 backend: &backend,
                 me: id,
+                counting,
             };
             if exec.lock().halted {
                 return Err(Raised::Halt);
