@@ -49,8 +49,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, ThreadId};
 
-use switchyard_impls::greenlet::{
-    BackendError, Body, Hub, HubConfig, Outcome, ParentError, Payload, State,
+use switchyard_greenlet::{
+    panic_message, BackendError, Body, Hub, HubConfig, Outcome, ParentError, Payload, State,
 };
 
 use pool::Worker;
@@ -159,7 +159,7 @@ impl<V: Payload> HubState<V> {
             .is_some_and(|r| r.thread == thread::current().id())
     }
 
-    /// Routes `msg` to `target` (greenlet semantics, see `switchyard_impls::greenlet`), making the
+    /// Routes `msg` to `target` (greenlet semantics, see `switchyard_greenlet`), making the
     /// greenlet it reaches current. `inner` is needed to start bodies.
     fn route(
         &mut self,
@@ -278,16 +278,6 @@ impl<V: Payload> HubState<V> {
 
 fn lock<V: Payload>(inner: &Inner<V>) -> MutexGuard<'_, HubState<V>> {
     inner.state.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panic with a non-string payload".to_string()
-    }
 }
 
 /// A greenlet's whole life on its worker thread.

@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use switchyard_impls::greenlet::{Hub, ParentError, State};
+use switchyard_greenlet::{Hub, ParentError, State};
 
 #[test]
 fn language_doc_example() {

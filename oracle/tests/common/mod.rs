@@ -3,7 +3,7 @@
 
 use std::sync::{Arc, Mutex};
 
-use switchyard_impls::greenlet::{Body, Hub, HubConfig, Outcome, Payload};
+use switchyard_greenlet::{Body, Hub, HubConfig, Outcome, Payload};
 use switchyard_oracle::{Greenlet, ThreadHub};
 
 /// Test values.
