@@ -39,6 +39,9 @@
 
 #![forbid(unsafe_code)]
 
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
 use std::any::Any;
 use std::fmt;
 
