@@ -124,16 +124,8 @@ thread_local! {
     static PROGRAM_THREAD: RefCell<Option<ProgramThread>> = const { RefCell::new(None) };
 }
 
-/// The text of a panic payload.
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        s.to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "non-string panic payload".to_string()
-    }
-}
+/// The text of a panic payload (the one rendering every backend uses).
+pub use switchyard_impls::greenlet::panic_message;
 
 /// The greenlet runtime over a native stack-switching backend.
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]

@@ -1,6 +1,7 @@
-//! switchyard-impls: the greenlet trait ([`greenlet::Hub`]), the generic greenlet runtime that
-//! implements it over the stack-switching trait ([`switch::StackSwitch`]), and the native
-//! switching backends, one module each.
+//! switchyard-impls: the generic greenlet runtime that implements the greenlet trait
+//! ([`greenlet::Hub`], from `switchyard-greenlet`, re-exported here as [`greenlet`]) over the
+//! stack-switching trait ([`switch::StackSwitch`]), and the native switching backends, one
+//! module each.
 //!
 //! # The native runtime
 //!
@@ -56,7 +57,7 @@
 //! # }
 //! ```
 
-pub mod greenlet;
+pub use switchyard_greenlet as greenlet;
 #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
 pub mod mutants;
 pub mod probe;

@@ -712,23 +712,13 @@ unsafe extern "C" fn entry<S: StackSwitch, V: Payload>(arg: *mut c_void) -> ! {
     let result = match catch_unwind(AssertUnwindSafe(move || body(&hub, start))) {
         Ok(r) => r,
         Err(panic) => {
-            let message = panic_message(&*panic);
+            let message = crate::greenlet::panic_message(&*panic);
             let _ = catch_unwind(AssertUnwindSafe(move || drop(panic)));
             Err(V::panic_error(message))
         }
     };
     std::mem::forget(bomb);
     inner.die(result)
-}
-
-fn panic_message(panic: &(dyn Any + Send)) -> String {
-    if let Some(s) = panic.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = panic.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "greenlet body panicked".to_string()
-    }
 }
 
 impl<S: StackSwitch, V: Payload> Runtime<S, V> {

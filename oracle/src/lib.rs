@@ -16,10 +16,12 @@
 //! - unstarted: its record is freed and its body dropped without running;
 //! - dead: its record is freed (and its parent link released);
 //! - suspended: it is killed like greenlet's GC does: its parent is set to the current greenlet,
-//!   GreenletExit is thrown into it and whatever comes back is discarded. The kill runs at once
-//!   if the handle was dropped on the current greenlet's own thread, otherwise (and when a
-//!   greenlet suspends itself while nothing refers to it, greenlet's "origin released after the
-//!   switch") it is queued and run by the next greenlet that resumes from a switch or throw.
+//!   GreenletExit is thrown into it and whatever comes back is discarded; the old parent link
+//!   is released only after that, as in CPython (a chain of suspended greenlets held only by
+//!   parent links dies leaf first). The kill runs at once if the handle was dropped on the
+//!   current greenlet's own thread, otherwise (and when a greenlet suspends itself while
+//!   nothing refers to it, greenlet's "origin released after the switch") it is queued and run
+//!   by the next greenlet that resumes from a switch or throw.
 //!   A greenlet is killed this way at most once: one that survives (switches away again) is
 //!   left to the hub's teardown, as CPython leaves it ("GreenletExit did not kill").
 //! - running: nothing; it is freed when it dies, or queued for a kill when it suspends.
@@ -49,8 +51,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::{self, ThreadId};
 
-use switchyard_impls::greenlet::{
-    BackendError, Body, Hub, HubConfig, Outcome, ParentError, Payload, State,
+use switchyard_greenlet::{
+    panic_message, BackendError, Body, Hub, HubConfig, Outcome, ParentError, Payload, State,
 };
 
 use pool::Worker;
@@ -159,7 +161,7 @@ impl<V: Payload> HubState<V> {
             .is_some_and(|r| r.thread == thread::current().id())
     }
 
-    /// Routes `msg` to `target` (greenlet semantics, see `switchyard_impls::greenlet`), making the
+    /// Routes `msg` to `target` (greenlet semantics, see `switchyard_greenlet`), making the
     /// greenlet it reaches current. `inner` is needed to start bodies.
     fn route(
         &mut self,
@@ -257,37 +259,24 @@ impl<V: Payload> HubState<V> {
     }
 
     /// Prepares the kill of suspended `id`: reparent to current, take a temporary reference.
-    fn prepare_kill(&mut self, id: Id, garbage: &mut Garbage<V>) -> bool {
+    /// `None`: nothing to kill. `Some(old)`: the old parent, whose reference (the parent link
+    /// just replaced) the caller still holds and must release with `dec_ref`.
+    fn prepare_kill(&mut self, id: Id) -> Option<Option<Id>> {
         let current = self.current;
-        let Some(rec) = self.records.get_mut(&id) else {
-            return false;
-        };
+        let rec = self.records.get_mut(&id)?;
         if !matches!(rec.phase, Phase::Started) || id == current {
-            return false;
+            return None;
         }
         rec.kill_tried = true;
         rec.refs += 1;
         let old = rec.parent.replace(current);
         self.inc_ref(current);
-        if let Some(old) = old {
-            self.dec_ref(old, garbage);
-        }
-        true
+        Some(old)
     }
 }
 
 fn lock<V: Payload>(inner: &Inner<V>) -> MutexGuard<'_, HubState<V>> {
     inner.state.lock().unwrap_or_else(|e| e.into_inner())
-}
-
-fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        (*s).to_string()
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s.clone()
-    } else {
-        "panic with a non-string payload".to_string()
-    }
 }
 
 /// A greenlet's whole life on its worker thread.
@@ -395,7 +384,6 @@ impl<V: Payload> ThreadHub<V> {
     /// Kills queued greenlets, if the calling thread is the current greenlet's.
     fn run_pending_kills(&self) {
         loop {
-            let mut garbage = Garbage::new();
             let victim = {
                 let mut st = lock(&self.inner);
                 if st.closed || !st.on_current_thread() {
@@ -408,19 +396,28 @@ impl<V: Payload> ThreadHub<V> {
                     .records
                     .get(&id)
                     .is_some_and(|r| r.refs == 0 && !r.kill_tried);
-                if still_unreferenced && st.prepare_kill(id, &mut garbage) {
-                    Some(Greenlet {
+                if !still_unreferenced {
+                    continue;
+                }
+                st.prepare_kill(id).map(|old_parent| {
+                    let g = Greenlet {
                         inner: Arc::clone(&self.inner),
                         id,
-                    })
-                } else {
-                    None
-                }
+                    };
+                    (g, old_parent)
+                })
             };
-            drop(garbage);
-            if let Some(g) = victim {
+            if let Some((g, old_parent)) = victim {
                 let _ = self.throw(&g, V::exit_error());
                 drop(g);
+                // As CPython's kill (`ParentIsCurrentGuard`), the old parent stays referenced
+                // until the kill is over: a greenlet held only through the victim's parent link
+                // is released (and killed, if suspended) after the victim, not before it.
+                if let Some(old) = old_parent {
+                    let mut garbage = Garbage::new();
+                    lock(&self.inner).dec_ref(old, &mut garbage);
+                    drop(garbage);
+                }
             }
         }
     }
@@ -435,13 +432,17 @@ impl<V: Payload> ThreadHub<V> {
                 if st.closed || !st.on_current_thread() || id >= st.next_id {
                     break;
                 }
-                if st.prepare_kill(id, &mut garbage) {
-                    Some(Greenlet {
-                        inner: Arc::clone(&self.inner),
-                        id,
-                    })
-                } else {
-                    None
+                match st.prepare_kill(id) {
+                    Some(old_parent) => {
+                        if let Some(old) = old_parent {
+                            st.dec_ref(old, &mut garbage);
+                        }
+                        Some(Greenlet {
+                            inner: Arc::clone(&self.inner),
+                            id,
+                        })
+                    }
+                    None => None,
                 }
             };
             drop(garbage);

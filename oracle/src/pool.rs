@@ -10,7 +10,7 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::Mutex;
 use std::thread::{self, ThreadId};
 
-use switchyard_impls::greenlet::BackendError;
+use switchyard_greenlet::BackendError;
 
 /// The most idle workers kept parked, all stack sizes together.
 pub const MAX_IDLE: usize = 128;

@@ -5,7 +5,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
-use switchyard_impls::greenlet::Hub;
+use switchyard_greenlet::Hub;
 
 fn threads() -> usize {
     let status = std::fs::read_to_string("/proc/self/status").unwrap();

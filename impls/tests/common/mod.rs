@@ -1,43 +1,10 @@
-//! A small payload for the runtime tests, and helpers.
+//! Helpers for the runtime tests, with the conformance suite's payload.
 #![allow(dead_code)]
 
-use switchyard_impls::greenlet::{Body, Hub, HubConfig, Outcome, Payload};
+pub use switchyard_greenlet::conformance::Val;
+use switchyard_impls::greenlet::{Body, Hub, HubConfig, Outcome};
 use switchyard_impls::runtime::Runtime;
 use switchyard_impls::switch::StackSwitch;
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Val {
-    None,
-    Int(i64),
-    Str(String),
-    Exit,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Err {
-    E(u8),
-    Exit,
-    Panic(String),
-}
-
-impl Payload for Val {
-    type Error = Err;
-    fn exit_error() -> Err {
-        Err::Exit
-    }
-    fn is_exit(error: &Err) -> bool {
-        *error == Err::Exit
-    }
-    fn exit_value() -> Val {
-        Val::Exit
-    }
-    fn is_exit_value(&self) -> bool {
-        *self == Val::Exit
-    }
-    fn panic_error(message: String) -> Err {
-        Err::Panic(message)
-    }
-}
 
 pub type H<S> = Runtime<S, Val>;
 

@@ -1,5 +1,19 @@
-//! The greenlet trait: the one interface through which switchyard's interpreter (and any other
-//! user) drives greenlets, whatever backend implements them.
+//! switchyard-greenlet: the greenlet trait, the one interface through which switchyard's
+//! interpreter (and any other user) drives greenlets, whatever backend implements them.
+//!
+//! This crate owns:
+//! - the trait and its vocabulary: [`Hub`], [`Payload`], [`Outcome`], [`Body`], [`State`],
+//!   [`ParentError`], [`BackendError`], [`HubConfig`] (and [`DEFAULT_STACK_SIZE`]);
+//! - [`panic_message`], the one rendering of a panic payload every backend and the registry use
+//!   (so that the same panic reads the same on every backend);
+//! - with the `conformance` feature, the hub conformance suite (`conformance` module): every
+//!   semantic scenario the trait promises, runnable on any [`Hub`] implementation with one
+//!   `conformance_tests!` line.
+//!
+//! It has no unsafe code and no dependencies; the backends live elsewhere
+//! (`switchyard-impls`: the generic native runtime and its stack-switching backends, which
+//! re-exports this crate as `switchyard_impls::greenlet`; `switchyard-oracle`: the
+//! thread-handoff reference).
 //!
 //! A [`Hub`] is one OS thread's world of greenlets: its main greenlet, the greenlet that is
 //! running now, and every greenlet spawned from it. Greenlets are referred to by cheap,
@@ -23,6 +37,12 @@
 //!   unstarted target it kills it at once, into a dead one it goes up the chain (GreenletExit
 //!   turned into a value first), into the current greenlet it is raised right there.
 
+#![forbid(unsafe_code)]
+
+#[cfg(feature = "conformance")]
+pub mod conformance;
+
+use std::any::Any;
 use std::fmt;
 
 /// The caller's values and errors, as carried by switches.
@@ -158,4 +178,16 @@ pub trait Hub<V: Payload>: Sized {
     ) -> Result<(), ParentError>;
     /// The greenlet's state now.
     fn state(&self, greenlet: &Self::Greenlet) -> State;
+}
+
+/// The text of a panic payload: the message of a `panic!` (a `&str` or a `String`), or a fixed
+/// phrase for any other payload type (`std::panic::panic_any` with something else).
+pub fn panic_message(payload: &(dyn Any + Send)) -> String {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        (*s).to_string()
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s.clone()
+    } else {
+        "panic with a non-string payload".to_string()
+    }
 }

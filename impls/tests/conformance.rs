@@ -1,0 +1,268 @@
+//! The hub conformance suite (switchyard-greenlet's `conformance` feature) on the generic
+//! runtime over every native backend, and the runtime's own answers to what the greenlet trait
+//! leaves to each backend.
+
+#[allow(unused_imports)]
+use switchyard_greenlet::conformance::{ConformancePayload, Setup};
+#[allow(unused_imports)]
+use switchyard_impls::runtime::Runtime;
+
+#[cfg(target_os = "linux")]
+switchyard_greenlet::conformance_tests!(
+    mmap,
+    Runtime<switchyard_impls::mmap::Mmap, ConformancePayload>
+);
+
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+switchyard_greenlet::conformance_tests!(
+    ucontext,
+    Runtime<switchyard_impls::ucontext::Ucontext, ConformancePayload>
+);
+
+// Stack-copy runs every greenlet on the thread's own stack: the scenarios with big frames
+// need a thread with room for them (the test harness gives 2 MiB).
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+switchyard_greenlet::conformance_tests!(
+    stack_copy,
+    Runtime<switchyard_impls::stack_copy::StackCopy, ConformancePayload>,
+    Setup::new().thread_stack(STACK_COPY_THREAD_STACK)
+);
+
+/// The stack of the threads stack-copy's scenarios run on.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+const STACK_COPY_THREAD_STACK: usize = 64 << 20;
+
+/// Behaviour the trait leaves open, as the native runtime does it, and the x86-64 control
+/// words (which need `asm!`, so cannot live in the unsafe-free greenlet crate).
+#[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
+mod native_specific {
+    use switchyard_greenlet::conformance::{body, Err, Setup, Val};
+    use switchyard_greenlet::{Hub, HubConfig, State};
+    use switchyard_impls::runtime::Runtime;
+    use switchyard_impls::switch::StackSwitch;
+
+    use super::STACK_COPY_THREAD_STACK;
+
+    type H<S> = Runtime<S, Val>;
+
+    fn hub<S: StackSwitch>() -> H<S> {
+        Setup::new().hub::<H<S>>()
+    }
+
+    /// Runs `f` on a thread with room for stack-copy's greenlets.
+    fn on_big_stack(f: fn()) {
+        let thread = Setup::new()
+            .thread_stack(STACK_COPY_THREAD_STACK)
+            .spawn_thread(f);
+        if let Result::Err(panic) = thread.join() {
+            std::panic::resume_unwind(panic);
+        }
+    }
+
+    /// A second `Hub::new` on the thread, also inside a greenlet, returns the same hub.
+    fn one_hub_per_thread<S: StackSwitch>() {
+        let h1 = hub::<S>();
+        let h2 = hub::<S>();
+        assert_eq!(h1.main(), h2.main());
+        let g = h1.spawn(body(|_, v| Ok(v.unwrap())), None).unwrap();
+        assert_eq!(h2.switch(&g, Val::Int(3)), Ok(Val::Int(3)));
+        let g = h1
+            .spawn(
+                body(|h: &H<S>, _| {
+                    let again = hub::<S>();
+                    Ok(Val::Int((again.current() == h.current()) as i64))
+                }),
+                None,
+            )
+            .unwrap();
+        assert_eq!(h1.switch(&g, Val::None), Ok(Val::Int(1)));
+    }
+
+    /// A hub of another backend on a thread with a live hub is refused.
+    fn mixed_backends_refused<S: StackSwitch, T: StackSwitch>() {
+        let _h = hub::<S>();
+        let other = H::<T>::new(&HubConfig::default());
+        assert!(other.unwrap_err().0.contains("one hub per OS thread"));
+    }
+
+    /// A handle used on another thread's hub panics naming the rule.
+    fn wrong_thread_message<S: StackSwitch>() {
+        let h = hub::<S>();
+        let g = h.spawn(body(|_, _| Ok(Val::None)), None).unwrap();
+        let g2 = g.clone();
+        let msg = std::thread::spawn(move || {
+            let other = hub::<S>();
+            let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                let _ = other.switch(&g2, Val::None);
+            }));
+            switchyard_greenlet::panic_message(&*r.unwrap_err())
+        })
+        .join()
+        .unwrap();
+        assert!(msg.contains("own thread"), "{msg}");
+        assert_eq!(h.state(&g), State::Unstarted);
+    }
+
+    /// The hub going away makes up to three kill passes: a greenlet that survives two more
+    /// GreenletExits and gives up at the third dies in the second pass.
+    fn teardown_kills_in_up_to_three_passes<S: StackSwitch>() {
+        use std::sync::atomic::{AtomicUsize, Ordering};
+        use std::sync::Arc;
+        let h = hub::<S>();
+        let m = h.main();
+        let count = Arc::new(AtomicUsize::new(0));
+        let c2 = count.clone();
+        let g = h
+            .spawn(
+                body(move |h: &H<S>, _| loop {
+                    match h.switch(&m, Val::Int(1)) {
+                        Err(Err::Exit) => {
+                            if c2.fetch_add(1, Ordering::SeqCst) == 2 {
+                                return Ok(Val::None);
+                            }
+                        }
+                        other => panic!("{other:?}"),
+                    }
+                }),
+                None,
+            )
+            .unwrap();
+        h.switch(&g, Val::None).unwrap();
+        drop(g);
+        assert_eq!(count.load(Ordering::SeqCst), 1);
+        drop(h);
+        assert_eq!(count.load(Ordering::SeqCst), 3);
+    }
+
+    /// The MXCSR.
+    fn mxcsr() -> u32 {
+        let mut v = 0u32;
+        // SAFETY: stores the MXCSR into a local.
+        unsafe { std::arch::asm!("stmxcsr [{}]", in(reg) &mut v, options(nostack)) };
+        v
+    }
+
+    /// The x87 control word.
+    fn fpcw() -> u16 {
+        let mut v = 0u16;
+        // SAFETY: stores the x87 control word into a local.
+        unsafe { std::arch::asm!("fnstcw [{}]", in(reg) &mut v, options(nostack)) };
+        v
+    }
+
+    /// Sets the MXCSR control bits (rounding mode, masks) and the x87 control word.
+    fn set_control(mxcsr: u32, fpcw: u16) {
+        // SAFETY: loads valid control values (every exception stays masked).
+        unsafe {
+            std::arch::asm!(
+                "ldmxcsr [{m}]",
+                "fldcw [{f}]",
+                m = in(reg) &mxcsr,
+                f = in(reg) &fpcw,
+                options(nostack),
+            )
+        };
+    }
+
+    /// The MXCSR control bits (the exception flags are caller-saved and may change).
+    fn mxcsr_control() -> u32 {
+        mxcsr() & 0xFFC0
+    }
+
+    /// Each greenlet's MXCSR control bits and x87 control word survive its suspension,
+    /// whatever the greenlets it switched to (directly, greenlet to greenlet, too) set
+    /// meanwhile.
+    fn control_words<S: StackSwitch>() {
+        let h = hub::<S>();
+        let (base_m, base_f) = (mxcsr(), fpcw());
+        let g2 = h
+            .spawn(
+                body(|h: &H<S>, _| {
+                    set_control(0x3F80, 0x077F); // round down
+                    h.switch(&h.main(), Val::None)?;
+                    assert_eq!((mxcsr_control(), fpcw()), (0x3F80, 0x077F));
+                    Ok(Val::None)
+                }),
+                None,
+            )
+            .unwrap();
+        let g2c = g2.clone();
+        let g1 = h
+            .spawn(
+                body(move |h: &H<S>, _| {
+                    set_control(0x7F80, 0x0F7F); // round toward zero
+                    let main = h.main();
+                    h.switch(&main, Val::Int(1))?;
+                    assert_eq!((mxcsr_control(), fpcw()), (0x7F80, 0x0F7F));
+                    h.switch(&g2c, Val::Int(2))?; // g2 sets its own mode, switches to main
+                    assert_eq!((mxcsr_control(), fpcw()), (0x7F80, 0x0F7F));
+                    Ok(Val::Int(3))
+                }),
+                None,
+            )
+            .unwrap();
+        assert_eq!(h.switch(&g1, Val::None), Ok(Val::Int(1)));
+        assert_eq!((mxcsr(), fpcw()), (base_m, base_f));
+        set_control(0x5F80, 0x0B7F); // round up
+        assert_eq!(h.switch(&g1, Val::None), Ok(Val::None)); // g1 -> g2 -> main
+        assert_eq!((mxcsr_control(), fpcw()), (0x5F80, 0x0B7F));
+        assert_eq!(h.switch(&g1, Val::None), Ok(Val::Int(3)));
+        assert_eq!((mxcsr_control(), fpcw()), (0x5F80, 0x0B7F));
+        assert_eq!(h.switch(&g2, Val::Int(4)), Ok(Val::None));
+        assert_eq!((mxcsr_control(), fpcw()), (0x5F80, 0x0B7F));
+        set_control(base_m, base_f);
+    }
+
+    macro_rules! native_tests {
+        ($name:ident, $S:ty, $Other:ty, $run:expr) => {
+            mod $name {
+                #[allow(unused_imports)]
+                use super::*;
+                type B = $S;
+                #[test]
+                fn a_second_hub_on_the_same_thread_is_the_same_hub() {
+                    $run(super::one_hub_per_thread::<B>);
+                }
+                #[test]
+                fn a_hub_of_another_backend_on_the_thread_is_refused() {
+                    $run(super::mixed_backends_refused::<B, $Other>);
+                }
+                #[test]
+                fn a_handle_used_on_another_thread_panics_saying_so() {
+                    $run(super::wrong_thread_message::<B>);
+                }
+                #[test]
+                fn the_hub_going_away_kills_in_up_to_three_passes() {
+                    $run(super::teardown_kills_in_up_to_three_passes::<B>);
+                }
+                #[test]
+                fn each_greenlet_keeps_its_fp_control_words() {
+                    $run(super::control_words::<B>);
+                }
+            }
+        };
+    }
+
+    fn here(f: fn()) {
+        f()
+    }
+
+    native_tests!(
+        mmap,
+        switchyard_impls::mmap::Mmap,
+        switchyard_impls::ucontext::Ucontext,
+        here
+    );
+    native_tests!(
+        ucontext,
+        switchyard_impls::ucontext::Ucontext,
+        switchyard_impls::mmap::Mmap,
+        here
+    );
+    native_tests!(
+        stack_copy,
+        switchyard_impls::stack_copy::StackCopy,
+        switchyard_impls::mmap::Mmap,
+        on_big_stack
+    );
+}
