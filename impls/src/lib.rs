@@ -56,6 +56,8 @@
 //! # }
 //! ```
 
+#[cfg(target_arch = "x86_64")]
+pub mod arch;
 pub mod greenlet;
 #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
 pub mod mutants;
