@@ -117,6 +117,23 @@ pub struct StartFrame {
 
 const _: () = assert!(std::mem::size_of::<StartFrame>().is_multiple_of(16));
 
+/// Writes `frame` just below `top` and returns its address: the stack pointer a new context
+/// starts with.
+///
+/// # Safety
+///
+/// `top` is the 16-byte aligned top of a stack the caller owns, with at least
+/// `size_of::<T>()` writable bytes below it that nothing else uses.
+pub(crate) unsafe fn place_below<T>(top: *mut u8, frame: T) -> *mut u8 {
+    // SAFETY: the caller guarantees the `size_of::<T>()` bytes below `top` are ours; every
+    // frame type here is made of 8-byte words (aligned at a 16-byte aligned top).
+    unsafe {
+        let at = (top as *mut T).sub(1);
+        at.write(frame);
+        at as *mut u8
+    }
+}
+
 // ---- the frame macros ----
 
 #[doc(hidden)]

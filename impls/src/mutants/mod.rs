@@ -6,10 +6,11 @@
 //! measures how soon one is found. None of them is a backend anybody should use.
 //!
 //! - [`swap`]: a stack per greenlet (the mmap backend's stacks) with a register swap that
-//!   forgets to restore rbx ([`swap::MutantRbx`]) or MXCSR ([`swap::MutantMxcsr`]).
+//!   forgets to restore rbx ([`swap::MutantRbx`]) or MXCSR ([`swap::MutantMxcsr`]): the frame
+//!   macros of [`crate::arch::x86_64`] with `lost = rbx` / `lost = mxcsr`, one line each.
 //! - [`stack_copy`]: greenlet's stack-copy algorithm with a slice restored 16 bytes off
 //!   ([`stack_copy::MutantRestoreOffset`]) or a partial save one word short
-//!   ([`stack_copy::MutantShortSave`]), through the hooks in [`crate::stack_copy`].
+//!   ([`stack_copy::MutantShortSave`]), through the hooks in [`crate::backend::stack_copy`].
 //! - [`hubs`]: greenlet-semantics bugs, as [`crate::greenlet::Hub`] wrappers around the real
 //!   runtime: a value delivered to the wrong greenlet ([`hubs::WrongTarget`]), a dead-parent
 //!   walk that skips a level ([`hubs::ParentSkip`]), and a backend that crashes with SIGSEGV
