@@ -438,7 +438,7 @@ pub(crate) use sy_switch_fn;
 
 sy_switch_fn!(pub(crate) sy_switch, lost = none);
 
-/// The signature of a `sy_switch` made by [`sy_switch_fn!`].
+/// The signature of a `sy_switch` made by `sy_switch_fn!`.
 pub(crate) type SwitchFn = unsafe extern "C" fn(*mut Context, *mut Context);
 
 /// The first switch into the new context `to`: pushes `from`'s registers exactly as
@@ -546,7 +546,7 @@ unsafe impl StackSwitch for StackCopy {
 }
 
 /// [`StackSwitch::switch`] of the stack-copy backend with mutation `BUG` (see [`bug`]),
-/// through `sy_switch` (made by [`sy_switch_fn!`] with the same `BUG`).
+/// through `sy_switch` (made by `sy_switch_fn!` with the same `BUG`).
 ///
 /// # Safety
 ///

@@ -2,7 +2,7 @@
 //! [`crate::stack`], used as they are) and a symmetric register swap built from the frame
 //! macros of [`crate::arch::x86_64`] with one restore left out (`lost = REG`).
 //!
-//! Each mutant is one [`swap_mutant!`] line; the same works for every callee-saved register
+//! Each mutant is one `swap_mutant!` line; the same works for every callee-saved register
 //! (rbx, rbp, r12-r15, mxcsr, x87_cw). The real backends make their own register mutants the
 //! same way: `crate::backend::mmap::mmap_backend!` and
 //! `crate::backend::stack_copy::stack_copy_backend!`.
@@ -17,7 +17,7 @@ use std::marker::PhantomData;
 /// The swap a [`Swap`] backend uses: `swap(&from.saved, to.saved)` stores the running
 /// context's stack pointer, loads the target's and restores its frame (minus one register).
 pub trait LostRegister: 'static {
-    /// The swap, made by [`swap_mutant!`].
+    /// The swap, made by `swap_mutant!`.
     const SWAP: unsafe extern "sysv64" fn(*mut *mut u8, *mut u8);
 }
 

@@ -26,9 +26,9 @@
 //! hub is of another backend or payload, it fails with a [`BackendError`], because two hubs
 //! interleaving their switches on one thread could resume one another's stacks out of order.
 //!
-//! The pieces, by job: [`handles`] (greenlet handles, the per-thread hub registry, slot
-//! look-ups), [`hub`] (resolving a switch's destination, switching, dying), [`lifecycle`]
-//! (releasing, killing and freeing greenlets, teardown) and [`entry`] (the function every
+//! The pieces, by job: `handles` (greenlet handles, the per-thread hub registry, slot
+//! look-ups), `hub` (resolving a switch's destination, switching, dying), `lifecycle`
+//! (releasing, killing and freeing greenlets, teardown) and `entry` (the function every
 //! greenlet starts in). This module holds the shared state and the [`Hub`] implementation.
 
 mod entry;

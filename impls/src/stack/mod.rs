@@ -2,15 +2,15 @@
 //! swap mutants): what a context runs on, and everything that keeps those stacks safe and
 //! cheap.
 //!
-//! - [`Stack`]: one `mmap`'d stack, `[guard page][usable stack]`, 16 MiB reserved by default
-//!   and committed lazily (`MAP_NORESERVE`), growing down from [`Stack::top`];
-//! - [`pool`]: the per-thread pool of free stacks and the [`MainGuard`] that keeps it alive;
-//! - [`guard`]: the registry of guard pages, readable from a signal handler;
-//! - [`overflow`]: the SIGSEGV/SIGBUS handler (on an alternate signal stack) that turns a
+//! - `Stack`: one `mmap`'d stack, `[guard page][usable stack]`, 16 MiB reserved by default
+//!   and committed lazily (`MAP_NORESERVE`), growing down from `Stack::top`;
+//! - `pool`: the per-thread pool of free stacks and the `MainGuard` that keeps it alive;
+//! - `guard`: the registry of guard pages, readable from a signal handler;
+//! - `overflow`: the SIGSEGV/SIGBUS handler (on an alternate signal stack) that turns a
 //!   guard-page hit into `switchyard: greenlet stack overflow (mmap backend, stack of N
 //!   bytes)` and an abort;
-//! - [`valgrind`]: stack (de)registration with Valgrind;
-//! - [`ContextStack`] and [`StackContext`]: the one context shape every stack-per-greenlet
+//! - `valgrind`: stack (de)registration with Valgrind;
+//! - `ContextStack` and [`StackContext`]: the one context shape every stack-per-greenlet
 //!   backend uses (its saved switching state plus the stack it runs on), whose drop gives the
 //!   stack back to the pool.
 
