@@ -3,6 +3,20 @@
 //! stack-switching trait ([`switch::StackSwitch`]), and the native switching backends, one
 //! module each.
 //!
+//! # Layout
+//!
+//! - [`switch`]: the [`switch::StackSwitch`] trait a backend implements;
+//! - [`runtime`]: greenlet semantics over any backend (hub state, handles, lifecycle, entry);
+//! - [`backend`]: the native backends, [`backend::stack_copy`], [`backend::mmap`] and
+//!   [`backend::ucontext`] (also re-exported at their old paths `stack_copy`, `mmap`,
+//!   `ucontext`);
+//! - [`stack`]: guarded, pooled `mmap`'d stacks with the overflow handler, for the
+//!   stack-per-greenlet backends;
+//! - [`arch`]: the one callee-saved register frame every naked switch uses, as assembly-text
+//!   macros, and the frame layouts a new context starts from;
+//! - [`probe`]: register probes around a switch; [`process`]: crash injection for tests;
+//!   `mutants` (feature `mutants`): deliberately broken backends.
+//!
 //! # The native runtime
 //!
 //! [`runtime::Runtime<S, V>`] implements [`greenlet::Hub<V>`] for any backend `S`: all of
@@ -57,6 +71,10 @@
 //! # }
 //! ```
 
+#[cfg(target_arch = "x86_64")]
+pub mod arch;
+#[cfg(target_os = "linux")]
+pub mod backend;
 pub use switchyard_greenlet as greenlet;
 #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
 pub mod mutants;
@@ -64,13 +82,14 @@ pub mod probe;
 #[cfg(unix)]
 pub mod process;
 pub mod runtime;
-#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-pub mod stack_copy;
+#[cfg(target_os = "linux")]
+pub mod stack;
 pub mod switch;
 
-#[cfg(target_os = "linux")]
-pub mod mmap;
+// The backends' paths before the `backend` module existed, kept for code outside this crate.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+pub use backend::mmap;
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+pub use backend::stack_copy;
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
-pub mod ucontext;
-#[cfg(target_os = "linux")]
-mod valgrind;
+pub use backend::ucontext;

@@ -6,7 +6,7 @@
 //! gets that wrong: the compiler may not keep anything live in the damaged register at that
 //! point, or the other context may happen to hold the same value. [`preserved`] makes the damage
 //! visible: on x86-64 Linux a naked function saves rbx, rbp, r12-r15, MXCSR and the x87 control
-//! word, loads a distinct canary into each of the six registers, calls the closure through a
+//! word (the frame of [`crate::arch::x86_64`]), loads a distinct canary into each of the six registers, calls the closure through a
 //! trampoline, and afterwards compares every canary and both control words (MXCSR: control bits
 //! only, the sticky exception flags are ignored) with what they were, then restores them all
 //! and returns a bitmask of the damaged ones. Elsewhere it just calls the closure.
@@ -80,24 +80,17 @@ mod imp {
     /// `probe(f [rdi], arg [rsi]) -> damage [eax]`: calls `f(arg)` with canaries in rbx, rbp,
     /// r12-r15 and returns the damage bitmask (bit order of [`Damage::REGISTERS`]).
     ///
-    /// Frame: six pushes and 24 bytes below the return address, so rsp is 16-byte aligned at
-    /// the call; `[rsp]` MXCSR before, `[rsp + 4]` x87 control word before, `[rsp + 8]` and
-    /// `[rsp + 12]` their values after.
+    /// Frame: [`crate::arch::x86_64::save_frame!`] with 16 bytes of scratch (six pushes and 24
+    /// bytes below the return address, so rsp is 16-byte aligned at the call); `[rsp]` MXCSR
+    /// before, `[rsp + 4]` x87 control word before, `[rsp + 8]` and `[rsp + 12]` their values
+    /// after.
     #[unsafe(naked)]
     pub(super) unsafe extern "sysv64" fn probe(
         _f: unsafe extern "C" fn(*mut c_void),
         _arg: *mut c_void,
     ) -> u32 {
         core::arch::naked_asm!(
-            "push rbp",
-            "push rbx",
-            "push r12",
-            "push r13",
-            "push r14",
-            "push r15",
-            "sub rsp, 24",
-            "stmxcsr [rsp]",
-            "fnstcw [rsp + 4]",
+            crate::arch::x86_64::save_frame!(scratch = 16),
             "mov rax, rdi",
             "mov rdi, rsi",
             "movabs rbx, 0x5b5b5b5b0000cb01",
@@ -158,17 +151,10 @@ mod imp {
             // Put the control words back only when damaged (ldmxcsr is slow).
             "test ecx, 192",
             "je 12f",
-            "ldmxcsr [rsp]",
-            "fldcw [rsp + 4]",
+            crate::arch::x86_64::load_control_words!(),
             "12:",
             "mov eax, ecx",
-            "add rsp, 24",
-            "pop r15",
-            "pop r14",
-            "pop r13",
-            "pop r12",
-            "pop rbx",
-            "pop rbp",
+            crate::arch::x86_64::pop_frame!(scratch = 16),
             "ret",
         )
     }

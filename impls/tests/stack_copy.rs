@@ -9,6 +9,7 @@ use std::hint::black_box;
 use std::panic::{catch_unwind, AssertUnwindSafe};
 use std::ptr::null_mut;
 use std::rc::Rc;
+use switchyard_impls::arch::x86_64::{pop_callee_saved, push_callee_saved};
 use switchyard_impls::greenlet::HubConfig;
 use switchyard_impls::stack_copy::{saved_bytes, Context, StackCopy};
 use switchyard_impls::switch::StackSwitch;
@@ -510,16 +511,13 @@ extern "C" fn do_switch(from: *mut Context, to: *mut Context) {
 }
 
 /// Loads `seed`, `seed + 1`, ... into r15, rbx, rbp, r12, r13, r14, switches, and returns 1 if
-/// they all still hold those values afterwards (0 otherwise).
+/// they all still hold those values afterwards (0 otherwise). Saves only the general-purpose
+/// registers of the crate's frame (not the control words: restoring those here would hide a
+/// backend that loses them from the checks of `registers_body`).
 #[unsafe(naked)]
 unsafe extern "C" fn switch_checking_regs(from: *mut Context, to: *mut Context, seed: u64) -> u64 {
     core::arch::naked_asm!(
-        "push rbp",
-        "push rbx",
-        "push r12",
-        "push r13",
-        "push r14",
-        "push r15",
+        push_callee_saved!(),
         "sub rsp, 8",
         "mov [rsp], rdx",
         "mov r15, rdx",
@@ -550,12 +548,7 @@ unsafe extern "C" fn switch_checking_regs(from: *mut Context, to: *mut Context, 
         "mov eax, 1",
         "2:",
         "add rsp, 8",
-        "pop r15",
-        "pop r14",
-        "pop r13",
-        "pop r12",
-        "pop rbx",
-        "pop rbp",
+        pop_callee_saved!(),
         "ret",
         sw = sym do_switch,
     )

@@ -1,8 +1,8 @@
 //! Greenlet-semantics mutants: [`Hub`] wrappers around the real runtime (on the mmap backend)
 //! that get one rule of greenlet's semantics wrong, and a wrapper that crashes.
 
+use crate::backend::mmap::Mmap;
 use crate::greenlet::{BackendError, Body, Hub, HubConfig, Outcome, ParentError, Payload, State};
-use crate::mmap::Mmap;
 use crate::runtime::Runtime;
 use std::cell::Cell;
 

@@ -1,8 +1,8 @@
-//! Stack-copy mutants: the real [`crate::stack_copy`] algorithm with one of its mutation hooks
+//! Stack-copy mutants: the real [`crate::backend::stack_copy`] algorithm with one of its mutation hooks
 //! switched on.
 
+use crate::backend::stack_copy::{bug, switch_with, sy_switch, Context, StackCopy};
 use crate::greenlet::{BackendError, HubConfig};
-use crate::stack_copy::{bug, switch_with, Context, StackCopy};
 use crate::switch::{Entry, StackSwitch};
 use std::ffi::c_void;
 
@@ -42,6 +42,6 @@ unsafe impl<const BUG: u8> StackSwitch for Mutated<BUG> {
     unsafe fn switch(from: *mut Context, to: *mut Context, from_dying: bool) {
         // SAFETY: switch's contract, passed on (the mutation breaks the backend's own promise,
         // on purpose).
-        unsafe { switch_with::<BUG>(from, to, from_dying) }
+        unsafe { switch_with::<BUG>(from, to, from_dying, sy_switch::<BUG>) }
     }
 }

@@ -1,5 +1,5 @@
 //! The `ucontext` backend: `getcontext` / `makecontext` / `swapcontext` from the C library, on
-//! the same mmap'd, guard-paged, pooled stacks as the `mmap` backend ([`crate::mmap`]).
+//! the same mmap'd, guard-paged, pooled stacks as the `mmap` backend ([`crate::stack`]).
 //!
 //! `makecontext` only passes `int` arguments, so the entry function pointer and its argument
 //! are each split into two 32-bit halves and reassembled by the trampoline. Each `ucontext_t`
@@ -7,27 +7,15 @@
 //! so it must never move once filled in.
 
 use crate::greenlet::{BackendError, HubConfig};
-use crate::mmap::{MainGuard, Stack};
+use crate::stack::{ContextStack, StackContext};
 use crate::switch::{Entry, StackSwitch};
 use std::ffi::{c_int, c_void};
 
 /// The ucontext backend.
 pub struct Ucontext;
 
-/// A greenlet's switching state under [`Ucontext`].
-pub struct UcontextContext {
-    uc: Box<libc::ucontext_t>,
-    stack: Option<Stack>,
-    _main: Option<MainGuard>,
-}
-
-impl Drop for UcontextContext {
-    fn drop(&mut self) {
-        if let Some(stack) = self.stack.take() {
-            stack.recycle();
-        }
-    }
-}
+/// A greenlet's switching state under [`Ucontext`]: its boxed `ucontext_t` and its stack.
+pub type UcontextContext = StackContext<Box<libc::ucontext_t>>;
 
 fn split(v: usize) -> (c_int, c_int) {
     let v = v as u64;
@@ -59,11 +47,7 @@ unsafe impl StackSwitch for Ucontext {
     type Context = UcontextContext;
 
     fn main_context() -> UcontextContext {
-        UcontextContext {
-            uc: zeroed_context(),
-            stack: None,
-            _main: Some(MainGuard::new()),
-        }
+        StackContext::main(zeroed_context())
     }
 
     fn new_context(
@@ -71,7 +55,11 @@ unsafe impl StackSwitch for Ucontext {
         entry: Entry,
         arg: *mut c_void,
     ) -> Result<UcontextContext, BackendError> {
-        let stack = Stack::take(config.stack_size, "ucontext backend")?;
+        let stack = ContextStack::take(config.stack_size, "ucontext backend")?;
+        let (bottom, top) = match stack.stack() {
+            Some(s) => (s.bottom(), s.top()),
+            None => unreachable!("a taken context stack has a stack"),
+        };
         let mut uc = zeroed_context();
         // SAFETY: `uc` is a valid, boxed (never moving) ucontext_t to fill in.
         if unsafe { libc::getcontext(&mut *uc) } != 0 {
@@ -80,8 +68,8 @@ unsafe impl StackSwitch for Ucontext {
                 std::io::Error::last_os_error()
             )));
         }
-        uc.uc_stack.ss_sp = stack.bottom() as *mut c_void;
-        uc.uc_stack.ss_size = stack.top() as usize - stack.bottom() as usize;
+        uc.uc_stack.ss_sp = bottom as *mut c_void;
+        uc.uc_stack.ss_size = top as usize - bottom as usize;
         uc.uc_stack.ss_flags = 0;
         uc.uc_link = std::ptr::null_mut();
         let (e_lo, e_hi) = split(entry as *const () as usize);
@@ -95,17 +83,13 @@ unsafe impl StackSwitch for Ucontext {
             );
             libc::makecontext(&mut *uc, f, 4, e_lo, e_hi, a_lo, a_hi);
         }
-        Ok(UcontextContext {
-            uc,
-            stack: Some(stack),
-            _main: None,
-        })
+        Ok(StackContext::on(stack, uc))
     }
 
     unsafe fn switch(from: *mut UcontextContext, to: *mut UcontextContext, _from_dying: bool) {
         // SAFETY: the caller guarantees both contexts are live, distinct and of this thread,
         // `to` new (made by makecontext) or suspended in swapcontext.
-        let rc = unsafe { libc::swapcontext(&mut *(*from).uc, &*(*to).uc) };
+        let rc = unsafe { libc::swapcontext(&mut *(*from).saved, &*(*to).saved) };
         if rc != 0 {
             // Nothing was switched; there is no way to report this through `switch`.
             let _ = std::io::Write::write_all(

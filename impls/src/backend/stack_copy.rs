@@ -23,7 +23,7 @@
 //!
 //! The register swap is done by two naked functions (`sy_switch` and, for the first switch
 //! into a new context, `sy_start`) that push rbx, rbp, r12-r15, MXCSR and the x87 control
-//! word and call out to the non-inlined `extern "C"` functions `sy_save_state`,
+//! word (the frame of [`crate::arch::x86_64`]) and call out to the non-inlined `extern "C"` functions `sy_save_state`,
 //! `sy_start_state` and `sy_restore_state` that do the copying and bookkeeping. After the
 //! save, `sy_switch` adds the difference to rsp; rbp needs no adjustment because it is one of
 //! the registers then popped from the target's own frame.
@@ -296,7 +296,7 @@ pub fn saved_bytes(ctx: &Context) -> usize {
 ///
 /// As for [`StackSwitch::switch`]; `from` is marked dead beforehand when it is dying.
 #[inline(never)]
-unsafe extern "C" fn sy_save_state<const BUG: u8>(
+pub(crate) unsafe extern "C" fn sy_save_state<const BUG: u8>(
     from: *mut Context,
     to: *mut Context,
     sp: usize,
@@ -341,7 +341,10 @@ unsafe extern "C" fn sy_save_state<const BUG: u8>(
 /// Called only by [`sy_switch`] right after [`sy_save_state`] for the same pair, with the
 /// stack pointer below `to.stack_start`.
 #[inline(never)]
-unsafe extern "C" fn sy_restore_state<const BUG: u8>(from: *mut Context, to: *mut Context) {
+pub(crate) unsafe extern "C" fn sy_restore_state<const BUG: u8>(
+    from: *mut Context,
+    to: *mut Context,
+) {
     // SAFETY: `sy_save_state` saved every other context's bytes in `[sp, to.stack_stop)`, so
     // the bytes written here belong to nobody else; our own frame is below `to.stack_start`;
     // the contexts on `from`'s chain are alive.
@@ -392,49 +395,51 @@ unsafe extern "C" fn sy_start_state(from: *mut Context, to: *mut Context, sp: us
     }
 }
 
-/// Switches between two started contexts: pushes the callee-saved registers and control
-/// words, saves, moves the stack pointer by the returned difference, restores, pops the
-/// target's registers and returns into the target's own call of `sy_switch` or `sy_start`.
+/// Defines `$name::<BUG>`, the switch between two started contexts: pushes the callee-saved
+/// registers and control words (the frame of [`crate::arch::x86_64::save_frame!`]), saves,
+/// moves the stack pointer by the returned difference, restores, pops the target's registers
+/// and returns into the target's own call of `sy_switch` or `sy_start`. `lost = REG` leaves
+/// that register's restore out (a mutant; `none` for the real backend, [`sy_switch`]).
 ///
 /// The frame left on a suspended stack (from its stack pointer up): MXCSR (4 bytes), x87
 /// control word (2 bytes, padded to 8), r15, r14, r13, r12, rbx, rbp, return address. Both
 /// naked functions leave exactly this frame, so either can be resumed by this one's tail.
 /// rbp needs no adjustment by the difference: it is one of the popped registers.
-#[unsafe(naked)]
-unsafe extern "C" fn sy_switch<const BUG: u8>(from: *mut Context, to: *mut Context) {
-    core::arch::naked_asm!(
-        "push rbp",
-        "push rbx",
-        "push r12",
-        "push r13",
-        "push r14",
-        "push r15",
-        "sub rsp, 8",
-        "stmxcsr [rsp]",
-        "fnstcw [rsp + 4]",
-        // Keep from/to across the calls (r12/r13 are pushed above and callee-saved below).
-        "mov r12, rdi",
-        "mov r13, rsi",
-        "mov rdx, rsp",
-        "call {save}",
-        "add rsp, rax",
-        "mov rdi, r12",
-        "mov rsi, r13",
-        "call {restore}",
-        "ldmxcsr [rsp]",
-        "fldcw [rsp + 4]",
-        "add rsp, 8",
-        "pop r15",
-        "pop r14",
-        "pop r13",
-        "pop r12",
-        "pop rbx",
-        "pop rbp",
-        "ret",
-        save = sym sy_save_state::<BUG>,
-        restore = sym sy_restore_state::<BUG>,
-    )
+macro_rules! sy_switch_fn {
+    ($vis:vis $name:ident, lost = $lost:ident) => {
+        #[unsafe(naked)]
+        $vis unsafe extern "C" fn $name<const BUG: u8>(
+            _from: *mut $crate::backend::stack_copy::Context,
+            _to: *mut $crate::backend::stack_copy::Context,
+        ) {
+            core::arch::naked_asm!(
+                $crate::arch::x86_64::save_frame!(),
+                // Keep from/to across the calls (r12/r13 are saved above and callee-saved
+                // below).
+                "mov r12, rdi",
+                "mov r13, rsi",
+                "mov rdx, rsp",
+                "call {save}",
+                "add rsp, rax",
+                "mov rdi, r12",
+                "mov rsi, r13",
+                "call {restore}",
+                $crate::arch::x86_64::restore_frame!(lost = $lost),
+                "ret",
+                save = sym $crate::backend::stack_copy::sy_save_state::<BUG>,
+                restore = sym $crate::backend::stack_copy::sy_restore_state::<BUG>,
+            )
+        }
+    };
 }
+// Used by `stack_copy_backend!`, which nothing invokes without the `mutants` feature.
+#[allow(unused_imports)]
+pub(crate) use sy_switch_fn;
+
+sy_switch_fn!(pub(crate) sy_switch, lost = none);
+
+/// The signature of a `sy_switch` made by `sy_switch_fn!`.
+pub(crate) type SwitchFn = unsafe extern "C" fn(*mut Context, *mut Context);
 
 /// The first switch into the new context `to`: pushes `from`'s registers exactly as
 /// [`sy_switch`] does (so `from` is later resumed by `sy_switch`'s tail and returns from this
@@ -448,15 +453,7 @@ unsafe extern "C" fn sy_start(
     arg: *mut c_void,
 ) {
     core::arch::naked_asm!(
-        "push rbp",
-        "push rbx",
-        "push r12",
-        "push r13",
-        "push r14",
-        "push r15",
-        "sub rsp, 8",
-        "stmxcsr [rsp]",
-        "fnstcw [rsp + 4]",
+        crate::arch::x86_64::save_frame!(),
         "mov r12, rdx",
         "mov r13, rcx",
         "mov rdx, rsp",
@@ -469,6 +466,59 @@ unsafe extern "C" fn sy_start(
         start = sym sy_start_state,
     )
 }
+
+/// Defines a backend type with the stack-copy algorithm whose `sy_switch` forgets to restore
+/// register `lost` (see [`crate::arch::x86_64`]): a register mutant in one line, e.g.
+/// `stack_copy_backend! { pub struct LostR12; lost = r12; }`.
+#[allow(unused_macros)] // no register mutant of stack-copy is defined yet
+macro_rules! stack_copy_backend {
+    (
+        $(#[$attr:meta])*
+        $vis:vis struct $name:ident;
+        lost = $lost:ident;
+    ) => {
+        $(#[$attr])*
+        $vis struct $name;
+
+        // SAFETY: none: a deliberately broken mutant (feature `mutants`, for tests that expect
+        // it to misbehave) whose switch breaks exactly register `lost`'s promise; everything
+        // else is the real stack-copy backend's.
+        unsafe impl $crate::switch::StackSwitch for $name {
+            type Context = $crate::backend::stack_copy::Context;
+
+            fn main_context() -> Self::Context {
+                <$crate::backend::stack_copy::StackCopy as $crate::switch::StackSwitch>::main_context()
+            }
+
+            fn new_context(
+                config: &$crate::greenlet::HubConfig,
+                entry: $crate::switch::Entry,
+                arg: *mut std::ffi::c_void,
+            ) -> Result<Self::Context, $crate::greenlet::BackendError> {
+                <$crate::backend::stack_copy::StackCopy as $crate::switch::StackSwitch>::new_context(
+                    config, entry, arg,
+                )
+            }
+
+            unsafe fn switch(from: *mut Self::Context, to: *mut Self::Context, from_dying: bool) {
+                $crate::backend::stack_copy::sy_switch_fn!(sy_switch, lost = $lost);
+                const NONE: u8 = $crate::backend::stack_copy::bug::NONE;
+                // SAFETY: switch's contract, passed on (the lost restore breaks the backend's
+                // own promise, on purpose).
+                unsafe {
+                    $crate::backend::stack_copy::switch_with::<NONE>(
+                        from,
+                        to,
+                        from_dying,
+                        sy_switch::<NONE>,
+                    )
+                }
+            }
+        }
+    };
+}
+#[allow(unused_imports)] // as above
+pub(crate) use stack_copy_backend;
 
 // SAFETY: `sy_switch`/`sy_start` push and pop rbx, rbp, r12-r15, MXCSR and the x87 control
 // word around every suspension and land rsp exactly where it was; the save/restore steps
@@ -491,19 +541,22 @@ unsafe impl StackSwitch for StackCopy {
 
     unsafe fn switch(from: *mut Context, to: *mut Context, from_dying: bool) {
         // SAFETY: switch's contract, passed on.
-        unsafe { switch_with::<{ bug::NONE }>(from, to, from_dying) }
+        unsafe { switch_with::<{ bug::NONE }>(from, to, from_dying, sy_switch::<{ bug::NONE }>) }
     }
 }
 
-/// [`StackSwitch::switch`] of the stack-copy backend with mutation `BUG` (see [`bug`]).
+/// [`StackSwitch::switch`] of the stack-copy backend with mutation `BUG` (see [`bug`]),
+/// through `sy_switch` (made by `sy_switch_fn!` with the same `BUG`).
 ///
 /// # Safety
 ///
 /// As for [`StackSwitch::switch`].
+#[inline(always)]
 pub(crate) unsafe fn switch_with<const BUG: u8>(
     from: *mut Context,
     to: *mut Context,
     from_dying: bool,
+    sy_switch: SwitchFn,
 ) {
     debug_assert!(from != to);
     // SAFETY: switch's contract: both point to live, unmoving contexts of this thread,
@@ -516,7 +569,7 @@ pub(crate) unsafe fn switch_with<const BUG: u8>(
             (*from).saved.free();
         }
         if (*to).is_started() {
-            sy_switch::<BUG>(from, to);
+            sy_switch(from, to);
         } else {
             match (*to).entry.take() {
                 Some(entry) => sy_start(from, to, entry, (*to).arg),

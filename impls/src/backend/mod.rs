@@ -1,0 +1,17 @@
+//! The native stack-switching backends, one module each, all implementing
+//! [`crate::switch::StackSwitch`]:
+//!
+//! - [`stack_copy`]: greenlet's own algorithm, every greenlet on the thread's stack, slices
+//!   copied to and from the heap;
+//! - [`mmap`]: a guarded `mmap`'d stack per greenlet ([`crate::stack`]) and a call/ret switch;
+//! - [`ucontext`]: libc's `swapcontext` on the same stacks (glibc only).
+//!
+//! The two assembly backends build their switch functions from macros that take the register
+//! a mutant loses (see [`crate::arch::x86_64`]).
+
+#[cfg(target_arch = "x86_64")]
+pub mod mmap;
+#[cfg(target_arch = "x86_64")]
+pub mod stack_copy;
+#[cfg(target_env = "gnu")]
+pub mod ucontext;

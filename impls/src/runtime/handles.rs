@@ -1,0 +1,167 @@
+//! Greenlet handles and the per-thread hub registry: [`Greenlet`] (a reference-counted
+//! token naming a slot of a hub), the type-erased view of the thread's live hub that a dropped
+//! handle and `Hub::new` reach through a thread-local, and the slot look-ups that turn handles
+//! into slots and back.
+
+use super::{Inner, Runtime, St, MAIN};
+use crate::greenlet::Payload;
+use crate::switch::StackSwitch;
+use std::any::{Any, TypeId};
+use std::cell::RefCell;
+use std::fmt;
+use std::rc::{Rc, Weak};
+use std::sync::Arc;
+use std::thread::ThreadId;
+
+/// What a greenlet handle points to: immutable identity, no state.
+pub(super) struct Token {
+    pub(super) slot: u32,
+    pub(super) hub: u64,
+    pub(super) thread: ThreadId,
+}
+
+impl Drop for Token {
+    fn drop(&mut self) {
+        release_token(self.hub, self.thread, self.slot);
+    }
+}
+
+/// A reference-counted handle to one greenlet of a [`Runtime`]. Equality is identity.
+#[derive(Clone)]
+pub struct Greenlet {
+    pub(super) token: Arc<Token>,
+}
+
+impl PartialEq for Greenlet {
+    fn eq(&self, other: &Self) -> bool {
+        Arc::ptr_eq(&self.token, &other.token)
+    }
+}
+
+impl Eq for Greenlet {}
+
+impl fmt::Debug for Greenlet {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Greenlet(hub {}, slot {})",
+            self.token.hub, self.token.slot
+        )
+    }
+}
+
+/// The type-erased view of a hub that handle drops and `Hub::new` use through the thread-local
+/// registry.
+pub(super) trait ErasedHub: Any {
+    /// Called when the last handle to `slot` was dropped on this thread; consumes the strong
+    /// reference the registry lookup made (dropping it like a [`Runtime`] handle).
+    fn release_then_drop(self: Rc<Self>, slot: u32);
+    fn into_any(self: Rc<Self>) -> Rc<dyn Any>;
+    fn kind(&self) -> TypeId;
+    fn serial(&self) -> u64;
+}
+
+thread_local! {
+    /// The live hub of this thread, if any.
+    pub(super) static THREAD_HUB: RefCell<Option<Weak<dyn ErasedHub>>> = const { RefCell::new(None) };
+}
+
+fn release_token(hub: u64, _thread: ThreadId, slot: u32) {
+    // Only this thread's live hub with the handle's serial owns the slot; a handle dropped on
+    // another thread (or after its hub went away) does nothing here: its greenlet is dealt
+    // with when its hub goes away.
+    let strong = THREAD_HUB
+        .try_with(|cell| {
+            let weak = cell.try_borrow().ok()?.as_ref()?.clone();
+            weak.upgrade()
+        })
+        .ok()
+        .flatten();
+    let Some(strong) = strong else { return };
+    if strong.serial() == hub {
+        strong.release_then_drop(slot);
+    } else {
+        drop_erased(strong);
+    }
+}
+
+/// Drops a strong reference obtained from the registry without skipping the teardown a last
+/// `Runtime` handle performs.
+pub(super) fn drop_erased(strong: Rc<dyn ErasedHub>) {
+    strong.release_then_drop(u32::MAX);
+}
+
+impl<S: StackSwitch, V: Payload> ErasedHub for Inner<S, V> {
+    fn release_then_drop(self: Rc<Self>, slot: u32) {
+        let hub = Runtime { inner: self };
+        if slot != u32::MAX {
+            hub.inner.release(slot);
+        }
+    }
+    fn into_any(self: Rc<Self>) -> Rc<dyn Any> {
+        self
+    }
+    fn kind(&self) -> TypeId {
+        TypeId::of::<Self>()
+    }
+    fn serial(&self) -> u64 {
+        self.serial
+    }
+}
+
+impl<S: StackSwitch, V: Payload> Inner<S, V> {
+    pub(super) fn check(&self, g: &Greenlet) -> u32 {
+        if g.token.hub != self.serial {
+            if g.token.thread != self.thread {
+                panic!(
+                    "switchyard: greenlet handle used on thread {:?}, but it belongs to a hub of \
+                     thread {:?}; greenlets can only be used on their own thread",
+                    self.thread, g.token.thread
+                );
+            }
+            panic!("switchyard: greenlet handle used with a hub it does not belong to");
+        }
+        g.token.slot
+    }
+
+    pub(super) fn state_of(&self, slot: u32) -> St {
+        self.recs.borrow()[slot as usize].state
+    }
+
+    pub(super) fn parent_slot(&self, slot: u32) -> u32 {
+        match &self.recs.borrow()[slot as usize].parent {
+            Some(p) => p.token.slot,
+            None => MAIN,
+        }
+    }
+
+    /// A handle to `slot`, making a new token if the greenlet had lost all its handles.
+    pub(super) fn handle(&self, slot: u32) -> Greenlet {
+        if slot == MAIN {
+            let token = self
+                .main_token
+                .borrow()
+                .as_ref()
+                .expect("main token")
+                .clone();
+            return Greenlet { token };
+        }
+        let mut recs = self.recs.borrow_mut();
+        let rec = &mut recs[slot as usize];
+        if let Some(token) = rec.token.upgrade() {
+            return Greenlet { token };
+        }
+        let token = Arc::new(Token {
+            slot,
+            hub: self.serial,
+            thread: self.thread,
+        });
+        rec.token = Arc::downgrade(&token);
+        if rec.orphan {
+            rec.orphan = false;
+            self.orphans.set(self.orphans.get() - 1);
+        }
+        rec.kill_tried = false;
+        Greenlet { token }
+    }
+}

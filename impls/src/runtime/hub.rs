@@ -1,0 +1,191 @@
+//! Switching: where a switch's value or error goes (greenlet's parent-chain walks, killing
+//! unstarted greenlets that an error reaches), the switch itself through the backend, the
+//! housekeeping a resumed greenlet does first, and a finished greenlet's last switch.
+
+use super::{Inner, St, Transfer};
+use crate::greenlet::{Outcome, Payload};
+use crate::switch::StackSwitch;
+
+impl<S: StackSwitch, V: Payload> Inner<S, V> {
+    /// Walks from `dest` to the greenlet that will receive `payload` (greenlet's parent-chain
+    /// rules). `Err` gives the outcome when that greenlet is the current one.
+    pub(super) fn resolve(
+        &self,
+        mut dest: u32,
+        mut payload: Transfer<V>,
+    ) -> Result<(u32, Transfer<V>), Outcome<V>> {
+        let cur = self.current.get();
+        loop {
+            while self.state_of(dest) == St::Dead {
+                dest = self.parent_slot(dest);
+            }
+            if dest == cur {
+                return Err(payload.into_outcome());
+            }
+            if self.state_of(dest) != St::Unstarted {
+                return Ok((dest, payload));
+            }
+            match payload {
+                Transfer::Error(e) => {
+                    // An error reaching an unstarted greenlet kills it without running it.
+                    let ctx = {
+                        let mut recs = self.recs.borrow_mut();
+                        let rec = &mut recs[dest as usize];
+                        rec.state = St::Dead;
+                        std::mem::replace(&mut rec.ctx, std::ptr::null_mut())
+                    };
+                    if !ctx.is_null() {
+                        // SAFETY: `ctx` came from `Box::into_raw` in `spawn` and was never
+                        // switched to (the greenlet was unstarted), so nothing runs on it.
+                        drop(unsafe { Box::from_raw(ctx) });
+                    }
+                    payload = if V::is_exit(&e) {
+                        Transfer::Value(V::exit_value())
+                    } else {
+                        Transfer::Error(e)
+                    };
+                    dest = self.parent_slot(dest);
+                }
+                Transfer::Value(v) if v.is_exit_value() => return Ok((dest, Transfer::NoArg)),
+                other => return Ok((dest, other)),
+            }
+        }
+    }
+
+    /// Suspends the current greenlet and resumes `dest` (not current, unstarted or suspended)
+    /// with `payload`; returns what the current greenlet is resumed with.
+    pub(super) fn switch_to(&self, dest: u32, payload: Transfer<V>) -> Outcome<V> {
+        let cur = self.current.get();
+        let (from, to) = {
+            let mut recs = self.recs.borrow_mut();
+            if recs[dest as usize].state == St::Unstarted {
+                recs[dest as usize].state = St::Started;
+            }
+            (recs[cur as usize].ctx, recs[dest as usize].ctx)
+        };
+        self.switch_contexts(cur, dest, from, to, payload)
+    }
+
+    /// The switch itself: `from` is `cur`'s context, `to` that of `dest`, which is marked
+    /// started already.
+    #[inline(always)]
+    pub(super) fn switch_contexts(
+        &self,
+        cur: u32,
+        dest: u32,
+        from: *mut S::Context,
+        to: *mut S::Context,
+        payload: Transfer<V>,
+    ) -> Outcome<V> {
+        self.transfer.set(Some(payload));
+        self.prev.set(cur);
+        self.current.set(dest);
+        // SAFETY: `from` is the running greenlet's boxed context, `to` another live boxed
+        // context of this thread that is new or suspended in `switch`; both stay boxed and
+        // alive while either is suspended (contexts are freed only when dead, by another
+        // context, or at teardown after every kill).
+        unsafe { S::switch(from, to, false) };
+        let got = self.transfer.take().expect("switch delivered nothing");
+        self.after_switch();
+        got.into_outcome()
+    }
+
+    /// Housekeeping done by the context that has just been resumed, before user code runs.
+    #[inline(always)]
+    pub(super) fn after_switch(&self) {
+        if self.dying.get().is_some() || self.orphans.get() != 0 {
+            self.after_switch_slow();
+        }
+    }
+
+    #[inline(never)]
+    pub(super) fn after_switch_slow(&self) {
+        if let Some(dead) = self.dying.take() {
+            let (ctx, orphan) = {
+                let mut recs = self.recs.borrow_mut();
+                let rec = &mut recs[dead as usize];
+                (
+                    std::mem::replace(&mut rec.ctx, std::ptr::null_mut()),
+                    rec.orphan,
+                )
+            };
+            if !ctx.is_null() {
+                // SAFETY: the dead greenlet switched away for good (`from_dying`), we run in
+                // another context, and the pointer came from `Box::into_raw`.
+                drop(unsafe { Box::from_raw(ctx) });
+            }
+            if orphan {
+                self.release(dead);
+            }
+        } else {
+            let prev = self.prev.get();
+            let needs_kill = {
+                let recs = self.recs.borrow();
+                let rec = &recs[prev as usize];
+                prev != self.current.get()
+                    && rec.orphan
+                    && rec.state == St::Started
+                    && !rec.kill_tried
+            };
+            if needs_kill {
+                self.release(prev);
+            }
+        }
+    }
+
+    pub(super) fn deliver(&self, target: u32, payload: Transfer<V>) -> Outcome<V> {
+        // Fast path, every switch to a suspended greenlet: nothing to resolve, the payload
+        // goes as it is, and one borrow finds both contexts.
+        let cur = self.current.get();
+        let suspended = {
+            let recs = self.recs.borrow();
+            let rec = &recs[target as usize];
+            if target != cur && rec.state == St::Started {
+                Some((recs[cur as usize].ctx, rec.ctx))
+            } else {
+                None
+            }
+        };
+        if let Some((from, to)) = suspended {
+            return self.switch_contexts(cur, target, from, to, payload);
+        }
+        match self.resolve(target, payload) {
+            Err(outcome) => outcome,
+            Ok((dest, payload)) => self.switch_to(dest, payload),
+        }
+    }
+
+    /// The current greenlet's body has ended with `result`: it dies and its result goes to its
+    /// parent chain. Never returns.
+    pub(super) fn die(&self, result: Outcome<V>) -> ! {
+        let cur = self.current.get();
+        let payload = match result {
+            Ok(v) => Transfer::Value(v),
+            Err(e) if V::is_exit(&e) => Transfer::Value(V::exit_value()),
+            Err(e) => Transfer::Error(e),
+        };
+        self.recs.borrow_mut()[cur as usize].state = St::Dead;
+        let parent = self.parent_slot(cur);
+        let (dest, payload) = match self.resolve(parent, payload) {
+            Ok(x) => x,
+            Err(_) => unreachable!("a dead greenlet is never the current one"),
+        };
+        let (from, to) = {
+            let mut recs = self.recs.borrow_mut();
+            if recs[dest as usize].state == St::Unstarted {
+                recs[dest as usize].state = St::Started;
+            }
+            (recs[cur as usize].ctx, recs[dest as usize].ctx)
+        };
+        self.transfer.set(Some(payload));
+        self.prev.set(cur);
+        self.current.set(dest);
+        self.dying.set(Some(cur));
+        // SAFETY: as in `switch_to`; in addition `from` is dying: nothing on this stack is
+        // used again (this frame holds no value that needs dropping) and it is freed by the
+        // context we resume (`after_switch`).
+        unsafe { S::switch(from, to, true) };
+        // A dead context is never resumed; if a backend did, nothing sane can follow.
+        std::process::abort()
+    }
+}

@@ -1,0 +1,327 @@
+//! The generic greenlet runtime: greenlet 3.x semantics implemented once, over any
+//! [`StackSwitch`] backend.
+//!
+//! [`Runtime<S, V>`] is a [`Hub<V>`] for the calling OS thread. It keeps every greenlet's record
+//! (state, parent, context, body) in a per-thread table; greenlet handles ([`Greenlet`]) are
+//! `Arc`s of a small token (slot number, hub serial, owning thread) and carry no mutable state,
+//! so they are `Send` and cheap to clone. Using a handle with a hub it does not belong to (for
+//! instance on another thread) panics before anything is switched or changed.
+//!
+//! Lifetime rules (CPython greenlet's garbage-collection semantics):
+//! - parent links are strong: a greenlet's record holds a handle to its parent;
+//! - when the last handle to a *suspended* greenlet is dropped on its own thread, the runtime
+//!   kills it: its parent becomes the current greenlet and GreenletExit is thrown into it; the
+//!   outcome is discarded. A greenlet that survives that (it caught GreenletExit and suspended
+//!   again) is left alone until the hub goes away. A handle dropped on another thread does
+//!   nothing: that greenlet is dealt with when its hub goes away;
+//! - a greenlet whose last handle is dropped while it is running is killed as soon as it
+//!   suspends;
+//! - when the last [`Runtime`] handle of a thread goes away (on the main greenlet), every
+//!   greenlet still suspended is killed the same way (parent := main, up to three passes), then
+//!   every context and stack is freed. A greenlet that still refuses to die after that has its
+//!   stack deliberately leaked (never unmapped), which is memory-safe.
+//!
+//! One hub per OS thread: [`Hub::new`] on a thread with a live hub of the same backend and
+//! payload returns another handle to that hub (the new config is then ignored); if the live
+//! hub is of another backend or payload, it fails with a [`BackendError`], because two hubs
+//! interleaving their switches on one thread could resume one another's stacks out of order.
+//!
+//! The pieces, by job: `handles` (greenlet handles, the per-thread hub registry, slot
+//! look-ups), `hub` (resolving a switch's destination, switching, dying), `lifecycle`
+//! (releasing, killing and freeing greenlets, teardown) and `entry` (the function every
+//! greenlet starts in). This module holds the shared state and the [`Hub`] implementation.
+
+mod entry;
+mod handles;
+mod hub;
+mod lifecycle;
+
+pub use handles::Greenlet;
+
+use crate::greenlet::{BackendError, Body, Hub, HubConfig, Outcome, ParentError, Payload, State};
+use crate::switch::StackSwitch;
+use entry::entry;
+use handles::{drop_erased, ErasedHub, Token, THREAD_HUB};
+use std::any::TypeId;
+use std::cell::{Cell, RefCell};
+use std::ffi::c_void;
+use std::fmt;
+use std::marker::PhantomData;
+use std::rc::{Rc, Weak};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::thread::ThreadId;
+
+/// The main greenlet's slot in every hub.
+const MAIN: u32 = 0;
+
+static NEXT_SERIAL: AtomicU64 = AtomicU64::new(1);
+
+/// What a switch carries.
+enum Transfer<V: Payload> {
+    Value(V),
+    Error(V::Error),
+    /// Start an unstarted greenlet with no value (greenlet's GreenletExit quirk).
+    NoArg,
+}
+
+impl<V: Payload> Transfer<V> {
+    fn into_outcome(self) -> Outcome<V> {
+        match self {
+            Transfer::Value(v) => Ok(v),
+            Transfer::Error(e) => Err(e),
+            Transfer::NoArg => Ok(V::exit_value()),
+        }
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum St {
+    Free,
+    Unstarted,
+    /// Running if it is the hub's current greenlet, suspended otherwise.
+    Started,
+    Dead,
+}
+
+struct Rec<S: StackSwitch, V: Payload> {
+    token: std::sync::Weak<Token>,
+    state: St,
+    parent: Option<Greenlet>,
+    /// Owned (from `Box::into_raw`); null when freed or not yet made.
+    ctx: *mut S::Context,
+    body: Option<Body<Runtime<S, V>, V>>,
+    /// Its last handle is gone.
+    orphan: bool,
+    /// A kill on behalf of a dropped handle was tried once already.
+    kill_tried: bool,
+}
+
+impl<S: StackSwitch, V: Payload> Rec<S, V> {
+    fn free() -> Self {
+        Rec {
+            token: std::sync::Weak::new(),
+            state: St::Free,
+            parent: None,
+            ctx: std::ptr::null_mut(),
+            body: None,
+            orphan: false,
+            kill_tried: false,
+        }
+    }
+}
+
+struct Inner<S: StackSwitch, V: Payload> {
+    serial: u64,
+    thread: ThreadId,
+    config: HubConfig,
+    recs: RefCell<Vec<Rec<S, V>>>,
+    free_slots: RefCell<Vec<u32>>,
+    current: Cell<u32>,
+    /// The greenlet that switched to the one running now.
+    prev: Cell<u32>,
+    transfer: Cell<Option<Transfer<V>>>,
+    /// A greenlet that has just died: its context is freed by whoever runs next.
+    dying: Cell<Option<u32>>,
+    /// How many records have `orphan` set: while none has (and nothing is `dying`), a
+    /// resumed greenlet has no housekeeping to do (see `after_switch`).
+    orphans: Cell<u32>,
+    /// Slots whose last handle went away, waiting to be processed.
+    pending: RefCell<Vec<u32>>,
+    draining: Cell<bool>,
+    tearing_down: Cell<bool>,
+    main_token: RefCell<Option<Arc<Token>>>,
+    _not_send: PhantomData<*mut ()>,
+}
+
+/// A generic greenlet hub over the stack-switching backend `S`, carrying payload `V`.
+///
+/// Construct it with [`Hub::new`] (e.g. `Runtime::<Mmap, MyPayload>::new(&HubConfig::default())`).
+/// Clones are handles to the same per-thread hub; the last one to go (on the main greenlet)
+/// kills every suspended greenlet and frees every stack.
+pub struct Runtime<S: StackSwitch, V: Payload> {
+    inner: Rc<Inner<S, V>>,
+}
+
+impl<S: StackSwitch, V: Payload> Clone for Runtime<S, V> {
+    fn clone(&self) -> Self {
+        Runtime {
+            inner: self.inner.clone(),
+        }
+    }
+}
+
+impl<S: StackSwitch, V: Payload> fmt::Debug for Runtime<S, V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "Runtime<{}>(hub {})",
+            std::any::type_name::<S>(),
+            self.inner.serial
+        )
+    }
+}
+
+impl<S: StackSwitch, V: Payload> Runtime<S, V> {
+    /// The configuration the hub was created with.
+    pub fn config(&self) -> &HubConfig {
+        &self.inner.config
+    }
+}
+
+impl<S: StackSwitch, V: Payload> Hub<V> for Runtime<S, V> {
+    type Greenlet = Greenlet;
+
+    fn new(config: &HubConfig) -> Result<Self, BackendError> {
+        let existing = THREAD_HUB.with(|cell| cell.borrow().as_ref().and_then(|w| w.upgrade()));
+        if let Some(strong) = existing {
+            if strong.kind() == TypeId::of::<Inner<S, V>>() {
+                let inner = strong
+                    .into_any()
+                    .downcast::<Inner<S, V>>()
+                    .unwrap_or_else(|_| unreachable!());
+                return Ok(Runtime { inner });
+            }
+            drop_erased(strong);
+            return Err(BackendError(format!(
+                "switchyard: this thread already has a live greenlet hub of another backend or \
+                 payload; one hub per OS thread (requested {})",
+                std::any::type_name::<S>()
+            )));
+        }
+        let serial = NEXT_SERIAL.fetch_add(1, Ordering::Relaxed);
+        let thread = std::thread::current().id();
+        let main_ctx = Box::into_raw(Box::new(S::main_context()));
+        let main_token = Arc::new(Token {
+            slot: MAIN,
+            hub: serial,
+            thread,
+        });
+        let mut main_rec = Rec::free();
+        main_rec.state = St::Started;
+        main_rec.ctx = main_ctx;
+        main_rec.token = Arc::downgrade(&main_token);
+        let inner = Rc::new(Inner {
+            serial,
+            thread,
+            config: config.clone(),
+            recs: RefCell::new(vec![main_rec]),
+            free_slots: RefCell::new(Vec::new()),
+            current: Cell::new(MAIN),
+            prev: Cell::new(MAIN),
+            transfer: Cell::new(None),
+            dying: Cell::new(None),
+            orphans: Cell::new(0),
+            pending: RefCell::new(Vec::new()),
+            draining: Cell::new(false),
+            tearing_down: Cell::new(false),
+            main_token: RefCell::new(Some(main_token)),
+            _not_send: PhantomData,
+        });
+        let weak: Weak<dyn ErasedHub> = Rc::downgrade(&inner) as Weak<dyn ErasedHub>;
+        THREAD_HUB.with(|cell| *cell.borrow_mut() = Some(weak));
+        Ok(Runtime { inner })
+    }
+
+    fn main(&self) -> Greenlet {
+        self.inner.handle(MAIN)
+    }
+
+    fn current(&self) -> Greenlet {
+        self.inner.handle(self.inner.current.get())
+    }
+
+    fn spawn(
+        &self,
+        body: Body<Self, V>,
+        parent: Option<&Greenlet>,
+    ) -> Result<Greenlet, BackendError> {
+        let inner = &*self.inner;
+        let parent = match parent {
+            Some(p) => {
+                inner.check(p);
+                p.clone()
+            }
+            None => inner.handle(inner.current.get()),
+        };
+        let arg = Rc::as_ptr(&self.inner) as *mut c_void;
+        let ctx = S::new_context(&inner.config, entry::<S, V>, arg)?;
+        let ctx = Box::into_raw(Box::new(ctx));
+        let reused = inner.free_slots.borrow_mut().pop();
+        let mut recs = inner.recs.borrow_mut();
+        let slot = match reused {
+            Some(s) => s,
+            None => {
+                recs.push(Rec::free());
+                (recs.len() - 1) as u32
+            }
+        };
+        let token = Arc::new(Token {
+            slot,
+            hub: inner.serial,
+            thread: inner.thread,
+        });
+        recs[slot as usize] = Rec {
+            token: Arc::downgrade(&token),
+            state: St::Unstarted,
+            parent: Some(parent),
+            ctx,
+            body: Some(body),
+            orphan: false,
+            kill_tried: false,
+        };
+        Ok(Greenlet { token })
+    }
+
+    fn switch(&self, target: &Greenlet, value: V) -> Outcome<V> {
+        let slot = self.inner.check(target);
+        self.inner.deliver(slot, Transfer::Value(value))
+    }
+
+    fn throw(&self, target: &Greenlet, error: V::Error) -> Outcome<V> {
+        let slot = self.inner.check(target);
+        let payload = if self.inner.state_of(slot) == St::Dead && V::is_exit(&error) {
+            Transfer::Value(V::exit_value())
+        } else {
+            Transfer::Error(error)
+        };
+        self.inner.deliver(slot, payload)
+    }
+
+    fn parent(&self, greenlet: &Greenlet) -> Option<Greenlet> {
+        let slot = self.inner.check(greenlet);
+        self.inner.recs.borrow()[slot as usize].parent.clone()
+    }
+
+    fn set_parent(&self, greenlet: &Greenlet, parent: &Greenlet) -> Result<(), ParentError> {
+        let slot = self.inner.check(greenlet);
+        let mut p = self.inner.check(parent);
+        if slot == MAIN {
+            return Err(ParentError::Main);
+        }
+        loop {
+            if p == slot {
+                return Err(ParentError::Cycle);
+            }
+            if p == MAIN {
+                break;
+            }
+            p = self.inner.parent_slot(p);
+        }
+        let old = self.inner.recs.borrow_mut()[slot as usize]
+            .parent
+            .replace(parent.clone());
+        drop(old);
+        Ok(())
+    }
+
+    fn state(&self, greenlet: &Greenlet) -> State {
+        let slot = self.inner.check(greenlet);
+        match self.inner.state_of(slot) {
+            St::Unstarted => State::Unstarted,
+            St::Dead | St::Free => State::Dead,
+            St::Started if slot == self.inner.current.get() => State::Running,
+            St::Started => State::Suspended,
+        }
+    }
+}

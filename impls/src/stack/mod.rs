@@ -1,0 +1,219 @@
+//! Greenlet stacks for the stack-per-greenlet backends (`mmap`, `ucontext` and the register
+//! swap mutants): what a context runs on, and everything that keeps those stacks safe and
+//! cheap.
+//!
+//! - `Stack`: one `mmap`'d stack, `[guard page][usable stack]`, 16 MiB reserved by default
+//!   and committed lazily (`MAP_NORESERVE`), growing down from `Stack::top`;
+//! - `pool`: the per-thread pool of free stacks and the `MainGuard` that keeps it alive;
+//! - `guard`: the registry of guard pages, readable from a signal handler;
+//! - `overflow`: the SIGSEGV/SIGBUS handler (on an alternate signal stack) that turns a
+//!   guard-page hit into `switchyard: greenlet stack overflow (mmap backend, stack of N
+//!   bytes)` and an abort;
+//! - `valgrind`: stack (de)registration with Valgrind;
+//! - `ContextStack` and [`StackContext`]: the one context shape every stack-per-greenlet
+//!   backend uses (its saved switching state plus the stack it runs on), whose drop gives the
+//!   stack back to the pool.
+
+mod guard;
+mod overflow;
+mod pool;
+mod valgrind;
+
+pub(crate) use pool::MainGuard;
+
+use crate::greenlet::BackendError;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+/// The smallest usable stack we hand out.
+const MIN_STACK: usize = 64 << 10;
+
+fn page_size() -> usize {
+    static PAGE: AtomicUsize = AtomicUsize::new(0);
+    let p = PAGE.load(Ordering::Relaxed);
+    if p != 0 {
+        return p;
+    }
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let p = unsafe { libc::sysconf(libc::_SC_PAGESIZE) };
+    let p = if p > 0 { p as usize } else { 4096 };
+    PAGE.store(p, Ordering::Relaxed);
+    p
+}
+
+/// One mmap'd greenlet stack: `[guard page][usable stack]`, growing down from `top()`.
+pub(crate) struct Stack {
+    base: *mut u8,
+    total: usize,
+    usable: usize,
+    valgrind_id: usize,
+}
+
+impl Stack {
+    /// A stack with at least `size` usable bytes, from this thread's pool or a new mapping.
+    /// `backend` names the backend in the overflow message.
+    pub(crate) fn take(size: usize, backend: &'static str) -> Result<Stack, BackendError> {
+        let usable = round_up(size.max(MIN_STACK), page_size());
+        if let Some(stack) = pool::take(usable) {
+            guard::insert(stack.base as usize, stack.usable, backend);
+            return Ok(stack);
+        }
+        Stack::map(usable, backend)
+    }
+
+    fn map(usable: usize, backend: &'static str) -> Result<Stack, BackendError> {
+        overflow::install_handler();
+        let guard = page_size();
+        let total = usable + guard;
+        // SAFETY: an anonymous private mapping at an address of the kernel's choosing touches
+        // no existing memory.
+        let base = unsafe {
+            libc::mmap(
+                std::ptr::null_mut(),
+                total,
+                libc::PROT_READ | libc::PROT_WRITE,
+                libc::MAP_PRIVATE | libc::MAP_ANONYMOUS | libc::MAP_NORESERVE | libc::MAP_STACK,
+                -1,
+                0,
+            )
+        };
+        if base == libc::MAP_FAILED {
+            return Err(map_error(usable, "mmap"));
+        }
+        let base = base as *mut u8;
+        // SAFETY: `base..base + guard` is the first page of the mapping we just made.
+        if unsafe { libc::mprotect(base as *mut _, guard, libc::PROT_NONE) } != 0 {
+            let err = map_error(usable, "mprotect (guard page)");
+            // SAFETY: unmapping the mapping we made above, which nothing else references.
+            unsafe { libc::munmap(base as *mut _, total) };
+            return Err(err);
+        }
+        // SAFETY: `base + guard .. base + total` is the usable part of our mapping.
+        let usable_start = unsafe { base.add(guard) };
+        let valgrind_id = valgrind::stack_register(usable_start, aligned_top(base, total));
+        guard::insert(base as usize, usable, backend);
+        Ok(Stack {
+            base,
+            total,
+            usable,
+            valgrind_id,
+        })
+    }
+
+    /// The highest address of the stack (exclusive), 16-byte aligned.
+    pub(crate) fn top(&self) -> *mut u8 {
+        aligned_top(self.base, self.total)
+    }
+
+    /// The lowest usable address (just above the guard page).
+    pub(crate) fn bottom(&self) -> *mut u8 {
+        self.base.wrapping_add(self.total - self.usable)
+    }
+
+    /// Gives the stack back to this thread's pool (or unmaps it when the pool is full or no
+    /// hub is live on this thread).
+    pub(crate) fn recycle(self) {
+        pool::give_back(self);
+    }
+}
+
+fn aligned_top(base: *mut u8, total: usize) -> *mut u8 {
+    let top = base.wrapping_add(total);
+    top.wrapping_sub(top as usize % 16)
+}
+
+impl Drop for Stack {
+    fn drop(&mut self) {
+        guard::remove(self.base as usize);
+        valgrind::stack_deregister(self.valgrind_id);
+        // SAFETY: the mapping is ours and no context runs on it any more (stacks are dropped
+        // only for unstarted or dead greenlets, after they switched away for good).
+        unsafe { libc::munmap(self.base as *mut _, self.total) };
+    }
+}
+
+fn round_up(n: usize, to: usize) -> usize {
+    n.div_ceil(to) * to
+}
+
+fn map_error(usable: usize, what: &str) -> BackendError {
+    let err = std::io::Error::last_os_error();
+    let limit = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .map(|s| s.trim().to_string())
+        .unwrap_or_else(|_| "unknown".to_string());
+    BackendError(format!(
+        "switchyard: cannot map a greenlet stack of {usable} bytes ({what}: {err}): out of \
+         memory, or the process reached vm.max_map_count = {limit} memory mappings (each \
+         greenlet stack takes 2: raise it with `sysctl vm.max_map_count=N`, or run fewer \
+         greenlets at once)"
+    ))
+}
+
+/// What a context runs on: the thread's own stack (a main context, which holds a
+/// [`MainGuard`] so the thread's pool lives as long as its hub) or a [`Stack`] of its own,
+/// given back to the pool when the context is dropped.
+pub(crate) struct ContextStack {
+    stack: Option<Stack>,
+    _main: Option<MainGuard>,
+}
+
+impl ContextStack {
+    /// The thread's own stack, for a main context.
+    pub(crate) fn main() -> ContextStack {
+        ContextStack {
+            stack: None,
+            _main: Some(MainGuard::new()),
+        }
+    }
+
+    /// A stack of at least `size` usable bytes for a new context (see [`Stack::take`]).
+    pub(crate) fn take(size: usize, backend: &'static str) -> Result<ContextStack, BackendError> {
+        Ok(ContextStack {
+            stack: Some(Stack::take(size, backend)?),
+            _main: None,
+        })
+    }
+
+    /// The stack of a non-main context (`None` for a main context).
+    pub(crate) fn stack(&self) -> Option<&Stack> {
+        self.stack.as_ref()
+    }
+}
+
+impl Drop for ContextStack {
+    fn drop(&mut self) {
+        if let Some(stack) = self.stack.take() {
+            stack.recycle();
+        }
+    }
+}
+
+/// A greenlet's switching state on a stack-per-greenlet backend: the backend's saved state `T`
+/// (first, at offset 0, where a backend's assembly can address it) and the stack the context
+/// runs on.
+#[repr(C)]
+pub struct StackContext<T> {
+    pub(crate) saved: T,
+    /// Whether this is the thread's main context (the one running on the thread stack).
+    pub(crate) is_main: bool,
+    pub(crate) stack: ContextStack,
+}
+
+impl<T> StackContext<T> {
+    /// The calling thread's main context, with saved state `saved`.
+    pub(crate) fn main(saved: T) -> Self {
+        StackContext {
+            saved,
+            is_main: true,
+            stack: ContextStack::main(),
+        }
+    }
+
+    /// A new context on `stack`, with saved state `saved`.
+    pub(crate) fn on(stack: ContextStack, saved: T) -> Self {
+        StackContext {
+            saved,
+            is_main: false,
+            stack,
+        }
+    }
+}
