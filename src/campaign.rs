@@ -50,14 +50,14 @@
 //! it runs on) or `close` (closes its stdout and hangs). It exists only so that the tests can check that a
 //! campaign survives crashing workers; nothing sets it otherwise.
 
-use crate::ast::Program;
-use crate::gen::{self, GenConfig};
+use crate::check::registry::{self, Backend};
+use crate::gen::{self, Profile};
 use crate::interp::Fatal;
+use crate::lang::ast::Program;
+use crate::lang::parse::parse;
+use crate::lang::print::print;
+use crate::lang::trace::diff;
 use crate::minimize::{self, Budget};
-use crate::parse::parse;
-use crate::print::print;
-use crate::registry::{self, Backend};
-use crate::trace::diff;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::collections::{HashMap, HashSet, VecDeque};
 use std::fmt::Write as _;
@@ -75,37 +75,6 @@ use std::time::{Duration, Instant};
 pub const WORKER_COMMAND: &str = "__worker";
 /// Test-only: makes workers crash on chosen programs (see the module doc).
 pub const CRASH_ENV: &str = "SWITCHYARD_TEST_CRASH";
-
-/// Which generator settings programs come from.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Profile {
-    Default,
-    Deep,
-}
-
-impl Profile {
-    pub fn name(self) -> &'static str {
-        match self {
-            Profile::Default => "default",
-            Profile::Deep => "deep",
-        }
-    }
-
-    pub fn from_name(name: &str) -> Option<Profile> {
-        match name {
-            "default" => Some(Profile::Default),
-            "deep" => Some(Profile::Deep),
-            _ => None,
-        }
-    }
-
-    pub fn config(self) -> GenConfig {
-        match self {
-            Profile::Default => GenConfig::default(),
-            Profile::Deep => GenConfig::deep(),
-        }
-    }
-}
 
 /// Whether a worker compares with the oracle or only runs the backends.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -208,7 +177,11 @@ impl Job {
     /// The program this job runs.
     pub fn program(&self) -> Result<Program, String> {
         match &self.text {
-            None => Ok(gen::program(self.seed, self.index, &self.profile.config())),
+            None => Ok(gen::seeded::program(
+                self.seed,
+                self.index,
+                &self.profile.config(),
+            )),
             Some(text) => parse("job.gp", text.as_bytes()).map_err(|e| e.to_string()),
         }
     }
@@ -1276,7 +1249,7 @@ fn campaign_loop(
                 if failures.is_empty() {
                     continue;
                 }
-                let program = gen::program(options.seed, index, &config);
+                let program = gen::seeded::program(options.seed, index, &config);
                 for f in failures {
                     if f.kind == "divergence" {
                         Counters::add(&counters.divergences);
@@ -1295,7 +1268,7 @@ fn campaign_loop(
                 log.line(&format!(
                     "program {index}: worker crashed ({kind}: {detail}); isolating"
                 ));
-                let program = gen::program(options.seed, index, &config);
+                let program = gen::seeded::program(options.seed, index, &config);
                 let reproducers = isolate(&options.exe, &job, options.timeout)?;
                 if reproducers.is_empty() {
                     Counters::add(&counters.unreproduced);

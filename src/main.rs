@@ -8,15 +8,16 @@ use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
-use switchyard::ast::Program;
-use switchyard::campaign::{self, Job, Limit, Mode, Outcome, Profile, Provenance, Worker};
-use switchyard::crosscheck::{self, GreenletRunner};
+use switchyard::campaign::{self, Job, Limit, Mode, Outcome, Provenance, Worker};
+use switchyard::check::crosscheck::{self, GreenletRunner};
+use switchyard::check::registry::{self, Backend};
 use switchyard::gen;
+use switchyard::gen::Profile;
+use switchyard::lang::ast::Program;
+use switchyard::lang::parse::parse;
+use switchyard::lang::print::print;
+use switchyard::lang::trace::diff;
 use switchyard::minimize::Budget;
-use switchyard::parse::parse;
-use switchyard::print::print;
-use switchyard::registry::{self, Backend};
-use switchyard::trace::diff;
 
 /// Exit status: everything agreed.
 const AGREED: u8 = 0;
@@ -30,7 +31,7 @@ const INVALID: u8 = 2;
     name = "switchyard",
     version,
     about = "Differential testing and benchmarking of greenlet stack-switching backends",
-    long_about = "switchyard runs programs in a small greenlet language (see shared/program-language.md) \
+    long_about = "switchyard runs programs in a small greenlet language (see docs/language.md) \
 on several stack-switching backends and checks that each gives the same trace as the thread \
 oracle, which is itself checked against CPython's real greenlet.\n\n\
 Exit status: 0 when everything agreed, 1 when a backend diverged or crashed, 2 on invalid input."
@@ -303,7 +304,7 @@ fn main() -> ExitCode {
             let jobs = jobs.unwrap_or_else(cores);
             print!(
                 "{}",
-                switchyard::stats::measure(seed, programs, profile.into(), jobs).report()
+                switchyard::check::stats::measure(seed, programs, profile.into(), jobs).report()
             );
             AGREED
         }
@@ -311,7 +312,7 @@ fn main() -> ExitCode {
             Ok(bytes) => {
                 print!(
                     "{}",
-                    switchyard::fuzz_input::artifact_to_program_text(&bytes)
+                    switchyard::gen::bytes::artifact_to_program_text(&bytes)
                 );
                 AGREED
             }
@@ -425,7 +426,7 @@ fn generate(seed: u64, start: u64, count: u64, out: Option<PathBuf>, profile: Pr
         }
     }
     for index in start..start + count {
-        let text = print(&gen::program(seed, index, &config));
+        let text = print(&gen::seeded::program(seed, index, &config));
         let header = match profile {
             Profile::Default => {
                 format!("# generated: switchyard gen --seed {seed} --start {index}\n")

@@ -22,9 +22,9 @@
 //! not give back the same program (a static rule broken) is skipped without running it. A
 //! candidate already tried (same printed text) is not run again.
 
-use crate::ast::{count_statements, Block, Catch, Error, Program, Ref, Stmt, Value, SLOTS};
-use crate::parse::parse;
-use crate::print::print;
+use crate::lang::ast::{count_statements, Block, Catch, Error, Program, Ref, Stmt, Value, SLOTS};
+use crate::lang::parse::parse;
+use crate::lang::print::print;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
@@ -616,13 +616,13 @@ fn simpler_refs(r: Ref) -> Vec<Ref> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ast::Def;
+    use crate::check::registry;
     use crate::gen::{self, GenConfig};
-    use crate::registry;
+    use crate::lang::ast::Def;
 
     fn generated(seed: u64, pred: impl Fn(&Program) -> bool) -> Vec<Program> {
         (0..3000)
-            .map(|i| gen::program(seed, i, &GenConfig::default()))
+            .map(|i| gen::seeded::program(seed, i, &GenConfig::default()))
             .filter(|p| pred(p))
             .take(5)
             .collect()
@@ -637,7 +637,7 @@ mod tests {
 
     #[test]
     fn keeps_a_program_when_nothing_smaller_fails() {
-        let p = gen::program(3, 0, &GenConfig::default());
+        let p = gen::seeded::program(3, 0, &GenConfig::default());
         let original = print(&p);
         let m = minimize(&p, &Budget::default(), |c| print(c) == original);
         assert_eq!(m.program, p);
@@ -646,7 +646,7 @@ mod tests {
     #[test]
     fn every_candidate_is_valid() {
         for index in 0..20 {
-            let p = gen::program(11, index, &GenConfig::deep());
+            let p = gen::seeded::program(11, index, &GenConfig::deep());
             let budget = Budget {
                 max_runs: 300,
                 ..Budget::default()
@@ -783,7 +783,7 @@ mod tests {
 
     #[test]
     fn stops_at_the_run_budget() {
-        let p = gen::program(5, 1, &GenConfig::default());
+        let p = gen::seeded::program(5, 1, &GenConfig::default());
         let budget = Budget {
             max_runs: 10,
             ..Budget::default()

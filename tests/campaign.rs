@@ -5,7 +5,8 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-use switchyard::campaign::{Job, Mode, Outcome, Profile, Worker, CRASH_ENV};
+use switchyard::campaign::{Job, Mode, Outcome, Worker, CRASH_ENV};
+use switchyard::gen::Profile;
 
 const EXE: &str = env!("CARGO_BIN_EXE_switchyard");
 
@@ -126,7 +127,7 @@ fn crashed_workers_are_isolated_minimized_deduplicated_and_the_campaign_goes_on(
         );
         // The crash depends only on the program index, so everything can go.
         assert!(text.ends_with("main {}\n"), "{text}");
-        switchyard::parse::parse(name, text.as_bytes()).expect("a finding parses");
+        switchyard::lang::parse::parse(name, text.as_bytes()).expect("a finding parses");
     }
 
     // The same campaign again: every finding is already there.

@@ -1,16 +1,16 @@
 //! proptest strategies for valid programs, shared by the
 //! parser's tests and any other test that needs arbitrary well-formed [`Program`]s.
 //!
-//! Every generated program obeys every static rule of `shared/program-language.md`: slots
+//! Every generated program obeys every static rule of `docs/language.md`: slots
 //! g0..g15, counts ≤ 1000, fuel ≤ 1000000, blocks nest at most 100 deep, the `recurse` counts
 //! around any statement add up to at most 4096, body names are valid, unique and not reserved,
 //! and every `spawn` names a defined body. It does not try to make programs that run well.
 
-use crate::ast::{
+use crate::lang::ast::{
     Block, Catch, Def, Error, Program, Ref, Stmt, Value, MAX_COUNT, MAX_FUEL, MAX_NESTING,
     MAX_RECURSION, SLOTS,
 };
-use crate::parse::is_name;
+use crate::lang::parse::is_name;
 use proptest::prelude::*;
 
 /// A valid body NAME, with extra weight on names close to reserved words and slots.

@@ -15,11 +15,11 @@
 //!   teardown's throws are not statements and are not counted);
 //! - fuel exhaustion and teardown: read from the traces.
 
-use crate::ast::{Block, Program, Stmt};
-use crate::campaign::Profile;
+use crate::check::registry::PROGRAM_THREAD_STACK;
 use crate::gen;
+use crate::gen::Profile;
 use crate::interp::{self, RtValue};
-use crate::registry::PROGRAM_THREAD_STACK;
+use crate::lang::ast::{Block, Program, Stmt};
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write;
 
@@ -151,7 +151,7 @@ pub fn measure(seed: u64, programs: u64, profile: Profile, threads: usize) -> St
                     .spawn_scoped(scope, move || {
                         let mut s = Stats::default();
                         for index in (t..programs).step_by(threads as usize) {
-                            measure_one(&gen::program(seed, index, config), &mut s);
+                            measure_one(&gen::seeded::program(seed, index, config), &mut s);
                         }
                         s
                     })
@@ -197,7 +197,7 @@ fn measure_one(program: &Program, s: &mut Stats) {
     }
     let (result, counts) = interp::run_counted::<ThreadHub<RtValue>>(
         program,
-        crate::registry::ORACLE,
+        crate::check::registry::ORACLE,
         &HubConfig::default(),
     );
     for (sum, n) in s.targets.iter_mut().zip(counts.targets) {
@@ -325,7 +325,7 @@ impl Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trace::Trace;
+    use crate::lang::trace::Trace;
 
     #[test]
     fn suspended_count_follows_start_and_finish() {

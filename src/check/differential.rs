@@ -2,10 +2,10 @@
 //! thread oracle's; and seeded batches of generated programs checked that way, optionally on
 //! several OS threads at once.
 
-use crate::ast::Program;
+use crate::check::registry::{self, Backend};
 use crate::gen::{self, GenConfig};
-use crate::registry::{self, Backend};
-use crate::trace::diff;
+use crate::lang::ast::Program;
+use crate::lang::trace::diff;
 use std::fmt;
 
 /// How a backend failed on a program.
@@ -79,7 +79,7 @@ pub fn check_seeded(
                 scope.spawn(move || {
                     let mut failed = Vec::new();
                     for index in (t..count).step_by(threads as usize) {
-                        let program = gen::program(seed, index, config);
+                        let program = gen::seeded::program(seed, index, config);
                         let findings = check(&program, backends);
                         if !findings.is_empty() {
                             failed.push(Failed {
@@ -101,4 +101,52 @@ pub fn check_seeded(
     });
     failed.sort_by_key(|f| f.index);
     failed
+}
+
+/// Runs the program `bytes` decode to ([`crate::gen::bytes::decode`]) on the oracle and on
+/// `backends`, and panics with the findings and the program's text when any backend fails:
+/// the body of every fuzz target in `fuzz/`.
+pub fn check_or_panic(bytes: &[u8], backends: &[&'static Backend]) {
+    let program = crate::gen::bytes::decode(bytes);
+    let findings = check(&program, backends);
+    if !findings.is_empty() {
+        let list: Vec<String> = findings.iter().map(|f| format!("  {f}")).collect();
+        panic!(
+            "switchyard: {} finding(s):\n{}\nprogram:\n{}",
+            findings.len(),
+            list.join("\n"),
+            crate::lang::print::print(&program)
+        );
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::gen::bytes::decode;
+    use crate::lang::parse::parse;
+    use rand::{RngExt, SeedableRng};
+    use rand_chacha::ChaCha8Rng;
+
+    #[test]
+    fn decoded_programs_agree_on_every_backend() {
+        let backends: Vec<_> = registry::BACKENDS.iter().collect();
+        let mut rng = ChaCha8Rng::seed_from_u64(5);
+        for _ in 0..200 {
+            let len = rng.random_range(0..800);
+            let bytes: Vec<u8> = (0..len).map(|_| rng.random()).collect();
+            check_or_panic(&bytes, &backends);
+        }
+    }
+
+    #[test]
+    fn corpus_files_decode_to_themselves() {
+        let files = crate::check::corpus::files(&crate::check::corpus::default_dir());
+        assert!(!files.is_empty());
+        for path in files {
+            let bytes = std::fs::read(&path).unwrap();
+            let expected = parse("t", &bytes).unwrap();
+            assert_eq!(decode(&bytes), expected, "{}", path.display());
+        }
+    }
 }

@@ -1,5 +1,5 @@
 //! The program model: the abstract syntax of the greenlet language
-//! (`../shared/program-language.md`), shared by the parser, the printer, the generators, the
+//! (`docs/language.md`), shared by the parser, the printer, the generators, the
 //! interpreter and the minimizer.
 
 use std::fmt;

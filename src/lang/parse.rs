@@ -1,5 +1,5 @@
 //! The parser: turns the bytes of a `.gp` file into a [`Program`], or into the one
-//! [`ParseError`] (`FILE:LINE:COL: message`) that `shared/program-language.md` says the file must
+//! [`ParseError`] (`FILE:LINE:COL: message`) that `docs/language.md` says the file must
 //! be rejected with.
 //!
 //! It owns every rule of the language's syntax, lexical rules and static limits:
@@ -18,7 +18,7 @@
 //! at depth 2, and so on; the `{` that would open depth 101 is rejected before the parser
 //! recurses into it, so the recursion is bounded and the parser cannot overflow its stack.
 
-use crate::ast::{
+use crate::lang::ast::{
     Block, Catch, Def, Error, Program, Ref, Stmt, Value, MAX_COUNT, MAX_FUEL, MAX_NESTING,
     MAX_RECURSION, RESERVED, SLOTS,
 };
