@@ -1,12 +1,98 @@
-//! Differential checking: one program on several backends, each trace compared with the
-//! thread oracle's; and seeded batches of generated programs checked that way, optionally on
-//! several OS threads at once.
+//! Differential checking: THE one place that runs a program on the oracle and then on each
+//! backend, comparing each trace with the oracle's ([`compare`]). The campaign's workers,
+//! `switchyard run`, [`check`] (tests, seeded batches) and the fuzz targets
+//! ([`check_or_panic`]) all go through it; they differ only in what they watch
+//! ([`Observer`]) and how they report the [`Verdict`]s.
+//!
+//! Contract: the oracle always runs first and is never compared with itself; a fatal finding
+//! of the oracle ends the comparison before any backend runs.
 
 use crate::check::registry::{self, Backend};
 use crate::gen::{self, GenConfig};
+use crate::interp::Fatal;
 use crate::lang::ast::Program;
-use crate::lang::trace::diff;
+use crate::lang::trace::{diff, Divergence, Trace};
 use std::fmt;
+
+/// How one backend did on a program, against the oracle's trace.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// The same trace as the oracle's.
+    Agrees,
+    /// A different trace: its first differing line.
+    Diverges(Divergence),
+    /// No trace: a fatal finding (stack or register corruption, a panic, a backend error).
+    Fatal(Fatal),
+}
+
+impl Verdict {
+    /// One line for a person, `None` when the backend agreed: `trace diverges from thread at
+    /// ...` or the fatal finding.
+    pub fn failure(&self) -> Option<String> {
+        match self {
+            Verdict::Agrees => None,
+            Verdict::Diverges(d) => {
+                Some(format!("trace diverges from {} at {d}", registry::ORACLE))
+            }
+            Verdict::Fatal(f) => Some(f.to_string()),
+        }
+    }
+}
+
+/// What [`compare`] found.
+#[derive(Clone)]
+pub enum Comparison {
+    /// The oracle itself made a fatal finding; no backend ran.
+    OracleFatal(Fatal),
+    /// The oracle's trace and every backend's verdict, in the order the backends were given
+    /// (the oracle left out).
+    Compared {
+        expected: Trace,
+        verdicts: Vec<(&'static Backend, Verdict)>,
+    },
+}
+
+/// Watches a [`compare`] as it goes (every method does nothing by default): for work that
+/// must happen between runs, such as printing the oracle's trace before a backend can crash
+/// the process, or the campaign's test-only crash injection.
+pub trait Observer {
+    /// Just before `backend` runs (the oracle first).
+    fn before_run(&mut self, _backend: &'static Backend) {}
+    /// The oracle's trace, before any backend runs.
+    fn oracle_trace(&mut self, _trace: &Trace) {}
+    /// A backend's verdict, as soon as it has one.
+    fn verdict(&mut self, _backend: &'static Backend, _verdict: &Verdict) {}
+}
+
+/// Watches nothing.
+impl Observer for () {}
+
+/// Runs `program` on the oracle, then on each of `backends` (the oracle itself is skipped),
+/// and compares each trace with the oracle's.
+pub fn compare(
+    program: &Program,
+    backends: &[&'static Backend],
+    observer: &mut impl Observer,
+) -> Comparison {
+    let oracle = registry::oracle();
+    observer.before_run(oracle);
+    let expected = match oracle.run(program) {
+        Ok(t) => t,
+        Err(fatal) => return Comparison::OracleFatal(fatal),
+    };
+    observer.oracle_trace(&expected);
+    let mut verdicts = Vec::new();
+    for &backend in backends.iter().filter(|b| b.name != oracle.name) {
+        observer.before_run(backend);
+        let verdict = match backend.run(program) {
+            Ok(actual) => diff(&expected, &actual).map_or(Verdict::Agrees, Verdict::Diverges),
+            Err(fatal) => Verdict::Fatal(fatal),
+        };
+        observer.verdict(backend, &verdict);
+        verdicts.push((backend, verdict));
+    }
+    Comparison::Compared { expected, verdicts }
+}
 
 /// How a backend failed on a program.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -26,31 +112,21 @@ impl fmt::Display for Finding {
 /// Runs `program` on the oracle and on each of `backends` (the oracle itself is skipped) and
 /// returns every backend's failure.
 pub fn check(program: &Program, backends: &[&'static Backend]) -> Vec<Finding> {
-    let oracle = registry::oracle();
-    let expected = match oracle.run(program) {
-        Ok(t) => t,
-        Err(fatal) => {
-            return vec![Finding {
-                backend: oracle.name.to_string(),
-                failure: fatal.to_string(),
-            }]
-        }
-    };
-    backends
-        .iter()
-        .filter(|b| b.name != oracle.name)
-        .filter_map(|backend| {
-            let failure = match backend.run(program) {
-                Ok(actual) => diff(&expected, &actual)
-                    .map(|d| format!("trace diverges from {} at {d}", registry::ORACLE)),
-                Err(fatal) => Some(fatal.to_string()),
-            }?;
-            Some(Finding {
-                backend: backend.name.to_string(),
-                failure,
+    match compare(program, backends, &mut ()) {
+        Comparison::OracleFatal(fatal) => vec![Finding {
+            backend: registry::ORACLE.to_string(),
+            failure: fatal.to_string(),
+        }],
+        Comparison::Compared { verdicts, .. } => verdicts
+            .into_iter()
+            .filter_map(|(backend, verdict)| {
+                Some(Finding {
+                    backend: backend.name.to_string(),
+                    failure: verdict.failure()?,
+                })
             })
-        })
-        .collect()
+            .collect(),
+    }
 }
 
 /// A generated program on which some backend failed.
