@@ -5,6 +5,11 @@
 //! unchanged under libFuzzer (whose panic hook aborts on every panic, even a caught one).
 //! Findings that are not trace events (stack corruption, a panic in a body, a backend that
 //! cannot create a greenlet) end the run with a [`Fatal`].
+//!
+//! Contract: depends on [`crate::lang`] and the greenlet trait of `switchyard_impls` only. At
+//! about 620 lines it is a little over the size the other modules keep to: it is one state
+//! machine (the executor of every statement kind, with its shared state and fuel), and splitting
+//! it would put the statements' semantics in two places.
 
 use crate::lang::ast::{self, Block, Catch, Program, Ref, Stmt, MAX_SPAWNS};
 use crate::lang::trace::Trace;

@@ -72,13 +72,8 @@ fn kind(stmt: &Stmt) -> &'static str {
 fn count_kinds(block: &Block, kinds: &mut BTreeMap<&'static str, u64>) {
     for s in block {
         *kinds.entry(kind(s)).or_default() += 1;
-        match s {
-            Stmt::Try { body, handler, .. } => {
-                count_kinds(body, kinds);
-                count_kinds(handler, kinds);
-            }
-            Stmt::Repeat(_, b) | Stmt::Recurse(_, b) => count_kinds(b, kinds),
-            _ => {}
+        for b in s.children() {
+            count_kinds(b, kinds);
         }
     }
 }
@@ -90,20 +85,16 @@ pub fn deepest_switch(block: &Block, depth: u64) -> Option<u64> {
         .filter_map(|s| match s {
             Stmt::Switch(..) | Stmt::Throw(..) => Some(depth),
             Stmt::Recurse(n, b) => deepest_switch(b, depth + u64::from(*n)),
-            Stmt::Repeat(_, b) => deepest_switch(b, depth),
-            Stmt::Try { body, handler, .. } => {
-                deepest_switch(body, depth).max(deepest_switch(handler, depth))
-            }
-            _ => None,
+            other => other
+                .children()
+                .filter_map(|b| deepest_switch(b, depth))
+                .max(),
         })
         .max()
 }
 
 fn program_switch_depth(p: &Program) -> Option<u64> {
-    std::iter::once(&p.main)
-        .chain(p.defs.iter().map(|d| &d.body))
-        .filter_map(|b| deepest_switch(b, 0))
-        .max()
+    p.blocks().filter_map(|b| deepest_switch(b, 0)).max()
 }
 
 // ---- trace measures ----

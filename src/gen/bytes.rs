@@ -129,11 +129,7 @@ mod tests {
     fn nesting(block: &[Stmt]) -> usize {
         1 + block
             .iter()
-            .map(|s| match s {
-                Stmt::Try { body, handler, .. } => nesting(body).max(nesting(handler)),
-                Stmt::Repeat(_, b) | Stmt::Recurse(_, b) => nesting(b),
-                _ => 0,
-            })
+            .map(|s| s.children().map(|b| nesting(b)).max().unwrap_or(0))
             .max()
             .unwrap_or(0)
     }

@@ -6,6 +6,7 @@
 //! and `parse(print(p)) == p` for every valid program `p`.
 
 pub mod ast;
+mod lex;
 pub mod parse;
 pub mod print;
 pub mod trace;
