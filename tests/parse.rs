@@ -1,4 +1,4 @@
-//! The parser and printer against `shared/program-language.md`: exact error positions and
+//! The parser and printer against `docs/language.md`: exact error positions and
 //! messages, the spec's example, and proptest properties (round trip, random bytes, token soup).
 
 use proptest::prelude::*;

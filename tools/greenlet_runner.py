@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Runs greenlet programs (see ../../shared/program-language.md, "the spec") on the REAL
+"""Runs greenlet programs (see docs/language.md, "the spec") on the REAL
 CPython `greenlet` package and prints their traces: the reference side of the differential
 tester.
 
