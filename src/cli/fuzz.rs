@@ -2,10 +2,9 @@
 //! settings from the command line, a start line naming the replay command and a summary line.
 
 use super::{
-    backend_names, bad_argument, budget, cores, own_exe, ProfileArg, AGREED, DIVERGED, INVALID,
+    backend_names, bad_argument, cores, worker_settings, ProfileArg, AGREED, DIVERGED, INVALID,
 };
 use std::path::PathBuf;
-use std::time::Duration;
 use switchyard::campaign::{self, findings, Limit};
 use switchyard::check::registry;
 use switchyard::gen::Profile;
@@ -71,17 +70,11 @@ pub fn run(args: &Args) -> u8 {
     if jobs == 0 {
         return bad_argument("--jobs must be at least 1");
     }
-    if args.timeout_ms == 0 {
-        return bad_argument("--timeout-ms must be at least 1");
-    }
-    let minimize = match budget(args.minimize_runs, args.minimize_seconds) {
-        Ok(b) => b,
-        Err(code) => return code,
-    };
-    let exe = match own_exe() {
-        Ok(e) => e,
-        Err(code) => return code,
-    };
+    let (timeout, minimize, exe) =
+        match worker_settings(args.timeout_ms, args.minimize_runs, args.minimize_seconds) {
+            Ok(settings) => settings,
+            Err(code) => return code,
+        };
     let profile = Profile::from(args.profile);
     let seed = args.seed.unwrap_or_else(random_seed);
     let backend_flags: String = backends.iter().map(|b| format!(" --backend {b}")).collect();
@@ -102,7 +95,7 @@ pub fn run(args: &Args) -> u8 {
         seed,
         jobs,
         out: args.out.clone(),
-        timeout: Duration::from_millis(args.timeout_ms),
+        timeout,
         profile,
         exe,
         minimize,

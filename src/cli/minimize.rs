@@ -3,9 +3,8 @@
 //! finding file. The backends, seed, program and profile default to the finding header's
 //! ([`switchyard::campaign::findings::Header`]).
 
-use super::{backend_names, bad_argument, budget, own_exe, parse_files, AGREED, INVALID};
+use super::{backend_names, parse_files, worker_settings, AGREED, INVALID};
 use std::path::PathBuf;
-use std::time::Duration;
 use switchyard::campaign::findings::{self, Header, Provenance};
 use switchyard::campaign::{isolate, minimize, Job, Mode, Outcome, Worker};
 use switchyard::check::registry;
@@ -56,18 +55,11 @@ pub fn run(args: &Args) -> u8 {
             Err(code) => return code,
         },
     };
-    if args.timeout_ms == 0 {
-        return bad_argument("--timeout-ms must be at least 1");
-    }
-    let budget = match budget(args.minimize_runs, args.minimize_seconds) {
-        Ok(b) => b,
-        Err(code) => return code,
-    };
-    let exe = match own_exe() {
-        Ok(e) => e,
-        Err(code) => return code,
-    };
-    let timeout = Duration::from_millis(args.timeout_ms);
+    let (timeout, budget, exe) =
+        match worker_settings(args.timeout_ms, args.minimize_runs, args.minimize_seconds) {
+            Ok(settings) => settings,
+            Err(code) => return code,
+        };
     let profile = header.profile.unwrap_or(Profile::Default);
     let job = Job {
         mode: Mode::Check,

@@ -17,6 +17,7 @@ mod stats;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
+use std::time::Duration;
 use switchyard::check::registry::{self, Backend};
 use switchyard::gen::Profile;
 use switchyard::lang::ast::Program;
@@ -186,21 +187,27 @@ fn bad_argument(message: &str) -> u8 {
     INVALID
 }
 
-/// The minimization budget of `--minimize-runs` and `--minimize-seconds`.
-fn budget(runs: usize, seconds: f64) -> Result<Budget, u8> {
-    if !(seconds.is_finite() && seconds >= 0.0) {
+/// What `fuzz` and `minimize` need to run workers: the `--timeout-ms` timeout, the budget of
+/// `--minimize-runs` and `--minimize-seconds`, and this executable (which workers run);
+/// each checked in that order.
+fn worker_settings(
+    timeout_ms: u64,
+    minimize_runs: usize,
+    minimize_seconds: f64,
+) -> Result<(Duration, Budget, PathBuf), u8> {
+    if timeout_ms == 0 {
+        return Err(bad_argument("--timeout-ms must be at least 1"));
+    }
+    if !(minimize_seconds.is_finite() && minimize_seconds >= 0.0) {
         return Err(bad_argument(
             "--minimize-seconds must be a number of seconds",
         ));
     }
-    Ok(Budget {
-        max_runs: runs,
-        max_time: std::time::Duration::from_secs_f64(seconds),
-    })
-}
-
-/// This executable, which workers run.
-fn own_exe() -> Result<PathBuf, u8> {
-    std::env::current_exe()
-        .map_err(|e| bad_argument(&format!("cannot find my own executable: {e}")))
+    let budget = Budget {
+        max_runs: minimize_runs,
+        max_time: Duration::from_secs_f64(minimize_seconds),
+    };
+    let exe = std::env::current_exe()
+        .map_err(|e| bad_argument(&format!("cannot find my own executable: {e}")))?;
+    Ok((Duration::from_millis(timeout_ms), budget, exe))
 }

@@ -29,6 +29,16 @@ use arbitrary::{Arbitrary, Unstructured};
 pub const MAX_STATEMENTS: usize = 120;
 /// Most bodies (`def`s) in a program [`FuzzProgram`] builds.
 pub const MAX_DEFS: usize = 6;
+/// The shape of the programs [`FuzzProgram`] builds.
+pub fn config() -> GenConfig {
+    GenConfig {
+        max_defs: MAX_DEFS,
+        max_statements: MAX_STATEMENTS,
+        deep_percent: 20,
+        ..GenConfig::default()
+    }
+}
+
 /// Choices read from fuzzer bytes; an exhausted input gives the lowest choice every time.
 struct BytesChoices<'a, 'b>(&'b mut Unstructured<'a>);
 
@@ -43,7 +53,7 @@ impl Choices for BytesChoices<'_, '_> {
 
 /// A valid program from fuzzer bytes.
 fn build(u: &mut Unstructured<'_>) -> Program {
-    builder::build(&mut BytesChoices(u), &GenConfig::fuzz())
+    builder::build(&mut BytesChoices(u), &config())
 }
 
 /// A valid program built from fuzzer bytes (a wrapper so that the AST stays free of fuzzing).

@@ -52,16 +52,6 @@ impl GenConfig {
             ..GenConfig::default()
         }
     }
-
-    /// What the fuzz targets build from fuzzer bytes ([`bytes::decode`]).
-    pub fn fuzz() -> GenConfig {
-        GenConfig {
-            max_defs: bytes::MAX_DEFS,
-            max_statements: bytes::MAX_STATEMENTS,
-            deep_percent: 20,
-            ..GenConfig::default()
-        }
-    }
 }
 
 /// Which generator settings seeded programs come from (`--profile`).

@@ -307,9 +307,10 @@ impl Minimizer<'_> {
         block_at(&mut c, &place.0)?.get(place.1).cloned()
     }
 
-    /// Runs `f` over every statement place in pre-order; `f` offers replacements, tried in
-    /// order until one still fails. Places are recomputed after every accepted change.
-    fn each_statement(&mut self, mut f: impl FnMut(&Stmt) -> Vec<Vec<Stmt>>) {
+    /// Calls `f` on every statement place in pre-order, with the statement there. Places are
+    /// recomputed after each call (`f` may have changed the program); stops when the budget
+    /// is spent.
+    fn each_place(&mut self, mut f: impl FnMut(&mut Self, &(BlockPath, usize), Stmt)) {
         let mut at = 0;
         loop {
             if self.out_of_budget() {
@@ -319,18 +320,26 @@ impl Minimizer<'_> {
             let Some(place) = places.get(at).cloned() else {
                 return;
             };
+            at += 1;
             let Some(stmt) = self.stmt_at(&place) else {
                 return;
             };
+            f(self, &place, stmt);
+        }
+    }
+
+    /// Runs `f` over every statement place in pre-order; `f` offers replacements, tried in
+    /// order until one still fails. Places are recomputed after every accepted change.
+    fn each_statement(&mut self, mut f: impl FnMut(&Stmt) -> Vec<Vec<Stmt>>) {
+        self.each_place(|m, place, stmt| {
             for with in f(&stmt) {
-                if let Some(c) = self.replaced(&place, with) {
-                    if self.attempt(c) {
+                if let Some(c) = m.replaced(place, with) {
+                    if m.attempt(c) {
                         break;
                     }
                 }
             }
-            at += 1;
-        }
+        });
     }
 
     fn unwrap_compounds(&mut self) {
@@ -339,38 +348,26 @@ impl Minimizer<'_> {
 
     /// Binary search for the smallest count of each `repeat`/`recurse` that still fails.
     fn lower_counts(&mut self) {
-        let mut at = 0;
-        loop {
-            if self.out_of_budget() {
-                return;
-            }
-            let places = statement_places(&self.best);
-            let Some(place) = places.get(at).cloned() else {
-                return;
-            };
-            at += 1;
-            let Some(stmt) = self.stmt_at(&place) else {
-                return;
-            };
+        self.each_place(|m, place, stmt| {
             let (n, with_count): (u32, Box<dyn Fn(u32) -> Stmt>) = match stmt {
                 Stmt::Repeat(n, b) => (n, Box::new(move |k| Stmt::Repeat(k, b.clone()))),
                 Stmt::Recurse(n, b) => (n, Box::new(move |k| Stmt::Recurse(k, b.clone()))),
-                _ => continue,
+                _ => return,
             };
             // Invariant: count `hi` fails (the current best); look for the smallest in lo..=hi.
             let (mut lo, mut hi) = (0u32, n);
-            while lo < hi && !self.out_of_budget() {
+            while lo < hi && !m.out_of_budget() {
                 let mid = lo + (hi - lo) / 2;
-                let Some(c) = self.replaced(&place, vec![with_count(mid)]) else {
+                let Some(c) = m.replaced(place, vec![with_count(mid)]) else {
                     break;
                 };
-                if self.attempt(c) {
+                if m.attempt(c) {
                     hi = mid;
                 } else {
                     lo = mid + 1;
                 }
             }
-        }
+        });
     }
 
     fn simplify_atoms(&mut self) {
