@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds the libFuzzer seed corpora from the regression corpus: every corpus/**/*.gp is copied
-# as-is into fuzz/corpus/<target>/ for each fuzz target (switchyard::fuzz_input::decode reads
+# as-is into fuzz/corpus/<target>/ for each fuzz target (switchyard::gen::bytes::decode reads
 # program text directly, so no conversion is needed). Files keep a path-derived name, so
 # rerunning refreshes them; inputs libFuzzer added to those directories are left alone.
 #

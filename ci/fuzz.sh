@@ -17,7 +17,7 @@
 #
 # A crash is saved under fuzz/artifacts/TARGET/. To read it as a program:
 #   cargo run --release -- artifact fuzz/artifacts/TARGET/crash-...
-# (switchyard::fuzz_input::artifact_to_program_text), or, since program text is a valid fuzz
+# (switchyard::gen::bytes::artifact_to_program_text), or, since program text is a valid fuzz
 # input, rerun it with: cargo fuzz run -s none TARGET FILE
 set -euo pipefail
 cd "$(dirname "$0")/.."

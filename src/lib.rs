@@ -1,20 +1,21 @@
-//! switchyard: the greenlet program language (model, parser, printer), its interpreter over any
-//! greenlet backend, the backend registry, program generators, trace comparison, and the
-//! cross-check against real greenlet.
+//! switchyard: differential testing of greenlet stack-switching backends.
+//!
+//! Layers, each importing only the ones above it:
+//! - [`lang`]: the greenlet language (syntax tree, parser, printer, trace);
+//! - [`interp`]: runs a program on any greenlet backend and records its trace;
+//! - [`gen`]: random program generators (seeded, from fuzzer bytes, proptest); `lang` only;
+//! - [`minimize`]: delta debugging of a program against any predicate; `lang` only;
+//! - [`check`]: the backend registry, the one oracle-versus-backends comparison, the
+//!   cross-check against real greenlet, the corpus and the generator statistics;
+//! - [`campaign`]: the differential fuzzing campaign over worker processes, crash isolation,
+//!   minimization in workers and finding files.
+//!
+//! The `switchyard` binary (`src/main.rs`, `src/cli/`) is a thin layer of argument parsing and
+//! printing over these.
 
-pub mod arb;
-pub mod ast;
-pub mod builder;
 pub mod campaign;
-pub mod corpus;
-pub mod crosscheck;
-pub mod differential;
-pub mod fuzz_input;
+pub mod check;
 pub mod gen;
 pub mod interp;
+pub mod lang;
 pub mod minimize;
-pub mod parse;
-pub mod print;
-pub mod registry;
-pub mod stats;
-pub mod trace;

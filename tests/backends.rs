@@ -3,10 +3,10 @@
 //! must really be per thread). `SWITCHYARD_DIFF_PROGRAMS` and `SWITCHYARD_DIFF_SEED` change the
 //! size and the seed.
 
-use switchyard::differential::{check_seeded, Failed};
+use switchyard::check::differential::{check_seeded, Failed};
+use switchyard::check::registry::{self, Backend};
 use switchyard::gen::GenConfig;
-use switchyard::print::print;
-use switchyard::registry::{self, Backend};
+use switchyard::lang::print::print;
 
 fn env_u64(name: &str, default: u64) -> u64 {
     std::env::var(name)
@@ -73,9 +73,9 @@ proptest::proptest! {
     /// The proptest generator: a failing program is shrunk to a small one before it is shown.
     #[test]
     fn proptest_programs_agree_on_every_backend(
-        program in switchyard::arb::switching_program_strategy()
+        program in switchyard::gen::strategy::switching_program_strategy()
     ) {
-        let findings = switchyard::differential::check(&program, &all());
+        let findings = switchyard::check::differential::check(&program, &all());
         proptest::prop_assert!(
             findings.is_empty(),
             "{}\n{}",

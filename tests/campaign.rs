@@ -1,11 +1,12 @@
 //! The fuzzing campaign, the worker protocol and `minimize` as a user runs them. Crashes are
 //! injected with the test-only `SWITCHYARD_TEST_CRASH` variable of the worker (see
-//! `src/campaign.rs`), since no registered backend crashes.
+//! `src/campaign/inject.rs`), since no registered backend crashes.
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-use switchyard::campaign::{Job, Mode, Outcome, Profile, Worker, CRASH_ENV};
+use switchyard::campaign::{Job, Mode, Outcome, Worker, CRASH_ENV};
+use switchyard::gen::Profile;
 
 const EXE: &str = env!("CARGO_BIN_EXE_switchyard");
 
@@ -126,7 +127,7 @@ fn crashed_workers_are_isolated_minimized_deduplicated_and_the_campaign_goes_on(
         );
         // The crash depends only on the program index, so everything can go.
         assert!(text.ends_with("main {}\n"), "{text}");
-        switchyard::parse::parse(name, text.as_bytes()).expect("a finding parses");
+        switchyard::lang::parse::parse(name, text.as_bytes()).expect("a finding parses");
     }
 
     // The same campaign again: every finding is already there.
@@ -197,7 +198,7 @@ fn the_worker_protocol_survives_signals_and_external_kills() {
     );
     let outcome = worker.run(&job(2, None), timeout).unwrap();
     assert!(
-        matches!(&outcome, Outcome::Crashed { kind, .. } if kind == "crash-SIGSEGV"),
+        matches!(&outcome, Outcome::Crashed { kind, .. } if kind.to_string() == "crash-SIGSEGV"),
         "{outcome:?}"
     );
     assert_eq!(
@@ -206,7 +207,7 @@ fn the_worker_protocol_survives_signals_and_external_kills() {
     );
     let outcome = worker.run(&job(3, Some("main {}\n")), timeout).unwrap();
     assert!(
-        matches!(&outcome, Outcome::Crashed { kind, .. } if kind == "crash-SIGKILL"),
+        matches!(&outcome, Outcome::Crashed { kind, .. } if kind.to_string() == "crash-SIGKILL"),
         "{outcome:?}"
     );
     // Killed from outside while idle: the next job finds it dead, the one after runs.
@@ -225,7 +226,7 @@ fn the_worker_protocol_survives_signals_and_external_kills() {
     std::thread::sleep(Duration::from_millis(100));
     let outcome = worker.run(&job(5, None), timeout).unwrap();
     assert!(
-        matches!(&outcome, Outcome::Crashed { kind, .. } if kind == "crash-SIGKILL"),
+        matches!(&outcome, Outcome::Crashed { kind, .. } if kind.to_string() == "crash-SIGKILL"),
         "{outcome:?}"
     );
     assert_eq!(
@@ -239,7 +240,7 @@ fn the_worker_protocol_survives_signals_and_external_kills() {
     for index in [8, 9] {
         let outcome = worker.run(&job(index, None), timeout).unwrap();
         assert!(
-            matches!(&outcome, Outcome::Crashed { kind, .. } if kind == "protocol-error"),
+            matches!(&outcome, Outcome::Crashed { kind, .. } if kind.to_string() == "protocol-error"),
             "{outcome:?}"
         );
         assert_eq!(
@@ -250,7 +251,7 @@ fn the_worker_protocol_survives_signals_and_external_kills() {
     // A request the worker cannot run is an error, not a hang.
     let outcome = worker.run(&job(6, Some("main {\n")), timeout).unwrap();
     assert!(
-        matches!(&outcome, Outcome::Crashed { kind, .. } if kind == "worker-error"),
+        matches!(&outcome, Outcome::Crashed { kind, .. } if kind.to_string() == "worker-error"),
         "{outcome:?}"
     );
 }
@@ -259,8 +260,9 @@ fn the_worker_protocol_survives_signals_and_external_kills() {
 fn finding_files_are_written_atomically() {
     let dir = temp_dir("atomic");
     let path = dir.join("a.gp");
-    switchyard::campaign::write_atomically(&path, b"main {}\n").unwrap();
-    switchyard::campaign::write_atomically(&path, b"main {\n  observe main\n}\n").unwrap();
+    switchyard::campaign::findings::write_atomically(&path, b"main {}\n").unwrap();
+    switchyard::campaign::findings::write_atomically(&path, b"main {\n  observe main\n}\n")
+        .unwrap();
     assert_eq!(entries(&dir), ["a.gp"]);
     assert_eq!(
         std::fs::read_to_string(&path).unwrap(),
@@ -268,7 +270,7 @@ fn finding_files_are_written_atomically() {
     );
     // A failed write leaves neither the file nor a temporary behind.
     let missing = dir.join("no-such-dir").join("b.gp");
-    assert!(switchyard::campaign::write_atomically(&missing, b"x").is_err());
+    assert!(switchyard::campaign::findings::write_atomically(&missing, b"x").is_err());
     assert_eq!(entries(&dir), ["a.gp"]);
 }
 

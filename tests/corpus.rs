@@ -3,16 +3,16 @@
 //! and every registered backend must give the oracle's trace.
 
 use std::path::{Path, PathBuf};
-use switchyard::parse::parse;
-use switchyard::registry;
-use switchyard::trace::diff;
+use switchyard::check::registry;
+use switchyard::lang::parse::parse;
+use switchyard::lang::trace::diff;
 
 fn corpus_files() -> Vec<PathBuf> {
-    switchyard::corpus::files(&switchyard::corpus::default_dir())
+    switchyard::check::corpus::files(&switchyard::check::corpus::default_dir())
 }
 
 fn snapshot_name(path: &Path) -> String {
-    let corpus = switchyard::corpus::default_dir();
+    let corpus = switchyard::check::corpus::default_dir();
     let relative = path.strip_prefix(&corpus).unwrap_or(path);
     relative
         .with_extension("")

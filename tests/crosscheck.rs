@@ -5,10 +5,10 @@
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
-use switchyard::crosscheck::{self, GreenletRunner};
+use switchyard::check::crosscheck::{self, GreenletRunner};
 use switchyard::gen::GenConfig;
-use switchyard::parse::parse;
-use switchyard::print::print;
+use switchyard::lang::parse::parse;
+use switchyard::lang::print::print;
 
 /// The venv's python, made once per test process (tests run in parallel threads).
 fn python() -> PathBuf {
@@ -50,7 +50,7 @@ fn env_u64(name: &str, default: u64) -> u64 {
 fn corpus_oracle_equals_real_greenlet() {
     let mut runner = GreenletRunner::start(&python(), &crosscheck::default_runner()).unwrap();
     let mut failures = Vec::new();
-    for path in switchyard::corpus::files(&switchyard::corpus::default_dir()) {
+    for path in switchyard::check::corpus::files(&switchyard::check::corpus::default_dir()) {
         let source = std::fs::read(&path).unwrap();
         let program = parse(&path.display().to_string(), &source).unwrap();
         if let Some((problem, greenlet, oracle)) =

@@ -9,9 +9,9 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
-use switchyard::ast::count_statements;
-use switchyard::parse::parse;
-use switchyard::registry;
+use switchyard::check::registry;
+use switchyard::lang::ast::count_statements;
+use switchyard::lang::parse::parse;
 
 const LIMIT: Duration = Duration::from_secs(60);
 const MAX_STATEMENTS: usize = 15;

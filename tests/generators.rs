@@ -2,26 +2,26 @@
 //! the same program, and the same seed and index always give the same program.
 
 use switchyard::gen::{self, GenConfig};
-use switchyard::parse::parse;
-use switchyard::print::print;
+use switchyard::lang::parse::parse;
+use switchyard::lang::print::print;
 
 #[test]
 fn seeded_programs_are_valid_and_reproducible() {
     let config = GenConfig::default();
     for index in 0..3000 {
-        let program = gen::program(99, index, &config);
+        let program = gen::seeded::program(99, index, &config);
         let text = print(&program);
         let parsed = parse("generated.gp", text.as_bytes())
             .unwrap_or_else(|e| panic!("program {index} does not parse: {e}\n{text}"));
         assert_eq!(parsed, program, "program {index} does not round-trip");
-        assert_eq!(gen::program(99, index, &config), program);
+        assert_eq!(gen::seeded::program(99, index, &config), program);
     }
 }
 
 /// The deep profile really recurses deeply with switches inside the recursion.
 #[test]
 fn deep_profile_switches_inside_deep_recursion() {
-    use switchyard::ast::{Block, Stmt};
+    use switchyard::lang::ast::{Block, Stmt};
     fn deepest_switch(block: &Block, depth: u32) -> Option<u32> {
         block
             .iter()
@@ -39,7 +39,7 @@ fn deep_profile_switches_inside_deep_recursion() {
     let config = GenConfig::deep();
     let deep = (0..1000)
         .filter(|&i| {
-            let p = gen::program(5, i, &config);
+            let p = gen::seeded::program(5, i, &config);
             let all = std::iter::once(&p.main).chain(p.defs.iter().map(|d| &d.body));
             all.filter_map(|b| deepest_switch(b, 0)).max() >= Some(200)
         })
@@ -55,12 +55,12 @@ fn deep_profile_switches_inside_deep_recursion() {
 fn proptest_switching_programs_switch() {
     use proptest::strategy::{Strategy, ValueTree};
     use proptest::test_runner::TestRunner;
-    let strategy = switchyard::arb::switching_program_strategy();
+    let strategy = switchyard::gen::strategy::switching_program_strategy();
     let mut runner = TestRunner::deterministic();
     let (mut started, mut recvs) = (0, 0);
     for _ in 0..300 {
         let program = strategy.new_tree(&mut runner).unwrap().current();
-        let trace = switchyard::registry::oracle().run(&program).unwrap();
+        let trace = switchyard::check::registry::oracle().run(&program).unwrap();
         started += usize::from(trace.lines.iter().any(|l| l.contains(" start ")));
         recvs += trace.lines.iter().filter(|l| l.contains(" recv ")).count();
     }

@@ -20,7 +20,7 @@
 #[cfg(not(feature = "mutants"))]
 #[test]
 fn without_the_feature_only_the_real_backends_are_registered() {
-    use switchyard::registry::{self, BACKENDS};
+    use switchyard::check::registry::{self, BACKENDS};
     let names: Vec<&str> = BACKENDS.iter().map(|b| b.name).collect();
     #[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
     assert_eq!(names, ["thread", "stack-copy", "mmap", "ucontext"]);
@@ -36,9 +36,9 @@ mod mutants {
     use std::os::unix::process::ExitStatusExt;
     use std::process::{Command, Stdio};
     use std::time::{Duration, Instant};
-    use switchyard::differential::{check, check_seeded};
+    use switchyard::check::differential::{check, check_seeded};
+    use switchyard::check::registry::{self, Backend};
     use switchyard::gen::{self, GenConfig};
-    use switchyard::registry::{self, Backend};
 
     const WORK: &str = "SWITCHYARD_MUTANT_WORK";
     /// Marks every line the worker reports (the test harness prints its own text too, and
@@ -119,7 +119,7 @@ mod mutants {
             "first" => {
                 for index in 0..profile.count() {
                     say(format!("program {index} {}", started.elapsed().as_micros()));
-                    let program = gen::program(profile.seed(), index, &config);
+                    let program = gen::seeded::program(profile.seed(), index, &config);
                     if let Some(finding) = check(&program, &[b]).first() {
                         say(format!(
                             "found {index} {} {finding}",

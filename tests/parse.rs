@@ -2,10 +2,10 @@
 //! messages, the spec's example, and proptest properties (round trip, random bytes, token soup).
 
 use proptest::prelude::*;
-use switchyard::arb::program_strategy;
-use switchyard::ast::{Catch, Def, Error, Program, Ref, Stmt, Value};
-use switchyard::parse::{parse, ParseError};
-use switchyard::print::print;
+use switchyard::gen::strategy::program_strategy;
+use switchyard::lang::ast::{Catch, Def, Error, Program, Ref, Stmt, Value};
+use switchyard::lang::parse::{parse, ParseError};
+use switchyard::lang::print::print;
 
 fn ok(src: &str) -> Program {
     match parse("t.gp", src.as_bytes()) {
@@ -649,7 +649,7 @@ fn check_position(src: &[u8], e: &ParseError) {
 fn token_soup() -> impl Strategy<Value = Vec<u8>> {
     let token = prop_oneof![
         prop::sample::select(
-            switchyard::ast::RESERVED
+            switchyard::lang::ast::RESERVED
                 .iter()
                 .copied()
                 .chain([

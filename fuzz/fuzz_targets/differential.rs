@@ -3,9 +3,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use switchyard::{fuzz_input, registry};
+use switchyard::check::{differential, registry};
 
 fuzz_target!(|data: &[u8]| {
     let backends: Vec<_> = registry::BACKENDS.iter().collect();
-    fuzz_input::check_or_panic(data, &backends);
+    differential::check_or_panic(data, &backends);
 });

@@ -3,9 +3,9 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use switchyard::{fuzz_input, registry};
+use switchyard::check::{differential, registry};
 
 fuzz_target!(|data: &[u8]| {
     let backend = registry::find("mmap").expect("the mmap backend is registered on this platform");
-    fuzz_input::check_or_panic(data, &[backend]);
+    differential::check_or_panic(data, &[backend]);
 });

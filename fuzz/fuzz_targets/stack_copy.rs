@@ -3,10 +3,10 @@
 #![no_main]
 
 use libfuzzer_sys::fuzz_target;
-use switchyard::{fuzz_input, registry};
+use switchyard::check::{differential, registry};
 
 fuzz_target!(|data: &[u8]| {
     let backend = registry::find("stack-copy")
         .expect("the stack-copy backend is registered on this platform");
-    fuzz_input::check_or_panic(data, &[backend]);
+    differential::check_or_panic(data, &[backend]);
 });

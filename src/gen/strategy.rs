@@ -1,16 +1,16 @@
 //! proptest strategies for valid programs, shared by the
 //! parser's tests and any other test that needs arbitrary well-formed [`Program`]s.
 //!
-//! Every generated program obeys every static rule of `shared/program-language.md`: slots
+//! Every generated program obeys every static rule of `docs/language.md`: slots
 //! g0..g15, counts ≤ 1000, fuel ≤ 1000000, blocks nest at most 100 deep, the `recurse` counts
 //! around any statement add up to at most 4096, body names are valid, unique and not reserved,
 //! and every `spawn` names a defined body. It does not try to make programs that run well.
 
-use crate::ast::{
-    Block, Catch, Def, Error, Program, Ref, Stmt, Value, MAX_COUNT, MAX_FUEL, MAX_NESTING,
-    MAX_RECURSION, SLOTS,
+use crate::lang::ast::{
+    each_stmt_mut, Block, Catch, Def, Error, Program, Ref, Stmt, Value, MAX_COUNT, MAX_FUEL,
+    MAX_NESTING, MAX_RECURSION, SLOTS,
 };
-use crate::parse::is_name;
+use crate::lang::parse::is_name;
 use proptest::prelude::*;
 
 /// A valid body NAME, with extra weight on names close to reserved words and slots.
@@ -310,32 +310,11 @@ pub fn switching_program_strategy() -> impl Strategy<Value = Program> {
 
 /// Makes every slot a statement names (spawned into or referred to) one of g0 .. g{n-1}.
 fn only_slots_below(block: &mut Block, n: u8) {
-    let fix = |r: &mut Ref| {
-        if let Ref::Slot(k) = r {
+    each_stmt_mut(block, &mut |stmt| {
+        for k in stmt.slots_mut() {
             *k %= n;
         }
-    };
-    for stmt in block.iter_mut() {
-        match stmt {
-            Stmt::Spawn { slot, parent, .. } => {
-                *slot %= n;
-                if let Some(p) = parent {
-                    fix(p);
-                }
-            }
-            Stmt::Switch(r, _) | Stmt::Throw(r, _) | Stmt::Observe(r) => fix(r),
-            Stmt::Reparent(a, b) => {
-                fix(a);
-                fix(b);
-            }
-            Stmt::Try { body, handler, .. } => {
-                only_slots_below(body, n);
-                only_slots_below(handler, n);
-            }
-            Stmt::Repeat(_, b) | Stmt::Recurse(_, b) => only_slots_below(b, n),
-            Stmt::Return(_) | Stmt::Raise(_) => {}
-        }
-    }
+    });
 }
 
 /// Definitions from (name, body) pairs, keeping the first of each name.

@@ -1,9 +1,9 @@
 //! The program builder shared by switchyard's two random program generators: the seeded one
-//! ([`crate::gen`], choices from a ChaCha8 RNG) and the fuzzer's ([`crate::fuzz_input`],
+//! ([`super::seeded`], choices from a ChaCha8 RNG) and the fuzzer's ([`super::bytes`],
 //! choices from libFuzzer's bytes through `arbitrary`). Only the source of choices differs
 //! ([`Choices`]); what a program looks like is decided here, once.
 //!
-//! Every program obeys every static rule of `shared/program-language.md` (slots g0..g15,
+//! Every program obeys every static rule of `docs/language.md` (slots g0..g15,
 //! counts ≤ 1000, blocks nested ≤ 100 deep, `recurse` counts around any statement ≤ 4096,
 //! spawns name defined bodies, valid unique names, fuel ≤ 1000000) and stays within the
 //! [`GenConfig`] bounds. Programs are tuned to really switch: main spawns first, references
@@ -12,19 +12,11 @@
 //! `recurse` chains, and fuel is sometimes small. The lowest choice of every roll (what an
 //! exhausted fuzz input gives) is a switch into `g0`, so even short inputs switch.
 
-use crate::ast::{
+use super::{Choices, GenConfig};
+use crate::lang::ast::{
     Block, Catch, Def, Error, Program, Ref, Stmt, Value, MAX_COUNT, MAX_FUEL, MAX_NESTING,
     MAX_RECURSION, SLOTS,
 };
-use crate::gen::GenConfig;
-
-/// Where a builder's choices come from.
-pub trait Choices {
-    /// An integer in `lo..=hi` (`lo <= hi`); a source that has run out gives `lo`.
-    fn int(&mut self, lo: u32, hi: u32) -> u32;
-    /// Any 64-bit integer (for the extremes of the value range).
-    fn any_i64(&mut self) -> i64;
-}
 
 /// Name stems of bodies: each body gets a stem and its index, so names are always unique
 /// (the stems differ and the index is one digit) and valid, some of them close to reserved

@@ -1,34 +1,44 @@
 //! Fuzz inputs: the one decoding from libFuzzer's bytes to a [`Program`], shared by every fuzz
-//! target in `fuzz/` and by the artifact converter (`switchyard artifact FILE`).
+//! target in `fuzz/` (through [`crate::check::differential::check_or_panic`]) and by the
+//! artifact converter (`switchyard artifact FILE`).
 //!
 //! [`decode`] reads bytes two ways:
-//! - UTF-8 text that [`crate::parse::parse`] accepts is that program, so the `.gp` corpus is a
+//! - UTF-8 text that [`crate::lang::parse::parse`] accepts is that program, so the `.gp` corpus is a
 //!   seed corpus as it is, and a text artifact is already readable;
 //! - anything else goes through [`FuzzProgram`]'s [`Arbitrary`] implementation, which never
 //!   fails: an exhausted [`Unstructured`] yields its lowest choices, so every byte string
 //!   decodes to some valid program.
 //!
 //! [`FuzzProgram`] only builds programs that obey every static rule of
-//! `shared/program-language.md` (slots g0..g15, counts ≤ 1000, blocks nested ≤ 100 deep,
+//! `docs/language.md` (slots g0..g15, counts ≤ 1000, blocks nested ≤ 100 deep,
 //! `recurse` counts around any statement ≤ 4096, spawns name defined bodies, valid unique
 //! names, fuel ≤ 1000000), bounded in size ([`MAX_STATEMENTS`] statements, [`MAX_DEFS`]
-//! bodies). Like [`crate::gen`] it is tuned so that programs really switch: main spawns
+//! bodies). Like [`super::seeded`] it is tuned so that programs really switch: main spawns
 //! first, references lean on the slots main has filled, bodies switch to `parent` and `main`,
 //! throws reach greenlets in every state, greenlets get reparented, switches sometimes sit
 //! under deep `recurse` chains, and fuel is sometimes small. The lowest choice of every roll
 //! (what an exhausted input gives) is a switch into `g0`, so even short inputs switch.
 
-use crate::ast::Program;
-use crate::builder::{self, Choices};
-use crate::gen::GenConfig;
-use crate::parse::parse;
-use crate::print::print;
+use super::{builder, Choices, GenConfig};
+use crate::lang::ast::Program;
+use crate::lang::parse::parse;
+use crate::lang::print::print;
 use arbitrary::{Arbitrary, Unstructured};
 
 /// Most statements (at any depth) in a program [`FuzzProgram`] builds.
 pub const MAX_STATEMENTS: usize = 120;
 /// Most bodies (`def`s) in a program [`FuzzProgram`] builds.
 pub const MAX_DEFS: usize = 6;
+/// The shape of the programs [`FuzzProgram`] builds.
+pub fn config() -> GenConfig {
+    GenConfig {
+        max_defs: MAX_DEFS,
+        max_statements: MAX_STATEMENTS,
+        deep_percent: 20,
+        ..GenConfig::default()
+    }
+}
+
 /// Choices read from fuzzer bytes; an exhausted input gives the lowest choice every time.
 struct BytesChoices<'a, 'b>(&'b mut Unstructured<'a>);
 
@@ -43,7 +53,7 @@ impl Choices for BytesChoices<'_, '_> {
 
 /// A valid program from fuzzer bytes.
 fn build(u: &mut Unstructured<'_>) -> Program {
-    builder::build(&mut BytesChoices(u), &GenConfig::fuzz())
+    builder::build(&mut BytesChoices(u), &config())
 }
 
 /// A valid program built from fuzzer bytes (a wrapper so that the AST stays free of fuzzing).
@@ -78,7 +88,7 @@ pub fn artifact_to_program_text(bytes: &[u8]) -> String {
     let how = if as_text {
         "program text"
     } else {
-        "bytes decoded by switchyard::fuzz_input::decode"
+        "bytes decoded by switchyard::gen::bytes::decode"
     };
     format!(
         "# fuzz input of {} bytes ({how})\n{}",
@@ -87,28 +97,12 @@ pub fn artifact_to_program_text(bytes: &[u8]) -> String {
     )
 }
 
-/// Runs the program `bytes` decode to on the oracle and on `backends`, and panics with the
-/// findings and the program's text when any backend fails: the body of every fuzz target.
-pub fn check_or_panic(bytes: &[u8], backends: &[&'static crate::registry::Backend]) {
-    let program = decode(bytes);
-    let findings = crate::differential::check(&program, backends);
-    if !findings.is_empty() {
-        let list: Vec<String> = findings.iter().map(|f| format!("  {f}")).collect();
-        panic!(
-            "switchyard: {} finding(s):\n{}\nprogram:\n{}",
-            findings.len(),
-            list.join("\n"),
-            print(&program)
-        );
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ast::{count_statements, Stmt, MAX_NESTING};
-    use crate::builder::STEMS;
-    use crate::parse::is_name;
+    use crate::gen::builder::STEMS;
+    use crate::lang::ast::{count_statements, Stmt, MAX_NESTING};
+    use crate::lang::parse::is_name;
     use rand::{RngExt, SeedableRng};
     use rand_chacha::ChaCha8Rng;
 
@@ -145,11 +139,7 @@ mod tests {
     fn nesting(block: &[Stmt]) -> usize {
         1 + block
             .iter()
-            .map(|s| match s {
-                Stmt::Try { body, handler, .. } => nesting(body).max(nesting(handler)),
-                Stmt::Repeat(_, b) | Stmt::Recurse(_, b) => nesting(b),
-                _ => 0,
-            })
+            .map(|s| s.children().map(|b| nesting(b)).max().unwrap_or(0))
             .max()
             .unwrap_or(0)
     }
@@ -195,28 +185,6 @@ mod tests {
         }
         assert!(switches > 500 * 5, "{switches}");
         assert!(deep > 0);
-    }
-
-    #[test]
-    fn decoded_programs_agree_on_every_backend() {
-        let backends: Vec<_> = crate::registry::BACKENDS.iter().collect();
-        let mut rng = ChaCha8Rng::seed_from_u64(5);
-        for _ in 0..200 {
-            let len = rng.random_range(0..800);
-            let bytes: Vec<u8> = (0..len).map(|_| rng.random()).collect();
-            check_or_panic(&bytes, &backends);
-        }
-    }
-
-    #[test]
-    fn corpus_files_decode_to_themselves() {
-        let files = crate::corpus::files(&crate::corpus::default_dir());
-        assert!(!files.is_empty());
-        for path in files {
-            let bytes = std::fs::read(&path).unwrap();
-            let expected = parse("t", &bytes).unwrap();
-            assert_eq!(decode(&bytes), expected, "{}", path.display());
-        }
     }
 
     #[test]

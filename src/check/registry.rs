@@ -1,8 +1,8 @@
 //! The backend registry: every greenlet backend switchyard can run, by name. Adding a backend
 //! is one module in `impls/` plus one line in [`BACKENDS`].
 
-use crate::ast::Program;
 use crate::interp::{self, Fatal, RtValue, RunResult};
+use crate::lang::ast::Program;
 use std::cell::RefCell;
 use std::panic::{self, AssertUnwindSafe};
 use std::sync::mpsc;

@@ -1,5 +1,9 @@
 //! Test-case minimization: delta debugging over the program's syntax tree that keeps a failure.
 //!
+//! Contract: it depends on [`crate::lang`] only and runs nothing itself; whether a candidate
+//! fails is the caller's predicate (the campaign runs candidates in worker processes,
+//! [`crate::campaign::minimize`]). Its tests are in `tests.rs`.
+//!
 //! [`minimize`] takes a failing program and an oracle, `FnMut(&Program) -> bool`, that says
 //! whether a candidate still fails *the same way* (the campaign's oracle runs the candidate in
 //! a child process on one backend and compares the failure kind; tests use synthetic
@@ -22,9 +26,9 @@
 //! not give back the same program (a static rule broken) is skipped without running it. A
 //! candidate already tried (same printed text) is not run again.
 
-use crate::ast::{count_statements, Block, Catch, Error, Program, Ref, Stmt, Value, SLOTS};
-use crate::parse::parse;
-use crate::print::print;
+use crate::lang::ast::{count_statements, Block, Catch, Error, Program, Ref, Stmt, Value, SLOTS};
+use crate::lang::parse::parse;
+use crate::lang::print::print;
 use std::collections::HashSet;
 use std::time::{Duration, Instant};
 
@@ -131,28 +135,11 @@ struct BlockPath {
     steps: Vec<(usize, u8)>,
 }
 
-/// The child blocks of a statement (`try`: 0 body, 1 handler).
-fn children_mut(stmt: &mut Stmt) -> Vec<&mut Block> {
-    match stmt {
-        Stmt::Try { body, handler, .. } => vec![body, handler],
-        Stmt::Repeat(_, b) | Stmt::Recurse(_, b) => vec![b],
-        _ => Vec::new(),
-    }
-}
-
-fn children(stmt: &Stmt) -> Vec<&Block> {
-    match stmt {
-        Stmt::Try { body, handler, .. } => vec![body, handler],
-        Stmt::Repeat(_, b) | Stmt::Recurse(_, b) => vec![b],
-        _ => Vec::new(),
-    }
-}
-
 fn block_paths(p: &Program) -> Vec<BlockPath> {
     fn walk(block: &Block, path: &BlockPath, out: &mut Vec<BlockPath>) {
         out.push(path.clone());
         for (i, s) in block.iter().enumerate() {
-            for (k, child) in children(s).into_iter().enumerate() {
+            for (k, child) in s.children().enumerate() {
                 let mut deeper = path.clone();
                 deeper.steps.push((i, k as u8));
                 walk(child, &deeper, out);
@@ -188,7 +175,7 @@ fn block_at<'p>(p: &'p mut Program, path: &BlockPath) -> Option<&'p mut Block> {
     };
     for &(i, k) in &path.steps {
         let stmt = block.get_mut(i)?;
-        block = children_mut(stmt).into_iter().nth(k as usize)?;
+        block = stmt.children_mut().nth(k as usize)?;
     }
     Some(block)
 }
@@ -210,7 +197,7 @@ fn statement_places(p: &Program) -> Vec<(BlockPath, usize)> {
 fn spawns(block: &Block, name: &str) -> bool {
     block.iter().any(|s| match s {
         Stmt::Spawn { body, .. } => body == name,
-        other => children(other).into_iter().any(|b| spawns(b, name)),
+        other => other.children().any(|b| spawns(b, name)),
     })
 }
 
@@ -320,9 +307,10 @@ impl Minimizer<'_> {
         block_at(&mut c, &place.0)?.get(place.1).cloned()
     }
 
-    /// Runs `f` over every statement place in pre-order; `f` offers replacements, tried in
-    /// order until one still fails. Places are recomputed after every accepted change.
-    fn each_statement(&mut self, mut f: impl FnMut(&Stmt) -> Vec<Vec<Stmt>>) {
+    /// Calls `f` on every statement place in pre-order, with the statement there. Places are
+    /// recomputed after each call (`f` may have changed the program); stops when the budget
+    /// is spent.
+    fn each_place(&mut self, mut f: impl FnMut(&mut Self, &(BlockPath, usize), Stmt)) {
         let mut at = 0;
         loop {
             if self.out_of_budget() {
@@ -332,62 +320,54 @@ impl Minimizer<'_> {
             let Some(place) = places.get(at).cloned() else {
                 return;
             };
+            at += 1;
             let Some(stmt) = self.stmt_at(&place) else {
                 return;
             };
+            f(self, &place, stmt);
+        }
+    }
+
+    /// Runs `f` over every statement place in pre-order; `f` offers replacements, tried in
+    /// order until one still fails. Places are recomputed after every accepted change.
+    fn each_statement(&mut self, mut f: impl FnMut(&Stmt) -> Vec<Vec<Stmt>>) {
+        self.each_place(|m, place, stmt| {
             for with in f(&stmt) {
-                if let Some(c) = self.replaced(&place, with) {
-                    if self.attempt(c) {
+                if let Some(c) = m.replaced(place, with) {
+                    if m.attempt(c) {
                         break;
                     }
                 }
             }
-            at += 1;
-        }
+        });
     }
 
     fn unwrap_compounds(&mut self) {
-        self.each_statement(|s| match s {
-            Stmt::Try { body, handler, .. } => vec![body.clone(), handler.clone()],
-            Stmt::Repeat(_, b) | Stmt::Recurse(_, b) => vec![b.clone()],
-            _ => Vec::new(),
-        });
+        self.each_statement(|s| s.children().cloned().collect());
     }
 
     /// Binary search for the smallest count of each `repeat`/`recurse` that still fails.
     fn lower_counts(&mut self) {
-        let mut at = 0;
-        loop {
-            if self.out_of_budget() {
-                return;
-            }
-            let places = statement_places(&self.best);
-            let Some(place) = places.get(at).cloned() else {
-                return;
-            };
-            at += 1;
-            let Some(stmt) = self.stmt_at(&place) else {
-                return;
-            };
+        self.each_place(|m, place, stmt| {
             let (n, with_count): (u32, Box<dyn Fn(u32) -> Stmt>) = match stmt {
                 Stmt::Repeat(n, b) => (n, Box::new(move |k| Stmt::Repeat(k, b.clone()))),
                 Stmt::Recurse(n, b) => (n, Box::new(move |k| Stmt::Recurse(k, b.clone()))),
-                _ => continue,
+                _ => return,
             };
             // Invariant: count `hi` fails (the current best); look for the smallest in lo..=hi.
             let (mut lo, mut hi) = (0u32, n);
-            while lo < hi && !self.out_of_budget() {
+            while lo < hi && !m.out_of_budget() {
                 let mid = lo + (hi - lo) / 2;
-                let Some(c) = self.replaced(&place, vec![with_count(mid)]) else {
+                let Some(c) = m.replaced(place, vec![with_count(mid)]) else {
                     break;
                 };
-                if self.attempt(c) {
+                if m.attempt(c) {
                     hi = mid;
                 } else {
                     lo = mid + 1;
                 }
             }
-        }
+        });
     }
 
     fn simplify_atoms(&mut self) {
@@ -520,70 +500,20 @@ impl Minimizer<'_> {
     }
 }
 
-fn each_stmt_mut(block: &mut Block, f: &mut impl FnMut(&mut Stmt)) {
-    for s in block {
-        f(s);
-        for b in children_mut(s) {
-            each_stmt_mut(b, f);
-        }
-    }
-}
-
-fn each_program_stmt(p: &mut Program, mut f: impl FnMut(&mut Stmt)) {
-    each_stmt_mut(&mut p.main, &mut f);
-    for d in &mut p.defs {
-        each_stmt_mut(&mut d.body, &mut f);
-    }
-}
-
 fn used_slots(p: &Program) -> HashSet<u8> {
     let mut used = HashSet::new();
-    let mut q = p.clone();
-    each_program_stmt(&mut q, |s| {
-        let mut note = |r: &Ref| {
-            if let Ref::Slot(k) = r {
-                used.insert(*k);
-            }
-        };
-        match s {
-            Stmt::Spawn { slot, parent, .. } => {
-                note(&Ref::Slot(*slot));
-                if let Some(r) = parent {
-                    note(r);
-                }
-            }
-            Stmt::Switch(r, _) | Stmt::Throw(r, _) | Stmt::Observe(r) => note(r),
-            Stmt::Reparent(a, b) => {
-                note(a);
-                note(b);
-            }
-            _ => {}
-        }
-    });
+    p.clone()
+        .each_stmt_mut(|s| used.extend(s.slots_mut().into_iter().map(|k| *k)));
     used
 }
 
 fn rename_slot(p: &mut Program, from: u8, to: u8) {
-    let fix = |r: &mut Ref| {
-        if *r == Ref::Slot(from) {
-            *r = Ref::Slot(to);
-        }
-    };
-    each_program_stmt(p, |s| match s {
-        Stmt::Spawn { slot, parent, .. } => {
-            if *slot == from {
-                *slot = to;
-            }
-            if let Some(r) = parent {
-                fix(r);
+    p.each_stmt_mut(|s| {
+        for k in s.slots_mut() {
+            if *k == from {
+                *k = to;
             }
         }
-        Stmt::Switch(r, _) | Stmt::Throw(r, _) | Stmt::Observe(r) => fix(r),
-        Stmt::Reparent(a, b) => {
-            fix(a);
-            fix(b);
-        }
-        _ => {}
     });
 }
 
@@ -614,188 +544,4 @@ fn simpler_refs(r: Ref) -> Vec<Ref> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::ast::Def;
-    use crate::gen::{self, GenConfig};
-    use crate::registry;
-
-    fn generated(seed: u64, pred: impl Fn(&Program) -> bool) -> Vec<Program> {
-        (0..3000)
-            .map(|i| gen::program(seed, i, &GenConfig::default()))
-            .filter(|p| pred(p))
-            .take(5)
-            .collect()
-    }
-
-    fn oracle_trace(p: &Program) -> Vec<String> {
-        registry::oracle()
-            .run(p)
-            .map(|t| t.lines)
-            .unwrap_or_default()
-    }
-
-    #[test]
-    fn keeps_a_program_when_nothing_smaller_fails() {
-        let p = gen::program(3, 0, &GenConfig::default());
-        let original = print(&p);
-        let m = minimize(&p, &Budget::default(), |c| print(c) == original);
-        assert_eq!(m.program, p);
-    }
-
-    #[test]
-    fn every_candidate_is_valid() {
-        for index in 0..20 {
-            let p = gen::program(11, index, &GenConfig::deep());
-            let budget = Budget {
-                max_runs: 300,
-                ..Budget::default()
-            };
-            minimize(&p, &budget, |c| {
-                assert!(is_valid(c), "invalid candidate:\n{}", print(c));
-                c.defs.len() >= 2
-            });
-        }
-    }
-
-    /// Static: main spawns into a slot and throws into it before anything else names it.
-    fn throws_into_unstarted(p: &Program) -> bool {
-        fn names(s: &Stmt, k: u8) -> bool {
-            match s {
-                Stmt::Spawn { slot, parent, .. } => *slot == k || *parent == Some(Ref::Slot(k)),
-                Stmt::Switch(r, _) | Stmt::Throw(r, _) | Stmt::Observe(r) => *r == Ref::Slot(k),
-                Stmt::Reparent(a, b) => *a == Ref::Slot(k) || *b == Ref::Slot(k),
-                other => children(other)
-                    .into_iter()
-                    .any(|b| b.iter().any(|s| names(s, k))),
-            }
-        }
-        p.main.iter().enumerate().any(|(i, s)| match s {
-            Stmt::Spawn { slot, .. } => p.main[i + 1..]
-                .iter()
-                .find(|t| names(t, *slot))
-                .is_some_and(|t| matches!(t, Stmt::Throw(Ref::Slot(k), _) if k == slot)),
-            _ => false,
-        })
-    }
-
-    #[test]
-    fn reaches_spawn_then_throw_into_the_unstarted_greenlet() {
-        let found = generated(21, throws_into_unstarted);
-        assert!(!found.is_empty());
-        for p in found {
-            let m = minimize(&p, &Budget::default(), throws_into_unstarted);
-            let q = &m.program;
-            assert_eq!(q.main.len(), 2, "{}", print(q));
-            assert!(matches!(
-                q.main[0],
-                Stmt::Spawn {
-                    slot: 0,
-                    parent: None,
-                    ..
-                }
-            ));
-            assert_eq!(q.main[1], Stmt::Throw(Ref::Slot(0), Error::E(0)));
-            assert_eq!(q.defs.len(), 1);
-            assert!(q.defs[0].body.is_empty());
-            assert_eq!(q.fuel, None);
-            assert!(m.statements_before > m.statements_after);
-        }
-    }
-
-    #[test]
-    fn reaches_a_small_program_with_teardown_on_the_oracle() {
-        let has_teardown = |p: &Program| oracle_trace(p).iter().any(|l| l.contains("teardown"));
-        let found = generated(22, has_teardown);
-        assert!(!found.is_empty());
-        for p in found {
-            let m = minimize(&p, &Budget::default(), has_teardown);
-            // The smallest is def f { switch main none } main { spawn g0 f; switch g0 none }:
-            // 3 statements. Deletion-based minimizing can stop at 5 when a body spawns the
-            // greenlet main then switches to (no single statement can go), as it does for one
-            // of these programs.
-            assert!(
-                program_size(&m.program) <= 5,
-                "{} runs:\n{}",
-                m.runs,
-                print(&m.program)
-            );
-        }
-    }
-
-    #[test]
-    fn keeps_the_error_a_failure_needs_and_lowers_counts() {
-        // Fails when the oracle's trace catches E1 inside 37 or more recurse frames (static).
-        fn deep_enough(block: &Block, depth: u32) -> bool {
-            block.iter().any(|s| match s {
-                Stmt::Recurse(n, b) => deep_enough(b, depth + n),
-                Stmt::Try { body, .. } if depth >= 37 => body.contains(&Stmt::Raise(Error::E(1))),
-                other => children(other).into_iter().any(|b| deep_enough(b, depth)),
-            })
-        }
-        let fails = |p: &Program| {
-            deep_enough(&p.main, 0) && oracle_trace(p).iter().any(|l| l == "#0 caught E1")
-        };
-        let mut p = Program {
-            fuel: Some(500),
-            defs: vec![Def {
-                name: "f0".into(),
-                body: vec![Stmt::Switch(Ref::Parent, Value::Int(2))],
-            }],
-            main: vec![
-                Stmt::Spawn {
-                    slot: 3,
-                    body: "f0".into(),
-                    parent: None,
-                },
-                Stmt::Switch(Ref::Slot(3), Value::Str("x".into())),
-            ],
-            main_position: 1,
-        };
-        p.main.push(Stmt::Repeat(
-            3,
-            vec![Stmt::Recurse(
-                400,
-                vec![
-                    Stmt::Observe(Ref::Main),
-                    Stmt::Try {
-                        body: vec![
-                            Stmt::Switch(Ref::Current, Value::Int(5)),
-                            Stmt::Raise(Error::E(1)),
-                        ],
-                        catch: Catch::Error(Error::E(1)),
-                        handler: vec![Stmt::Observe(Ref::Current)],
-                    },
-                ],
-            )],
-        ));
-        p.defs.push(Def {
-            name: "unused".into(),
-            body: vec![Stmt::Raise(Error::E(4))],
-        });
-        assert!(is_valid(&p) && fails(&p));
-        let m = minimize(&p, &Budget::default(), fails);
-        assert_eq!(
-            print(&m.program),
-            "main {\n  recurse 37 {\n    try {\n      raise E1\n    } catch any {}\n  }\n}\n"
-        );
-    }
-
-    #[test]
-    fn stops_at_the_run_budget() {
-        let p = gen::program(5, 1, &GenConfig::default());
-        let budget = Budget {
-            max_runs: 10,
-            ..Budget::default()
-        };
-        let mut calls = 0;
-        let m = minimize(&p, &budget, |_| {
-            calls += 1;
-            false
-        });
-        assert_eq!(calls, 10);
-        assert_eq!(m.runs, 10);
-        assert!(m.exhausted);
-        assert_eq!(m.program, p);
-    }
-}
+mod tests;

@@ -1,11 +1,11 @@
 //! The cross-check against CPython's real `greenlet`: drives `tools/greenlet_runner.py` (in a
 //! venv made by `ci/venv.sh`) over many programs and compares its traces with the oracle's.
 
-use crate::ast::Program;
+use crate::check::registry;
 use crate::gen::{self, GenConfig};
-use crate::print::print;
-use crate::registry;
-use crate::trace::{diff, Divergence, Trace};
+use crate::lang::ast::Program;
+use crate::lang::print::print;
+use crate::lang::trace::{diff, Divergence, Trace};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -137,7 +137,7 @@ pub fn crosscheck(
 ) -> io::Result<Report> {
     let mut report = Report::default();
     for index in start..start + count {
-        let program = gen::program(seed, index, config);
+        let program = gen::seeded::program(seed, index, config);
         if let Some((problem, greenlet, oracle)) = check_program(runner, &program)? {
             report.mismatches.push(Mismatch {
                 index,

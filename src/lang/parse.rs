@@ -1,5 +1,5 @@
 //! The parser: turns the bytes of a `.gp` file into a [`Program`], or into the one
-//! [`ParseError`] (`FILE:LINE:COL: message`) that `shared/program-language.md` says the file must
+//! [`ParseError`] (`FILE:LINE:COL: message`) that `docs/language.md` says the file must
 //! be rejected with.
 //!
 //! It owns every rule of the language's syntax, lexical rules and static limits:
@@ -18,7 +18,8 @@
 //! at depth 2, and so on; the `{` that would open depth 101 is rejected before the parser
 //! recurses into it, so the recursion is bounded and the parser cannot overflow its stack.
 
-use crate::ast::{
+use super::lex::{fail, show, Fail, Lexer, Tok};
+use crate::lang::ast::{
     Block, Catch, Def, Error, Program, Ref, Stmt, Value, MAX_COUNT, MAX_FUEL, MAX_NESTING,
     MAX_RECURSION, RESERVED, SLOTS,
 };
@@ -98,185 +99,6 @@ fn line_col(source: &[u8], offset: usize) -> (usize, usize) {
         .rposition(|&b| b == b'\n')
         .map_or(0, |i| i + 1);
     (line, before.len() - line_start + 1)
-}
-
-/// An error before it is given its file, line and column.
-struct Fail {
-    pos: usize,
-    message: String,
-}
-
-fn fail<T>(pos: usize, message: String) -> Result<T, Fail> {
-    Err(Fail { pos, message })
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Tok<'a> {
-    Open,
-    Close,
-    Semi,
-    /// The text between the quotes (already checked).
-    Str(&'a str),
-    Word(&'a str),
-    Eof,
-}
-
-#[derive(Clone, Copy, Debug)]
-struct Token<'a> {
-    tok: Tok<'a>,
-    /// Byte offset of its first character (for `Eof`, the length of the file).
-    pos: usize,
-}
-
-/// The longest piece of a word or string quoted in a message.
-const SHOWN_CHARS: usize = 40;
-
-/// Quotes a piece of the file for a message: control characters escaped, long text cut.
-fn show(text: &str) -> String {
-    let mut out = String::new();
-    for (i, c) in text.chars().enumerate() {
-        if i == SHOWN_CHARS {
-            out.push_str("...");
-            break;
-        }
-        if c.is_control() {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-impl Tok<'_> {
-    /// How the token is named in "found ..." messages.
-    fn describe(&self) -> String {
-        match self {
-            Tok::Open => "'{'".to_string(),
-            Tok::Close => "'}'".to_string(),
-            Tok::Semi => "';'".to_string(),
-            Tok::Str(s) => format!("the string \"{}\"", show(s)),
-            Tok::Word(w) => format!("'{}'", show(w)),
-            Tok::Eof => "the end of the file".to_string(),
-        }
-    }
-}
-
-struct Lexer<'a> {
-    src: &'a str,
-    pos: usize,
-    peeked: Option<Token<'a>>,
-}
-
-fn is_space(b: u8) -> bool {
-    matches!(b, b' ' | b'\t' | b'\r' | b'\n')
-}
-
-fn is_word_byte(b: u8) -> bool {
-    !is_space(b) && !matches!(b, b'{' | b'}' | b';' | b'"' | b'#')
-}
-
-fn is_string_byte(b: u8) -> bool {
-    matches!(b, b'a'..=b'z' | b'0'..=b'9' | b'_' | b' ')
-}
-
-impl<'a> Lexer<'a> {
-    fn peek(&mut self) -> Result<Token<'a>, Fail> {
-        match self.peeked {
-            Some(t) => Ok(t),
-            None => {
-                let t = self.scan()?;
-                self.peeked = Some(t);
-                Ok(t)
-            }
-        }
-    }
-
-    fn next(&mut self) -> Result<Token<'a>, Fail> {
-        match self.peeked.take() {
-            Some(t) => Ok(t),
-            None => self.scan(),
-        }
-    }
-
-    fn scan(&mut self) -> Result<Token<'a>, Fail> {
-        let bytes = self.src.as_bytes();
-        // Whitespace and comments.
-        loop {
-            match bytes.get(self.pos) {
-                Some(&b) if is_space(b) => self.pos += 1,
-                Some(b'#') => {
-                    while self.pos < bytes.len() && bytes[self.pos] != b'\n' {
-                        self.pos += 1;
-                    }
-                }
-                _ => break,
-            }
-        }
-        let start = self.pos;
-        let tok = match bytes.get(start) {
-            None => Tok::Eof,
-            Some(b'{') => Tok::Open,
-            Some(b'}') => Tok::Close,
-            Some(b';') => Tok::Semi,
-            Some(b'"') => {
-                let mut i = start + 1;
-                while i < bytes.len() && is_string_byte(bytes[i]) {
-                    i += 1;
-                }
-                match bytes.get(i) {
-                    Some(b'"') => {
-                        self.pos = i + 1;
-                        return Ok(Token {
-                            tok: Tok::Str(&self.src[start + 1..i]),
-                            pos: start,
-                        });
-                    }
-                    None | Some(b'\n') => {
-                        return fail(
-                            start,
-                            "unterminated string: expected '\"' before the end of the line"
-                                .to_string(),
-                        )
-                    }
-                    Some(b'\r') if bytes.get(i + 1) == Some(&b'\n') => {
-                        return fail(
-                            start,
-                            "unterminated string: expected '\"' before the end of the line"
-                                .to_string(),
-                        )
-                    }
-                    Some(_) => {
-                        // Every byte before `i` is ASCII, so `i` starts a character.
-                        let c = self.src[i..].chars().next().unwrap_or('?');
-                        return fail(
-                            start,
-                            format!(
-                                "invalid character '{}' in string (strings hold only a-z, 0-9, _ and space)",
-                                show(&c.to_string())
-                            ),
-                        );
-                    }
-                }
-            }
-            Some(_) => {
-                let mut i = start;
-                while i < bytes.len() && is_word_byte(bytes[i]) {
-                    i += 1;
-                }
-                self.pos = i;
-                // The word ends at an ASCII byte or the end, so the slice is on char boundaries.
-                return Ok(Token {
-                    tok: Tok::Word(&self.src[start..i]),
-                    pos: start,
-                });
-            }
-        };
-        if tok != Tok::Eof {
-            self.pos += 1;
-        }
-        Ok(Token { tok, pos: start })
-    }
 }
 
 struct Parser<'a> {

@@ -1,4 +1,4 @@
-//! The printer: a [`Program`] as canonical text that [`crate::parse::parse`] reads back to an
+//! The printer: a [`Program`] as canonical text that [`crate::lang::parse::parse`] reads back to an
 //! equal `Program`.
 //!
 //! Layout: `fuel N` on the first line only when the program gives one; then the defs and `main`
@@ -6,7 +6,7 @@
 //! per block level, one statement per line; an empty block is `{}`. Values, references, errors
 //! print with their `Display` from `ast.rs` (so integers are canonical: `-0` prints as `0`).
 
-use crate::ast::{Block, Program, Stmt};
+use crate::lang::ast::{Block, Program, Stmt};
 use std::fmt::Write;
 
 /// The canonical text of `program`.

@@ -15,11 +15,11 @@
 //!   teardown's throws are not statements and are not counted);
 //! - fuel exhaustion and teardown: read from the traces.
 
-use crate::ast::{Block, Program, Stmt};
-use crate::campaign::Profile;
+use crate::check::registry::PROGRAM_THREAD_STACK;
 use crate::gen;
+use crate::gen::Profile;
 use crate::interp::{self, RtValue};
-use crate::registry::PROGRAM_THREAD_STACK;
+use crate::lang::ast::{Block, Program, Stmt};
 use std::collections::{BTreeMap, HashSet};
 use std::fmt::Write;
 
@@ -72,13 +72,8 @@ fn kind(stmt: &Stmt) -> &'static str {
 fn count_kinds(block: &Block, kinds: &mut BTreeMap<&'static str, u64>) {
     for s in block {
         *kinds.entry(kind(s)).or_default() += 1;
-        match s {
-            Stmt::Try { body, handler, .. } => {
-                count_kinds(body, kinds);
-                count_kinds(handler, kinds);
-            }
-            Stmt::Repeat(_, b) | Stmt::Recurse(_, b) => count_kinds(b, kinds),
-            _ => {}
+        for b in s.children() {
+            count_kinds(b, kinds);
         }
     }
 }
@@ -90,20 +85,16 @@ pub fn deepest_switch(block: &Block, depth: u64) -> Option<u64> {
         .filter_map(|s| match s {
             Stmt::Switch(..) | Stmt::Throw(..) => Some(depth),
             Stmt::Recurse(n, b) => deepest_switch(b, depth + u64::from(*n)),
-            Stmt::Repeat(_, b) => deepest_switch(b, depth),
-            Stmt::Try { body, handler, .. } => {
-                deepest_switch(body, depth).max(deepest_switch(handler, depth))
-            }
-            _ => None,
+            other => other
+                .children()
+                .filter_map(|b| deepest_switch(b, depth))
+                .max(),
         })
         .max()
 }
 
 fn program_switch_depth(p: &Program) -> Option<u64> {
-    std::iter::once(&p.main)
-        .chain(p.defs.iter().map(|d| &d.body))
-        .filter_map(|b| deepest_switch(b, 0))
-        .max()
+    p.blocks().filter_map(|b| deepest_switch(b, 0)).max()
 }
 
 // ---- trace measures ----
@@ -151,7 +142,7 @@ pub fn measure(seed: u64, programs: u64, profile: Profile, threads: usize) -> St
                     .spawn_scoped(scope, move || {
                         let mut s = Stats::default();
                         for index in (t..programs).step_by(threads as usize) {
-                            measure_one(&gen::program(seed, index, config), &mut s);
+                            measure_one(&gen::seeded::program(seed, index, config), &mut s);
                         }
                         s
                     })
@@ -197,7 +188,7 @@ fn measure_one(program: &Program, s: &mut Stats) {
     }
     let (result, counts) = interp::run_counted::<ThreadHub<RtValue>>(
         program,
-        crate::registry::ORACLE,
+        crate::check::registry::ORACLE,
         &HubConfig::default(),
     );
     for (sum, n) in s.targets.iter_mut().zip(counts.targets) {
@@ -325,7 +316,7 @@ impl Stats {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trace::Trace;
+    use crate::lang::trace::Trace;
 
     #[test]
     fn suspended_count_follows_start_and_finish() {

@@ -1,5 +1,5 @@
 //! The program model: the abstract syntax of the greenlet language
-//! (`../shared/program-language.md`), shared by the parser, the printer, the generators, the
+//! (`docs/language.md`), shared by the parser, the printer, the generators, the
 //! interpreter and the minimizer.
 
 use std::fmt;
@@ -47,6 +47,76 @@ impl Program {
     /// Index of the body named `name` in `defs`.
     pub fn def_index(&self, name: &str) -> Option<usize> {
         self.defs.iter().position(|d| d.name == name)
+    }
+
+    /// The top-level blocks: main's, then each def's body.
+    pub fn blocks(&self) -> impl Iterator<Item = &Block> {
+        std::iter::once(&self.main).chain(self.defs.iter().map(|d| &d.body))
+    }
+
+    /// Calls `f` on every statement of the program, at any depth: main's, then the defs'.
+    pub fn each_stmt_mut(&mut self, mut f: impl FnMut(&mut Stmt)) {
+        each_stmt_mut(&mut self.main, &mut f);
+        for d in &mut self.defs {
+            each_stmt_mut(&mut d.body, &mut f);
+        }
+    }
+}
+
+impl Stmt {
+    /// The blocks directly inside this statement, in file order (`try`: its body, then its
+    /// handler; `repeat` and `recurse`: their block; every other statement: none). Code that
+    /// walks nested blocks goes through this (or [`Stmt::children_mut`]).
+    pub fn children(&self) -> impl Iterator<Item = &Block> {
+        let (first, second) = match self {
+            Stmt::Try { body, handler, .. } => (Some(body), Some(handler)),
+            Stmt::Repeat(_, b) | Stmt::Recurse(_, b) => (Some(b), None),
+            _ => (None, None),
+        };
+        first.into_iter().chain(second)
+    }
+
+    /// [`Stmt::children`], mutable.
+    pub fn children_mut(&mut self) -> impl Iterator<Item = &mut Block> {
+        let (first, second) = match self {
+            Stmt::Try { body, handler, .. } => (Some(body), Some(handler)),
+            Stmt::Repeat(_, b) | Stmt::Recurse(_, b) => (Some(b), None),
+            _ => (None, None),
+        };
+        first.into_iter().chain(second)
+    }
+
+    /// Every slot this statement itself names (not those in its child blocks): the slot a
+    /// `spawn` fills and every reference that is a slot.
+    pub fn slots_mut(&mut self) -> Vec<&mut u8> {
+        let refs: Vec<&mut Ref> = match self {
+            Stmt::Spawn { slot, parent, .. } => {
+                let mut slots = vec![slot];
+                if let Some(Ref::Slot(k)) = parent {
+                    slots.push(k);
+                }
+                return slots;
+            }
+            Stmt::Switch(r, _) | Stmt::Throw(r, _) | Stmt::Observe(r) => vec![r],
+            Stmt::Reparent(a, b) => vec![a, b],
+            _ => Vec::new(),
+        };
+        refs.into_iter()
+            .filter_map(|r| match r {
+                Ref::Slot(k) => Some(k),
+                _ => None,
+            })
+            .collect()
+    }
+}
+
+/// Calls `f` on every statement of `block`, at any depth, each before the statements inside it.
+pub fn each_stmt_mut(block: &mut Block, f: &mut impl FnMut(&mut Stmt)) {
+    for s in block {
+        f(s);
+        for b in s.children_mut() {
+            each_stmt_mut(b, f);
+        }
     }
 }
 
@@ -246,14 +316,6 @@ pub const RESERVED: &[&str] = &[
 pub fn count_statements(block: &[Stmt]) -> usize {
     block
         .iter()
-        .map(|s| {
-            1 + match s {
-                Stmt::Try { body, handler, .. } => {
-                    count_statements(body) + count_statements(handler)
-                }
-                Stmt::Repeat(_, b) | Stmt::Recurse(_, b) => count_statements(b),
-                _ => 0,
-            }
-        })
+        .map(|s| 1 + s.children().map(|b| count_statements(b)).sum::<usize>())
         .sum()
 }

@@ -1,0 +1,90 @@
+//! The worker process (the child side of [`super::protocol`]): answers requests on stdin
+//! until it ends, running each program in this process. A `check` request goes through THE
+//! differential comparison ([`crate::check::differential::compare`]); a `run` request runs
+//! each backend alone (no oracle) to pin a crash on one backend.
+//!
+//! Contract: a worker never decides anything: it runs, reports on stdout and exits 0 at the
+//! end of its input. If a backend kills it, the parent ([`super::worker`]) names the crash.
+
+use super::inject::Injection;
+use super::protocol::{one_line, Failure, FailureKind, Job, Mode, ReplyLine};
+use crate::check::differential::{self, Comparison, Observer, Verdict};
+use crate::check::registry::{self, Backend};
+use std::io::{self, Write};
+
+/// Calls a closure just before each backend runs.
+struct BeforeRun<F: FnMut(&str)>(F);
+
+impl<F: FnMut(&str)> Observer for BeforeRun<F> {
+    fn before_run(&mut self, backend: &'static Backend) {
+        (self.0)(backend.name);
+    }
+}
+
+/// Runs one job in this process. `before_run` is called with each backend's name just
+/// before it runs.
+pub fn execute(job: &Job, mut before_run: impl FnMut(&str)) -> Result<Vec<Failure>, String> {
+    let program = job.program()?;
+    let mut backends = Vec::new();
+    for name in &job.backends {
+        backends.push(registry::find(name).ok_or_else(|| format!("unknown backend '{name}'"))?);
+    }
+    match job.mode {
+        Mode::Run => {
+            let mut failures = Vec::new();
+            for b in backends {
+                before_run(b.name);
+                if let Err(f) = b.run(&program) {
+                    failures.push(Failure::fatal(b.name, &f));
+                }
+            }
+            Ok(failures)
+        }
+        Mode::Check => {
+            match differential::compare(&program, &backends, &mut BeforeRun(before_run)) {
+                Comparison::OracleFatal(f) => Ok(vec![Failure::fatal(registry::ORACLE, &f)]),
+                Comparison::Compared { verdicts, .. } => Ok(verdicts
+                    .into_iter()
+                    .filter_map(|(b, verdict)| match verdict {
+                        Verdict::Agrees => None,
+                        Verdict::Fatal(f) => Some(Failure::fatal(b.name, &f)),
+                        Verdict::Diverges(_) => Some(Failure {
+                            backend: b.name.to_string(),
+                            kind: FailureKind::Divergence,
+                            detail: one_line(&verdict.failure().unwrap_or_default()),
+                        }),
+                    })
+                    .collect()),
+            }
+        }
+    }
+}
+
+/// The worker's main loop: answers requests on stdin until it ends. Returns the exit status.
+pub fn worker_main() -> u8 {
+    let injection = Injection::from_env();
+    let stdin = io::stdin();
+    let mut input = stdin.lock();
+    let stdout = io::stdout();
+    let mut out = io::BufWriter::new(stdout.lock());
+    loop {
+        let reply = match Job::decode(&mut input) {
+            Ok(None) => return 0,
+            Ok(Some(job)) => {
+                ReplyLine::encode_reply(&execute(&job, |b| injection.before_run(b, job.index)))
+            }
+            Err(e) => {
+                let _ = out.write_all(ReplyLine::encode_reply(&Err(e)).as_bytes());
+                let _ = out.flush();
+                return 2;
+            }
+        };
+        if out
+            .write_all(reply.as_bytes())
+            .and_then(|()| out.flush())
+            .is_err()
+        {
+            return 0; // the parent has gone
+        }
+    }
+}

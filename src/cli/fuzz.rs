@@ -1,0 +1,163 @@
+//! `switchyard fuzz`: the differential campaign ([`switchyard::campaign::run`]) with its
+//! settings from the command line, a start line naming the replay command and a summary line.
+
+use super::{
+    backend_names, bad_argument, cores, worker_settings, ProfileArg, AGREED, DIVERGED, INVALID,
+};
+use std::path::PathBuf;
+use switchyard::campaign::{self, findings, Limit};
+use switchyard::check::registry;
+use switchyard::gen::Profile;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Backend to compare with the oracle (repeatable). Default: every registered backend
+    /// except the oracle (which always runs) and the `mutant-*` / `crash-*` ones.
+    #[arg(long = "backend", short = 'b', value_name = "NAME")]
+    backends: Vec<String>,
+    /// Run for this many seconds (default: 60 unless --programs is given).
+    #[arg(long, value_name = "N", conflicts_with = "programs")]
+    seconds: Option<f64>,
+    /// Run programs 0 .. N of the seed, then stop.
+    #[arg(long, value_name = "N")]
+    programs: Option<u64>,
+    /// Seed of the generator. Default: random (printed at the start, to replay the run).
+    #[arg(long, value_name = "S")]
+    seed: Option<u64>,
+    /// Worker processes. Default: the number of cores.
+    #[arg(long, value_name = "J")]
+    jobs: Option<usize>,
+    /// Where finding files go.
+    #[arg(long, value_name = "DIR", default_value = "corpus/findings")]
+    out: PathBuf,
+    /// A worker that takes longer than this on one program is killed (a `timeout`
+    /// finding).
+    #[arg(long, value_name = "T", default_value_t = 10_000)]
+    timeout_ms: u64,
+    /// Generator settings.
+    #[arg(long, value_enum, default_value_t = ProfileArg::Default)]
+    profile: ProfileArg,
+    /// Most test runs to minimize one finding.
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    minimize_runs: usize,
+    /// Most seconds to minimize one finding.
+    #[arg(long, value_name = "S", default_value_t = 60.0)]
+    minimize_seconds: f64,
+    /// Most findings minimized (and written) per backend and failure kind; later ones are
+    /// only counted.
+    #[arg(long, value_name = "N", default_value_t = 5)]
+    max_per_kind: usize,
+    /// End the campaign as soon as N findings have been written (or found already
+    /// written), instead of at the time or program limit.
+    #[arg(long, value_name = "N")]
+    stop_after: Option<u64>,
+}
+
+pub fn run(args: &Args) -> u8 {
+    let backends = match backend_names(&args.backends) {
+        Ok(b) => b,
+        Err(code) => return code,
+    };
+    let limit = match (args.seconds, args.programs) {
+        (Some(s), _) if !(s.is_finite() && s > 0.0) => {
+            return bad_argument("--seconds must be a positive number")
+        }
+        (Some(s), _) => Limit::Seconds(s),
+        (None, Some(n)) => Limit::Programs(n),
+        (None, None) => Limit::Seconds(60.0),
+    };
+    let jobs = args.jobs.unwrap_or_else(cores);
+    if jobs == 0 {
+        return bad_argument("--jobs must be at least 1");
+    }
+    let (timeout, minimize, exe) =
+        match worker_settings(args.timeout_ms, args.minimize_runs, args.minimize_seconds) {
+            Ok(settings) => settings,
+            Err(code) => return code,
+        };
+    let profile = Profile::from(args.profile);
+    let seed = args.seed.unwrap_or_else(random_seed);
+    let backend_flags: String = backends.iter().map(|b| format!(" --backend {b}")).collect();
+    let replay = format!(
+        "switchyard fuzz --seed {seed} --profile {}{backend_flags}",
+        profile.name()
+    );
+    eprintln!(
+        "switchyard fuzz: seed {seed}, profile {}, backends {} (against the {} oracle), {jobs} workers, findings in {} (replay: {replay})",
+        profile.name(),
+        backends.join(", "),
+        registry::ORACLE,
+        args.out.display(),
+    );
+    let options = campaign::Options {
+        backends,
+        limit,
+        seed,
+        jobs,
+        out: args.out.clone(),
+        timeout,
+        profile,
+        exe,
+        minimize,
+        max_per_kind: args.max_per_kind,
+        command_line: replay,
+        stop_after: args.stop_after,
+    };
+    let summary = match campaign::run(&options) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("switchyard fuzz: {e}");
+            return INVALID;
+        }
+    };
+    let mut extra = String::new();
+    if summary.duplicates > 0 {
+        extra.push_str(&format!(", {} duplicates not written", summary.duplicates));
+    }
+    if summary.over_cap > 0 {
+        extra.push_str(&format!(
+            ", {} not minimized (over --max-per-kind)",
+            summary.over_cap
+        ));
+    }
+    if summary.unreproduced > 0 {
+        extra.push_str(&format!(
+            ", {} crashes did not happen again",
+            summary.unreproduced
+        ));
+    }
+    if summary.not_reproduced > 0 {
+        extra.push_str(&format!(
+            ", {} findings written unminimized (did not fail again)",
+            summary.not_reproduced
+        ));
+    }
+    eprintln!(
+        "switchyard fuzz: {} programs in {:.1} s ({:.1} programs/s), {} divergences, {} fatal, {} crashes, {} findings written{extra}; seed {seed}",
+        summary.programs,
+        summary.elapsed.as_secs_f64(),
+        summary.rate(),
+        summary.divergences,
+        summary.fatal,
+        summary.crashes,
+        summary.written,
+    );
+    if summary.found_anything() {
+        DIVERGED
+    } else {
+        AGREED
+    }
+}
+
+fn random_seed() -> u64 {
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos() as u64);
+    findings::fnv1a(
+        &[
+            nanos.to_le_bytes(),
+            u64::from(std::process::id()).to_le_bytes(),
+        ]
+        .concat(),
+    )
+}

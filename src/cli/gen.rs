@@ -1,0 +1,59 @@
+//! `switchyard gen`: seeded programs, printed or written to files.
+
+use super::{ProfileArg, AGREED, INVALID};
+use std::path::PathBuf;
+use switchyard::gen::{seeded, Profile};
+use switchyard::lang::print::print;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// Seed of the generator.
+    #[arg(long, default_value_t = 0)]
+    seed: u64,
+    /// How many programs.
+    #[arg(long, default_value_t = 1)]
+    count: u64,
+    /// Index of the first program.
+    #[arg(long, default_value_t = 0)]
+    start: u64,
+    /// Write each program to DIR/seed-S-I.gp instead of printing them.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Generator settings.
+    #[arg(long, value_enum, default_value_t = ProfileArg::Default)]
+    profile: ProfileArg,
+}
+
+pub fn run(args: &Args) -> u8 {
+    let (seed, profile) = (args.seed, Profile::from(args.profile));
+    let config = profile.config();
+    if let Some(dir) = &args.out {
+        if let Err(e) = std::fs::create_dir_all(dir) {
+            eprintln!("switchyard: cannot create {}: {e}", dir.display());
+            return INVALID;
+        }
+    }
+    for index in args.start..args.start + args.count {
+        let text = print(&seeded::program(seed, index, &config));
+        let header = match profile {
+            Profile::Default => {
+                format!("# generated: switchyard gen --seed {seed} --start {index}\n")
+            }
+            _ => format!(
+                "# generated: switchyard gen --seed {seed} --start {index} --profile {}\n",
+                profile.name()
+            ),
+        };
+        match &args.out {
+            Some(dir) => {
+                let path = dir.join(format!("seed-{seed}-{index}.gp"));
+                if let Err(e) = std::fs::write(&path, format!("{header}{text}")) {
+                    eprintln!("switchyard: cannot write {}: {e}", path.display());
+                    return INVALID;
+                }
+            }
+            None => println!("{header}{text}"),
+        }
+    }
+    AGREED
+}

@@ -1,0 +1,135 @@
+//! `switchyard minimize FILE`: how the program fails (in a worker, isolated when it crashes),
+//! then minimized in a worker keeping that failure, printed (and with `--out` written) as a
+//! finding file. The backends, seed, program and profile default to the finding header's
+//! ([`switchyard::campaign::findings::Header`]).
+
+use super::{backend_names, parse_files, worker_settings, AGREED, INVALID};
+use std::path::PathBuf;
+use switchyard::campaign::findings::{self, Header, Provenance};
+use switchyard::campaign::{isolate, minimize, Job, Mode, Outcome, Worker};
+use switchyard::check::registry;
+use switchyard::gen::Profile;
+use switchyard::lang::print::print;
+
+#[derive(clap::Args)]
+pub struct Args {
+    /// The failing program.
+    #[arg(value_name = "FILE")]
+    file: PathBuf,
+    /// Backend to run (repeatable). Default: the `# backend:` line of a finding file, else
+    /// the backends `fuzz` runs by default.
+    #[arg(long = "backend", short = 'b', value_name = "NAME")]
+    backends: Vec<String>,
+    /// Also write the minimized program (with its header) to this file, atomically.
+    #[arg(long, value_name = "FILE")]
+    out: Option<PathBuf>,
+    /// A run that takes longer than this is killed (a `timeout` failure).
+    #[arg(long, value_name = "T", default_value_t = 10_000)]
+    timeout_ms: u64,
+    /// Most test runs.
+    #[arg(long, value_name = "N", default_value_t = 2000)]
+    minimize_runs: usize,
+    /// Most seconds.
+    #[arg(long, value_name = "S", default_value_t = 60.0)]
+    minimize_seconds: f64,
+}
+
+pub fn run(args: &Args) -> u8 {
+    let file = &args.file;
+    let name = file.display().to_string();
+    let (_, program) = match parse_files(std::slice::from_ref(file)) {
+        Ok(mut p) => p.remove(0),
+        Err(code) => return code,
+    };
+    let source = String::from_utf8_lossy(&std::fs::read(file).unwrap_or_default()).into_owned();
+    let header = Header::parse(&source);
+    let from_header = header
+        .backend
+        .as_ref()
+        .map(|b| b.split('+').map(str::to_string).collect::<Vec<_>>())
+        .filter(|bs| bs.iter().all(|b| registry::find(b).is_some()));
+    let backends = match (args.backends.is_empty(), from_header) {
+        (true, Some(bs)) => bs,
+        _ => match backend_names(&args.backends) {
+            Ok(b) => b,
+            Err(code) => return code,
+        },
+    };
+    let (timeout, budget, exe) =
+        match worker_settings(args.timeout_ms, args.minimize_runs, args.minimize_seconds) {
+            Ok(settings) => settings,
+            Err(code) => return code,
+        };
+    let profile = header.profile.unwrap_or(Profile::Default);
+    let job = Job {
+        mode: Mode::Check,
+        backends: backends.clone(),
+        seed: header.seed.unwrap_or(0),
+        index: header.program.unwrap_or(0),
+        profile,
+        text: Some(print(&program)),
+    };
+    let mut worker = Worker::new(&exe);
+    let failed = |e: std::io::Error| {
+        eprintln!("switchyard minimize: cannot run a worker: {e}");
+        INVALID
+    };
+    let reproducer = match worker.run(&job, timeout) {
+        Err(e) => return failed(e),
+        Ok(Outcome::Done(failures)) => match failures.into_iter().next() {
+            Some(f) => isolate::reproducer_for(&job, f),
+            None => {
+                eprintln!(
+                    "{name}: does not fail: every backend ({}) agrees with the {} oracle",
+                    backends.join(", "),
+                    registry::ORACLE
+                );
+                return INVALID;
+            }
+        },
+        Ok(Outcome::Crashed { kind, .. }) => {
+            match isolate::isolate(&exe, &job, timeout).map(|r| r.into_iter().next()) {
+                Err(e) => return failed(e),
+                Ok(Some(r)) => r,
+                Ok(None) => {
+                    eprintln!("{name}: crashed once ({kind}) but not again: nothing to minimize");
+                    return INVALID;
+                }
+            }
+        }
+    };
+    eprintln!(
+        "{name}: fails on {}: {}: {}; minimizing",
+        reproducer.failure.backend, reproducer.failure.kind, reproducer.failure.detail
+    );
+    let minimized =
+        match minimize::minimize_in_worker(&mut worker, &reproducer, &program, &budget, timeout) {
+            Err(e) => return failed(e),
+            Ok(None) => {
+                eprintln!("{name}: does not fail that way again: nothing to minimize");
+                return INVALID;
+            }
+            Ok(Some(m)) => m,
+        };
+    let provenance = Provenance {
+        seed: job.seed,
+        index: job.index,
+        profile,
+        found_by: header
+            .found_by
+            .unwrap_or_else(|| format!("switchyard minimize {name}")),
+        minimized: findings::minimized_note(&minimized),
+    };
+    let text = print(&minimized.program);
+    let target = args.out.as_deref().unwrap_or(file);
+    let contents = findings::render(target, &reproducer.failure, &provenance, &text);
+    print!("{contents}");
+    if let Some(out) = &args.out {
+        if let Err(e) = findings::write_atomically(out, contents.as_bytes()) {
+            eprintln!("switchyard minimize: cannot write {}: {e}", out.display());
+            return INVALID;
+        }
+    }
+    eprintln!("{name}: {}", provenance.minimized);
+    AGREED
+}

@@ -1,0 +1,213 @@
+//! The `switchyard` command line: one module per subcommand, each owning its
+//! `#[derive(clap::Args)]` struct (every flag stated once, with its help text) and its `run`
+//! function; this module holds the subcommand list, the exit statuses and the helpers several
+//! subcommands share.
+//!
+//! Contract: argument parsing, messages and exit statuses only; the work is done by the
+//! library (`switchyard::check`, `switchyard::campaign`, `switchyard::gen`, ...).
+
+mod artifact;
+mod backends;
+mod crosscheck;
+mod fuzz;
+mod gen;
+mod minimize;
+mod run;
+mod stats;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+use std::time::Duration;
+use switchyard::check::registry::{self, Backend};
+use switchyard::gen::Profile;
+use switchyard::lang::ast::Program;
+use switchyard::lang::parse::parse;
+use switchyard::minimize::Budget;
+
+/// Exit status: everything agreed.
+const AGREED: u8 = 0;
+/// Exit status: a backend diverged, crashed or corrupted its stack.
+const DIVERGED: u8 = 1;
+/// Exit status: invalid input (a malformed program, an unknown backend, a missing tool).
+const INVALID: u8 = 2;
+
+#[derive(Parser)]
+#[command(
+    name = "switchyard",
+    version,
+    about = "Differential testing and benchmarking of greenlet stack-switching backends",
+    long_about = "switchyard runs programs in a small greenlet language (see docs/language.md) \
+on several stack-switching backends and checks that each gives the same trace as the thread \
+oracle, which is itself checked against CPython's real greenlet.\n\n\
+Exit status: 0 when everything agreed, 1 when a backend diverged or crashed, 2 on invalid input."
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run program files on backends and compare every trace with the oracle's.
+    ///
+    /// Every file is parsed first; a malformed one is reported as FILE:LINE:COL: message and
+    /// nothing runs (exit 2). The oracle's trace is printed on stdout (after a `== FILE` line
+    /// when there are several files); each divergence is reported on stderr with the first
+    /// differing line, its number, and the expected and actual lines.
+    Run(run::Args),
+    /// List the registered backends, one name a line (the oracle, `thread`, first).
+    Backends(backends::Args),
+    /// Print seeded random programs (program I of seed S is always the same program).
+    Gen(gen::Args),
+    /// Run seeded random programs through real CPython greenlet and the thread oracle; fail
+    /// (exit 1) on any difference, printing the first differing program.
+    Crosscheck(crosscheck::Args),
+    /// Differential fuzzing campaign: seeded random programs on the chosen backends, each
+    /// trace compared with the thread oracle's, every program run in a worker process so that
+    /// a backend crash (signal, abort, stack overflow, hang) is a finding, not the end.
+    ///
+    /// Each finding is minimized and written to DIR as BACKEND-KIND-HASH.gp (atomically; a
+    /// finding already there is not written again). Progress goes to stderr; a summary line
+    /// ends the run. Exit status: 0 when nothing was found, 1 when anything was, 2 on bad
+    /// arguments.
+    Fuzz(fuzz::Args),
+    /// Minimize a failing program: find how it fails (the first failing backend, in a worker
+    /// process), then delta-debug it keeping that failure, and print the smallest program
+    /// found with a header saying the failure. Exit status: 0 when minimized, 2 when the
+    /// program does not fail (or on bad arguments).
+    Minimize(minimize::Args),
+    /// Show what the generator tests: statement kinds, trace lengths, greenlets suspended at
+    /// once, recursion depth at switches, switch targets, fuel exhaustion and teardown, measured
+    /// by running seeded programs on the thread oracle.
+    Stats(stats::Args),
+    /// Convert a cargo-fuzz input (a crash artifact or a corpus entry) to a readable .gp
+    /// program, decoded exactly as the fuzz targets decode it.
+    Artifact(artifact::Args),
+    /// Internal: a campaign worker process (reads jobs on stdin, answers on stdout).
+    #[command(name = "__worker", hide = true)]
+    Worker,
+}
+
+/// Parses the command line and runs the subcommand; returns the exit status.
+pub fn main() -> u8 {
+    match Cli::parse().command {
+        Command::Run(args) => run::run(&args),
+        Command::Backends(args) => backends::run(&args),
+        Command::Gen(args) => gen::run(&args),
+        Command::Crosscheck(args) => crosscheck::run(&args),
+        Command::Fuzz(args) => fuzz::run(&args),
+        Command::Minimize(args) => minimize::run(&args),
+        Command::Stats(args) => stats::run(&args),
+        Command::Artifact(args) => artifact::run(&args),
+        Command::Worker => switchyard::campaign::serve::worker_main(),
+    }
+}
+
+/// Generator settings on the command line.
+#[derive(Clone, Copy, ValueEnum)]
+enum ProfileArg {
+    Default,
+    Deep,
+}
+
+impl From<ProfileArg> for Profile {
+    fn from(p: ProfileArg) -> Profile {
+        match p {
+            ProfileArg::Default => Profile::Default,
+            ProfileArg::Deep => Profile::Deep,
+        }
+    }
+}
+
+/// Parses every file, reporting every malformed one.
+fn parse_files(files: &[PathBuf]) -> Result<Vec<(String, Program)>, u8> {
+    let mut parsed = Vec::new();
+    let mut bad = false;
+    for file in files {
+        let name = file.display().to_string();
+        match std::fs::read(file) {
+            Ok(bytes) => match parse(&name, &bytes) {
+                Ok(p) => parsed.push((name, p)),
+                Err(e) => {
+                    eprintln!("{e}");
+                    bad = true;
+                }
+            },
+            Err(e) => {
+                eprintln!("{name}: cannot read: {e}");
+                bad = true;
+            }
+        }
+    }
+    if bad {
+        Err(INVALID)
+    } else {
+        Ok(parsed)
+    }
+}
+
+/// The backends called `names`, checked; default: every real backend.
+fn select_backends(names: &[String]) -> Result<Vec<&'static Backend>, u8> {
+    if names.is_empty() {
+        return Ok(registry::real().collect());
+    }
+    let mut chosen = Vec::new();
+    for name in names {
+        match registry::find(name) {
+            Some(b) => chosen.push(b),
+            None => {
+                eprintln!(
+                    "switchyard: unknown backend '{name}' (registered: {})",
+                    registry::names()
+                );
+                return Err(INVALID);
+            }
+        }
+    }
+    Ok(chosen)
+}
+
+/// Names of the chosen backends, checked; default: the campaign's default backends.
+fn backend_names(names: &[String]) -> Result<Vec<String>, u8> {
+    if names.is_empty() {
+        return Ok(switchyard::campaign::default_backends()
+            .iter()
+            .map(|b| b.name.to_string())
+            .collect());
+    }
+    select_backends(names).map(|bs| bs.iter().map(|b| b.name.to_string()).collect())
+}
+
+fn cores() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get())
+}
+
+fn bad_argument(message: &str) -> u8 {
+    eprintln!("switchyard: {message}");
+    INVALID
+}
+
+/// What `fuzz` and `minimize` need to run workers: the `--timeout-ms` timeout, the budget of
+/// `--minimize-runs` and `--minimize-seconds`, and this executable (which workers run);
+/// each checked in that order.
+fn worker_settings(
+    timeout_ms: u64,
+    minimize_runs: usize,
+    minimize_seconds: f64,
+) -> Result<(Duration, Budget, PathBuf), u8> {
+    if timeout_ms == 0 {
+        return Err(bad_argument("--timeout-ms must be at least 1"));
+    }
+    if !(minimize_seconds.is_finite() && minimize_seconds >= 0.0) {
+        return Err(bad_argument(
+            "--minimize-seconds must be a number of seconds",
+        ));
+    }
+    let budget = Budget {
+        max_runs: minimize_runs,
+        max_time: Duration::from_secs_f64(minimize_seconds),
+    };
+    let exe = std::env::current_exe()
+        .map_err(|e| bad_argument(&format!("cannot find my own executable: {e}")))?;
+    Ok((Duration::from_millis(timeout_ms), budget, exe))
+}
