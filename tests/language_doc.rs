@@ -13,15 +13,14 @@
 
 use std::path::PathBuf;
 use std::process::Command;
-use switchyard::crosscheck::{self, GreenletRunner};
-use switchyard::registry;
-use switchyard::trace::{diff, Trace};
+use switchyard::check::crosscheck::{self, GreenletRunner};
+use switchyard::check::registry;
+use switchyard::lang::trace::{diff, Trace};
 
-/// The project's parser and its program type: the only mention of either in this file, so
-/// that when they move (to `switchyard::lang`), these two lines are the ones to change.
-type Program = switchyard::ast::Program;
+/// The project's parser and its program type: the only mention of either in this file.
+type Program = switchyard::lang::ast::Program;
 fn parse(name: &str, source: &str) -> Result<Program, String> {
-    switchyard::parse::parse(name, source.as_bytes()).map_err(|e| e.to_string())
+    switchyard::lang::parse::parse(name, source.as_bytes()).map_err(|e| e.to_string())
 }
 
 const TAGS: &[&str] = &["gp", "trace", "reject", "error", "text", "sh"];

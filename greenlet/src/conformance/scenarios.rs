@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use super::{body, s, Err, Log, Setup, Slot, Val};
 use crate::{Body, Hub, ParentError, State};
 
-/// The example of program-language.md.
+/// The example of docs/language.md.
 pub fn the_language_doc_example_runs_as_documented<H: Hub<Val> + 'static>(setup: &Setup) {
     let hub = setup.hub::<H>();
     let log = Log::default();
