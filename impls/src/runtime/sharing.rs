@@ -69,10 +69,10 @@
 //! The stack-per-greenlet backends need no promise: a borrow lent to another thread stays
 //! valid across switches, because nothing else ever writes a greenlet's own stack.
 
-use crate::greenlet::{BackendError, HubConfig};
-use crate::switch::{Entry, StackSwitch};
 #[allow(unused_imports)] // for the docs
 use crate::greenlet::Hub;
+use crate::greenlet::{BackendError, HubConfig};
+use crate::switch::{Entry, StackSwitch};
 use std::ffi::c_void;
 use std::marker::PhantomData;
 

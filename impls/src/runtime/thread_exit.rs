@@ -1,8 +1,7 @@
 //! The per-thread hub registry's cell, and tearing a hub down when its OS thread exits.
 //!
 //! A hub normally goes away with its last [`Runtime`] handle. A suspended greenlet can hold a
-//! handle itself (a clone on its stack, or captured by an unstarted greenlet's body), which
-//! would keep the hub, its greenlets and their stacks alive for good, with none of their
+//! handle itself (a clone on its stack), which would keep the hub, its greenlets and their stacks alive for good, with none of their
 //! destructors ever run. So when the thread exits (its thread-locals are destroyed), the
 //! registry's cell tears the thread's live hub down as the last handle would: every suspended
 //! greenlet is killed with GreenletExit (up to three passes), and the bodies of unstarted
@@ -41,6 +40,8 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
         if self.current.get() == MAIN && !self.tearing_down.get() {
             // `self` is a strong reference, so no handle a killed greenlet drops is the last.
             self.teardown();
+            // Bodies are `Send`, so they hold no hub handle; drop them here anyway, on the
+            // thread's main greenlet with the hub intact, rather than in the hub's drop.
             let bodies: Vec<_> = self
                 .recs
                 .borrow_mut()
