@@ -19,7 +19,17 @@
 //! - when the last [`Runtime`] handle of a thread goes away (on the main greenlet), every
 //!   greenlet still suspended is killed the same way (parent := main, up to three passes), then
 //!   every context and stack is freed. A greenlet that still refuses to die after that has its
-//!   stack deliberately leaked (never unmapped), which is memory-safe.
+//!   stack deliberately leaked (never unmapped), which is memory-safe;
+//! - a hub still alive when its thread exits (a suspended greenlet holds a `Runtime` clone) is
+//!   torn down then, the same way (`thread_exit`);
+//! - nothing is switched while the thread unwinds a panic (`std::thread::panicking()`): the
+//!   panic state is the thread's, so a greenlet switched to would run as if panicking. A
+//!   switch or throw then returns the payload's panic error (`Payload::panic_error`, message
+//!   starting `switchyard: switch refused`), and a kill due then (a handle or the hub dropped
+//!   during unwinding) does not happen: the greenlet stays suspended, is killed by the hub's
+//!   teardown if that runs later with nothing unwinding, and is otherwise leaked like a
+//!   greenlet that refuses to die. A `Payload` method the runtime calls while resolving a
+//!   switch or a death cannot switch either (same error).
 //!
 //! One hub per OS thread: [`Hub::new`] on a thread with a live hub of the same backend and
 //! payload returns another handle to that hub (the new config is then ignored); if the live
