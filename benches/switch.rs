@@ -157,10 +157,23 @@ macro_rules! backends {
 #[allow(dead_code)]
 type Native<S> = switchyard_impls::runtime::Runtime<S, N>;
 
+/// The benchmark's promise for stack-copy hubs.
+#[allow(dead_code)]
+struct BenchKeepsStacksPrivate;
+
+// SAFETY: the benchmark bodies keep no pointer into a greenlet's stack for another thread or
+// greenlet: `deep` hands main only a number (the stack span), never an address to use.
+unsafe impl switchyard_impls::runtime::SharedStackContract for BenchKeepsStacksPrivate {}
+
 backends! {
     "thread" => switchyard_oracle::ThreadHub<N>,
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-    "stack-copy" => Native<switchyard_impls::stack_copy::StackCopy>,
+    "stack-copy" => Native<
+        switchyard_impls::runtime::SharedStack<
+            switchyard_impls::stack_copy::StackCopy,
+            BenchKeepsStacksPrivate,
+        >,
+    >,
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
     "mmap" => Native<switchyard_impls::mmap::Mmap>,
     #[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]

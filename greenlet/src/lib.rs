@@ -130,7 +130,10 @@ impl std::error::Error for BackendError {}
 #[derive(Clone, Debug)]
 pub struct HubConfig {
     /// Bytes of stack for each greenlet, where the backend gives greenlets stacks of their own
-    /// (mmap, ucontext, thread). Ignored by stack-copy, which runs on the thread's stack.
+    /// (mmap, ucontext, thread). Ignored by stack-copy, which runs on the thread's stack. Any
+    /// value is accepted when the hub is made; a size the backend cannot provide (too large to
+    /// map, or more than the address space or memory allows) makes `spawn` fail with a
+    /// [`BackendError`] that says so.
     pub stack_size: usize,
 }
 

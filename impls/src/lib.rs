@@ -24,7 +24,25 @@
 //! once. Backends: [`mmap::Mmap`] (a stack per greenlet and an asm register swap, x86-64 Linux)
 //! and [`ucontext::Ucontext`] (`swapcontext` on the same stacks, Linux/glibc). A hub belongs
 //! to one OS thread; greenlet handles ([`runtime::Greenlet`]) are reference counted, and a
-//! suspended greenlet whose last handle goes away is killed with GreenletExit.
+//! suspended greenlet whose last handle goes away is killed with GreenletExit; a hub still
+//! alive when its thread exits is torn down then.
+//!
+//! # Safety boundary
+//!
+//! Every safe function of this crate is sound. What that takes:
+//! - [`stack_copy::StackCopy`] moves a suspended greenlet's stack bytes (greenlet's
+//!   algorithm), so a borrow lent to another thread (`std::thread::scope`) would read and
+//!   write another greenlet's frames. Its hubs therefore exist only as
+//!   `Runtime<SharedStack<StackCopy, C>, V>`, where `C` is the program's
+//!   `unsafe impl` of [`runtime::SharedStackContract`]; `Runtime<StackCopy, V>` is not a
+//!   [`greenlet::Hub`] (see [`runtime::sharing`], with compile-fail examples).
+//! - A switch made while the thread unwinds a panic (from a destructor) is refused with the
+//!   payload's panic error, because the panic state is the thread's and would leak into the
+//!   greenlet switched to; greenlets whose last handle is dropped during unwinding are killed
+//!   later (see [`runtime`]). A switch from a `Payload` method the runtime is calling while it
+//!   resolves a switch or a death is refused the same way.
+//! - [`process::close_stdout`] and the stack-switching trait ([`switch::StackSwitch`]) are
+//!   `unsafe`, with their contracts in `# Safety` sections.
 //!
 //! It is a plain Rust greenlet library too. A generator, ping-ponging with the main greenlet:
 //!

@@ -5,7 +5,20 @@
 #[allow(unused_imports)]
 use switchyard_greenlet::conformance::{ConformancePayload, Setup};
 #[allow(unused_imports)]
-use switchyard_impls::runtime::Runtime;
+use switchyard_impls::runtime::{Runtime, SharedStack, SharedStackContract};
+
+/// The conformance suite's promise for its stack-copy hubs.
+#[allow(dead_code)]
+struct ScenariosKeepStacksPrivate;
+
+// SAFETY: the scenarios (`switchyard_greenlet::conformance::scenarios`, no unsafe code) pass
+// only owned values and `Arc`s between greenlets and threads; none keeps a pointer into a
+// suspended greenlet's stack.
+unsafe impl SharedStackContract for ScenariosKeepStacksPrivate {}
+
+/// Stack-copy under the scenarios' promise.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+type StackCopy = SharedStack<switchyard_impls::stack_copy::StackCopy, ScenariosKeepStacksPrivate>;
 
 #[cfg(target_os = "linux")]
 switchyard_greenlet::conformance_tests!(
@@ -24,7 +37,7 @@ switchyard_greenlet::conformance_tests!(
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 switchyard_greenlet::conformance_tests!(
     stack_copy,
-    Runtime<switchyard_impls::stack_copy::StackCopy, ConformancePayload>,
+    Runtime<StackCopy, ConformancePayload>,
     Setup::new().thread_stack(STACK_COPY_THREAD_STACK)
 );
 
@@ -38,14 +51,13 @@ const STACK_COPY_THREAD_STACK: usize = 64 << 20;
 mod native_specific {
     use switchyard_greenlet::conformance::{body, Err, Setup, Val};
     use switchyard_greenlet::{Hub, HubConfig, State};
-    use switchyard_impls::runtime::Runtime;
-    use switchyard_impls::switch::StackSwitch;
+    use switchyard_impls::runtime::{Runtime, StableStacks};
 
     use super::STACK_COPY_THREAD_STACK;
 
     type H<S> = Runtime<S, Val>;
 
-    fn hub<S: StackSwitch>() -> H<S> {
+    fn hub<S: StableStacks>() -> H<S> {
         Setup::new().hub::<H<S>>()
     }
 
@@ -60,7 +72,7 @@ mod native_specific {
     }
 
     /// A second `Hub::new` on the thread, also inside a greenlet, returns the same hub.
-    fn one_hub_per_thread<S: StackSwitch>() {
+    fn one_hub_per_thread<S: StableStacks>() {
         let h1 = hub::<S>();
         let h2 = hub::<S>();
         assert_eq!(h1.main(), h2.main());
@@ -79,14 +91,14 @@ mod native_specific {
     }
 
     /// A hub of another backend on a thread with a live hub is refused.
-    fn mixed_backends_refused<S: StackSwitch, T: StackSwitch>() {
+    fn mixed_backends_refused<S: StableStacks, T: StableStacks>() {
         let _h = hub::<S>();
         let other = H::<T>::new(&HubConfig::default());
         assert!(other.unwrap_err().0.contains("one hub per OS thread"));
     }
 
     /// A handle used on another thread's hub panics naming the rule.
-    fn wrong_thread_message<S: StackSwitch>() {
+    fn wrong_thread_message<S: StableStacks>() {
         let h = hub::<S>();
         let g = h.spawn(body(|_, _| Ok(Val::None)), None).unwrap();
         let g2 = g.clone();
@@ -105,7 +117,7 @@ mod native_specific {
 
     /// The hub going away makes up to three kill passes: a greenlet that survives two more
     /// GreenletExits and gives up at the third dies in the second pass.
-    fn teardown_kills_in_up_to_three_passes<S: StackSwitch>() {
+    fn teardown_kills_in_up_to_three_passes<S: StableStacks>() {
         use std::sync::atomic::{AtomicUsize, Ordering};
         use std::sync::Arc;
         let h = hub::<S>();
@@ -172,7 +184,7 @@ mod native_specific {
     /// Each greenlet's MXCSR control bits and x87 control word survive its suspension,
     /// whatever the greenlets it switched to (directly, greenlet to greenlet, too) set
     /// meanwhile.
-    fn control_words<S: StackSwitch>() {
+    fn control_words<S: StableStacks>() {
         let h = hub::<S>();
         let (base_m, base_f) = (mxcsr(), fpcw());
         let g2 = h
@@ -261,7 +273,7 @@ mod native_specific {
     );
     native_tests!(
         stack_copy,
-        switchyard_impls::stack_copy::StackCopy,
+        crate::StackCopy,
         switchyard_impls::mmap::Mmap,
         on_big_stack
     );

@@ -6,7 +6,7 @@ mod common;
 
 use common::{body, hub, Val};
 use switchyard_impls::greenlet::Hub;
-use switchyard_impls::switch::StackSwitch;
+use switchyard_impls::runtime::StableStacks;
 
 fn mappings() -> usize {
     std::fs::read_to_string("/proc/self/maps")
@@ -15,7 +15,7 @@ fn mappings() -> usize {
         .count()
 }
 
-fn workload<S: StackSwitch>() {
+fn workload<S: StableStacks>() {
     let h = hub::<S>();
     let mut keep = vec![];
     for i in 0..200 {

@@ -9,7 +9,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::process::Command;
 use switchyard_impls::greenlet::{Hub, HubConfig};
 use switchyard_impls::runtime::Runtime;
-use switchyard_impls::switch::StackSwitch;
+use switchyard_impls::runtime::StableStacks;
 
 const ENV: &str = "SWITCHYARD_OVERFLOW_SCENARIO";
 
@@ -24,7 +24,7 @@ fn recurse(n: u64) -> u64 {
     recurse(n + 1) + frame[0] as u64
 }
 
-fn overflow<S: StackSwitch>() {
+fn overflow<S: StableStacks>() {
     let h = Runtime::<S, Val>::new(&HubConfig {
         stack_size: 256 << 10,
     })

@@ -131,6 +131,20 @@ pub use switchyard_impls::greenlet::panic_message;
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 type Native<S> = switchyard_impls::runtime::Runtime<S, RtValue>;
 
+/// The interpreter's promise for the backends that move stacks (stack-copy and its mutants).
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+struct InterpreterKeepsStacksPrivate;
+
+// SAFETY: the interpreter (safe code, no threads of its own) runs greenlet bodies that are
+// `'static` closures over heap data (`Arc`s); nothing it runs keeps a pointer into a
+// greenlet's stack while that greenlet is suspended, for another greenlet or another thread.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+unsafe impl switchyard_impls::runtime::SharedStackContract for InterpreterKeepsStacksPrivate {}
+
+/// A backend that moves stacks, under the interpreter's promise.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+type Shared<S> = switchyard_impls::runtime::SharedStack<S, InterpreterKeepsStacksPrivate>;
+
 /// Every backend, the oracle first. A backend whose module does not build on this platform
 /// is compiled out of the list.
 pub static BACKENDS: &[Backend] = &[
@@ -139,7 +153,7 @@ pub static BACKENDS: &[Backend] = &[
         "reference oracle: one OS thread per greenlet, a baton handed over on every switch",
     ),
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-    Backend::new::<Native<switchyard_impls::stack_copy::StackCopy>>(
+    Backend::new::<Native<Shared<switchyard_impls::stack_copy::StackCopy>>>(
         "stack-copy",
         "greenlet's algorithm: one shared stack, overlapping slices copied to and from the heap",
     ),
@@ -165,12 +179,12 @@ pub static BACKENDS: &[Backend] = &[
         "BROKEN ON PURPOSE: mmap stacks, register swap that does not restore MXCSR",
     ),
     #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
-    Backend::new::<Native<switchyard_impls::mutants::stack_copy::MutantRestoreOffset>>(
+    Backend::new::<Native<Shared<switchyard_impls::mutants::stack_copy::MutantRestoreOffset>>>(
         "mutant-restore-offset",
         "BROKEN ON PURPOSE: stack copy restoring partial slices 16 bytes too high",
     ),
     #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
-    Backend::new::<Native<switchyard_impls::mutants::stack_copy::MutantShortSave>>(
+    Backend::new::<Native<Shared<switchyard_impls::mutants::stack_copy::MutantShortSave>>>(
         "mutant-short-save",
         "BROKEN ON PURPOSE: stack copy whose partial saves stop one word short",
     ),

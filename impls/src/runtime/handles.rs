@@ -3,13 +3,13 @@
 //! handle and `Hub::new` reach through a thread-local, and the slot look-ups that turn handles
 //! into slots and back.
 
+use super::thread_exit::HubCell;
 use super::{Inner, Runtime, St, MAIN};
 use crate::greenlet::Payload;
 use crate::switch::StackSwitch;
 use std::any::{Any, TypeId};
-use std::cell::RefCell;
 use std::fmt;
-use std::rc::{Rc, Weak};
+use std::rc::Rc;
 use std::sync::Arc;
 use std::thread::ThreadId;
 
@@ -59,11 +59,15 @@ pub(super) trait ErasedHub: Any {
     fn into_any(self: Rc<Self>) -> Rc<dyn Any>;
     fn kind(&self) -> TypeId;
     fn serial(&self) -> u64;
+    /// The thread is exiting: tear the hub down (see `thread_exit`).
+    fn thread_exit(self: Rc<Self>);
 }
 
 thread_local! {
     /// The live hub of this thread, if any.
-    pub(super) static THREAD_HUB: RefCell<Option<Weak<dyn ErasedHub>>> = const { RefCell::new(None) };
+    /// The live hub of this thread, if any; it is torn down when the thread exits (see
+    /// `thread_exit`).
+    pub(super) static THREAD_HUB: HubCell = const { HubCell::new() };
 }
 
 fn release_token(hub: u64, _thread: ThreadId, slot: u32) {
@@ -72,7 +76,7 @@ fn release_token(hub: u64, _thread: ThreadId, slot: u32) {
     // with when its hub goes away.
     let strong = THREAD_HUB
         .try_with(|cell| {
-            let weak = cell.try_borrow().ok()?.as_ref()?.clone();
+            let weak = cell.0.try_borrow().ok()?.as_ref()?.clone();
             weak.upgrade()
         })
         .ok()
@@ -106,6 +110,9 @@ impl<S: StackSwitch, V: Payload> ErasedHub for Inner<S, V> {
     }
     fn serial(&self) -> u64 {
         self.serial
+    }
+    fn thread_exit(self: Rc<Self>) {
+        Inner::thread_exit(self);
     }
 }
 

@@ -1,10 +1,23 @@
 //! Switching: where a switch's value or error goes (greenlet's parent-chain walks, killing
 //! unstarted greenlets that an error reaches), the switch itself through the backend, the
 //! housekeeping a resumed greenlet does first, and a finished greenlet's last switch.
+//!
+//! Two kinds of switch are refused (the switch or throw returns the payload's panic error,
+//! [`Payload::panic_error`], with a message saying why, and nothing is switched):
+//! - a switch while the thread is unwinding a panic (`std::thread::panicking()`, e.g. from a
+//!   destructor during unwinding). The panic state is the OS thread's, not the greenlet's: the
+//!   greenlet switched to would run as if panicking (a `MutexGuard` it drops poisons its
+//!   mutex) and the unwinding greenlet could be left suspended mid-unwind for good. This
+//!   covers the runtime's own kills too: a handle or hub dropped during unwinding kills
+//!   nothing; its greenlets are left suspended (as greenlets that refuse to die are);
+//! - a switch from inside a `Payload` method while the runtime is resolving where a switch or
+//!   a finished greenlet's result goes: the runtime's records are mid-update then (a dying
+//!   greenlet switching away there would be left dead but running).
 
 use super::{Inner, St, Transfer};
 use crate::greenlet::{Outcome, Payload};
 use crate::switch::StackSwitch;
+use std::cell::Cell;
 
 impl<S: StackSwitch, V: Payload> Inner<S, V> {
     /// Walks from `dest` to the greenlet that will receive `payload` (greenlet's parent-chain
@@ -133,7 +146,47 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
         }
     }
 
+    /// Why a switch from the current greenlet must be refused now, if it must (see the
+    /// module doc).
+    #[inline(always)]
+    fn refused(&self) -> Option<&'static str> {
+        if std::thread::panicking() {
+            Some(
+                "switchyard: switch refused: this greenlet is unwinding a panic, and the \
+                 panic state belongs to the OS thread, so the greenlet switched to would run \
+                 as if it were panicking",
+            )
+        } else if self.resolving.get() {
+            Some(
+                "switchyard: switch refused: called from a Payload method while the runtime \
+                 is resolving a switch or a greenlet's death",
+            )
+        } else {
+            None
+        }
+    }
+
+    /// The outcome of a refused switch.
+    #[cold]
+    #[inline(never)]
+    fn refusal(why: &'static str) -> Outcome<V> {
+        Err(V::panic_error(why.to_string()))
+    }
+
+    /// `resolve`, with switches refused while it runs (it calls `Payload` methods).
+    fn resolve_guarded(
+        &self,
+        dest: u32,
+        payload: Transfer<V>,
+    ) -> Result<(u32, Transfer<V>), Outcome<V>> {
+        let _guard = Resolving::enter(&self.resolving);
+        self.resolve(dest, payload)
+    }
+
     pub(super) fn deliver(&self, target: u32, payload: Transfer<V>) -> Outcome<V> {
+        if let Some(why) = self.refused() {
+            return Self::refusal(why);
+        }
         // Fast path, every switch to a suspended greenlet: nothing to resolve, the payload
         // goes as it is, and one borrow finds both contexts.
         let cur = self.current.get();
@@ -149,29 +202,32 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
         if let Some((from, to)) = suspended {
             return self.switch_contexts(cur, target, from, to, payload);
         }
-        match self.resolve(target, payload) {
+        match self.resolve_guarded(target, payload) {
             Err(outcome) => outcome,
             Ok((dest, payload)) => self.switch_to(dest, payload),
         }
     }
 
     /// The current greenlet's body has ended with `result`: it dies and its result goes to its
-    /// parent chain. Never returns.
+    /// parent chain. Never returns. It is marked dead only once its destination is known, so
+    /// that it never reports itself dead while it can still run; `Payload` methods called
+    /// meanwhile cannot switch (see the module doc).
     pub(super) fn die(&self, result: Outcome<V>) -> ! {
         let cur = self.current.get();
+        let resolving = Resolving::enter(&self.resolving);
         let payload = match result {
             Ok(v) => Transfer::Value(v),
             Err(e) if V::is_exit(&e) => Transfer::Value(V::exit_value()),
             Err(e) => Transfer::Error(e),
         };
-        self.recs.borrow_mut()[cur as usize].state = St::Dead;
         let parent = self.parent_slot(cur);
         let (dest, payload) = match self.resolve(parent, payload) {
             Ok(x) => x,
-            Err(_) => unreachable!("a dead greenlet is never the current one"),
+            Err(_) => unreachable!("a greenlet is never its own ancestor"),
         };
         let (from, to) = {
             let mut recs = self.recs.borrow_mut();
+            recs[cur as usize].state = St::Dead;
             if recs[dest as usize].state == St::Unstarted {
                 recs[dest as usize].state = St::Started;
             }
@@ -181,11 +237,28 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
         self.prev.set(cur);
         self.current.set(dest);
         self.dying.set(Some(cur));
+        drop(resolving);
         // SAFETY: as in `switch_to`; in addition `from` is dying: nothing on this stack is
         // used again (this frame holds no value that needs dropping) and it is freed by the
         // context we resume (`after_switch`).
         unsafe { S::switch(from, to, true) };
         // A dead context is never resumed; if a backend did, nothing sane can follow.
         std::process::abort()
+    }
+}
+
+/// Marks the hub as resolving (switches refused) until dropped.
+struct Resolving<'a>(&'a Cell<bool>);
+
+impl<'a> Resolving<'a> {
+    fn enter(flag: &'a Cell<bool>) -> Self {
+        flag.set(true);
+        Resolving(flag)
+    }
+}
+
+impl Drop for Resolving<'_> {
+    fn drop(&mut self) {
+        self.0.set(false);
     }
 }

@@ -19,15 +19,34 @@
 //! - when the last [`Runtime`] handle of a thread goes away (on the main greenlet), every
 //!   greenlet still suspended is killed the same way (parent := main, up to three passes), then
 //!   every context and stack is freed. A greenlet that still refuses to die after that has its
-//!   stack deliberately leaked (never unmapped), which is memory-safe.
+//!   stack deliberately leaked (never unmapped), which is memory-safe;
+//! - a hub still alive when its thread exits (a suspended greenlet holds a `Runtime` clone) is
+//!   torn down then, the same way (`thread_exit`);
+//! - nothing is switched while the thread unwinds a panic (`std::thread::panicking()`): the
+//!   panic state is the thread's, so a greenlet switched to would run as if panicking. A
+//!   switch or throw then returns the payload's panic error (`Payload::panic_error`, message
+//!   starting `switchyard: switch refused`), and a kill due then (a handle or the hub dropped
+//!   during unwinding) does not happen: the greenlet stays suspended, is killed by the hub's
+//!   teardown if that runs later with nothing unwinding, and is otherwise leaked like a
+//!   greenlet that refuses to die. A `Payload` method the runtime calls while resolving a
+//!   switch or a death cannot switch either (same error).
 //!
 //! One hub per OS thread: [`Hub::new`] on a thread with a live hub of the same backend and
 //! payload returns another handle to that hub (the new config is then ignored); if the live
 //! hub is of another backend or payload, it fails with a [`BackendError`], because two hubs
 //! interleaving their switches on one thread could resume one another's stacks out of order.
 //!
+//! Which hubs safe code may create ([`sharing`]): the [`Hub`] implementation needs a backend
+//! with [`StableStacks`], whose suspended greenlets' stacks never move (mmap, ucontext). The
+//! stack-copy backend moves them, so another thread holding a borrow into a suspended
+//! greenlet's stack (a `std::thread::scope` thread, say) would read and write another
+//! greenlet's bytes; its hubs are `Runtime<SharedStack<StackCopy, C>, V>`, available only
+//! through the program's `unsafe impl` of [`SharedStackContract`] for `C`.
+//!
 //! The pieces, by job: `handles` (greenlet handles, the per-thread hub registry, slot
-//! look-ups), `hub` (resolving a switch's destination, switching, dying), `lifecycle`
+//! look-ups), `thread_exit` (tearing the thread's hub down when the thread exits, even if a
+//! suspended greenlet still holds a handle to it), `sharing` (which backends safe code may
+//! create hubs of), `hub` (resolving a switch's destination, switching, dying), `lifecycle`
 //! (releasing, killing and freeing greenlets, teardown) and `entry` (the function every
 //! greenlet starts in). This module holds the shared state and the [`Hub`] implementation.
 
@@ -35,8 +54,11 @@ mod entry;
 mod handles;
 mod hub;
 mod lifecycle;
+pub mod sharing;
+mod thread_exit;
 
 pub use handles::Greenlet;
+pub use sharing::{SharedStack, SharedStackContract, StableStacks};
 
 use crate::greenlet::{BackendError, Body, Hub, HubConfig, Outcome, ParentError, Payload, State};
 use crate::switch::StackSwitch;
@@ -130,6 +152,9 @@ struct Inner<S: StackSwitch, V: Payload> {
     pending: RefCell<Vec<u32>>,
     draining: Cell<bool>,
     tearing_down: Cell<bool>,
+    /// The runtime is resolving a switch or a death and may be calling `Payload` methods:
+    /// a switch now (from inside such a method) is refused (see `hub::Inner::refusal`).
+    resolving: Cell<bool>,
     main_token: RefCell<Option<Arc<Token>>>,
     _not_send: PhantomData<*mut ()>,
 }
@@ -137,6 +162,9 @@ struct Inner<S: StackSwitch, V: Payload> {
 /// A generic greenlet hub over the stack-switching backend `S`, carrying payload `V`.
 ///
 /// Construct it with [`Hub::new`] (e.g. `Runtime::<Mmap, MyPayload>::new(&HubConfig::default())`).
+/// It is a [`Hub`] only for backends with [`StableStacks`]: a stack-copy hub is
+/// `Runtime<SharedStack<StackCopy, C>, V>`, where `C` is the program's unsafe
+/// [`SharedStackContract`] (see [`sharing`]).
 /// Clones are handles to the same per-thread hub; the last one to go (on the main greenlet)
 /// kills every suspended greenlet and frees every stack.
 pub struct Runtime<S: StackSwitch, V: Payload> {
@@ -169,11 +197,17 @@ impl<S: StackSwitch, V: Payload> Runtime<S, V> {
     }
 }
 
-impl<S: StackSwitch, V: Payload> Hub<V> for Runtime<S, V> {
+impl<S: StableStacks, V: Payload> Hub<V> for Runtime<S, V> {
     type Greenlet = Greenlet;
 
     fn new(config: &HubConfig) -> Result<Self, BackendError> {
-        let existing = THREAD_HUB.with(|cell| cell.borrow().as_ref().and_then(|w| w.upgrade()));
+        let existing = THREAD_HUB
+            .try_with(|cell| cell.0.borrow().as_ref().and_then(|w| w.upgrade()))
+            .map_err(|_| {
+                BackendError(
+                    "switchyard: cannot create a greenlet hub: this thread is exiting".to_string(),
+                )
+            })?;
         if let Some(strong) = existing {
             if strong.kind() == TypeId::of::<Inner<S, V>>() {
                 let inner = strong
@@ -185,7 +219,9 @@ impl<S: StackSwitch, V: Payload> Hub<V> for Runtime<S, V> {
             drop_erased(strong);
             return Err(BackendError(format!(
                 "switchyard: this thread already has a live greenlet hub of another backend or \
-                 payload; one hub per OS thread (requested {})",
+                 payload; one hub per OS thread (requested {}). A hub lives while any handle to \
+                 it does, including one held by a suspended greenlet; it is torn down at the \
+                 latest when the thread exits",
                 std::any::type_name::<S>()
             )));
         }
@@ -215,11 +251,12 @@ impl<S: StackSwitch, V: Payload> Hub<V> for Runtime<S, V> {
             pending: RefCell::new(Vec::new()),
             draining: Cell::new(false),
             tearing_down: Cell::new(false),
+            resolving: Cell::new(false),
             main_token: RefCell::new(Some(main_token)),
             _not_send: PhantomData,
         });
         let weak: Weak<dyn ErasedHub> = Rc::downgrade(&inner) as Weak<dyn ErasedHub>;
-        THREAD_HUB.with(|cell| *cell.borrow_mut() = Some(weak));
+        THREAD_HUB.with(|cell| *cell.0.borrow_mut() = Some(weak));
         Ok(Runtime { inner })
     }
 

@@ -52,7 +52,7 @@ impl Stack {
     /// A stack with at least `size` usable bytes, from this thread's pool or a new mapping.
     /// `backend` names the backend in the overflow message.
     pub(crate) fn take(size: usize, backend: &'static str) -> Result<Stack, BackendError> {
-        let usable = round_up(size.max(MIN_STACK), page_size());
+        let usable = usable_size(size)?;
         if let Some(stack) = pool::take(usable) {
             guard::insert(stack.base as usize, stack.usable, backend);
             return Ok(stack);
@@ -131,20 +131,58 @@ impl Drop for Stack {
     }
 }
 
-fn round_up(n: usize, to: usize) -> usize {
-    n.div_ceil(to) * to
+/// The largest mapping a stack (usable bytes plus its guard page) may be: Rust allocations
+/// and pointer offsets are limited to `isize::MAX` bytes.
+const MAX_MAPPING: usize = isize::MAX as usize;
+
+/// The usable bytes of a stack for a requested `HubConfig::stack_size` of `size` bytes: at
+/// least [`MIN_STACK`], rounded up to whole pages; an error naming the size if that and the
+/// guard page cannot be one mapping (the rounding or the guard page would overflow, or the
+/// total is over [`MAX_MAPPING`]).
+fn usable_size(size: usize) -> Result<usize, BackendError> {
+    let page = page_size();
+    size.max(MIN_STACK)
+        .checked_next_multiple_of(page)
+        .filter(|usable| usable.checked_add(page).is_some_and(|t| t <= MAX_MAPPING))
+        .ok_or_else(|| {
+            BackendError(format!(
+                "switchyard: greenlet stack size of {size} bytes (HubConfig::stack_size) is too \
+                 large: the stack, rounded up to whole pages, and its guard page must fit in one \
+                 mapping of at most {MAX_MAPPING} bytes"
+            ))
+        })
 }
 
+/// The error for a failed `mmap` or `mprotect` of a stack with `usable` bytes, naming the
+/// cause the system reports: the `vm.max_map_count` limit when the process is at it (each
+/// stack takes two mappings), otherwise the address space or memory a stack that size needs.
 fn map_error(usable: usize, what: &str) -> BackendError {
     let err = std::io::Error::last_os_error();
-    let limit = std::fs::read_to_string("/proc/sys/vm/max_map_count")
-        .map(|s| s.trim().to_string())
-        .unwrap_or_else(|_| "unknown".to_string());
+    let limit: Option<usize> = std::fs::read_to_string("/proc/sys/vm/max_map_count")
+        .ok()
+        .and_then(|s| s.trim().parse().ok());
+    let maps = std::fs::read_to_string("/proc/self/maps")
+        .ok()
+        .map(|s| s.lines().count());
+    let shown = |n: Option<usize>| n.map_or("unknown".to_string(), |n| n.to_string());
+    let cause = match (err.raw_os_error(), limit, maps) {
+        // A new stack needs room for 2 more mappings (3 while the guard page splits one).
+        (Some(libc::ENOMEM), Some(limit), Some(maps)) if maps + 3 > limit => format!(
+            "the process reached vm.max_map_count = {limit} memory mappings ({maps} in use; \
+             each greenlet stack takes 2: raise it with `sysctl vm.max_map_count=N`, or run \
+             fewer greenlets at once)"
+        ),
+        (Some(libc::ENOMEM), _, _) => format!(
+            "not enough free address space or memory for a stack of {usable} bytes (a smaller \
+             HubConfig::stack_size, or fewer greenlets at once, would need less; {} memory \
+             mappings in use, vm.max_map_count = {})",
+            shown(maps),
+            shown(limit)
+        ),
+        _ => "the system refused the mapping".to_string(),
+    };
     BackendError(format!(
-        "switchyard: cannot map a greenlet stack of {usable} bytes ({what}: {err}): out of \
-         memory, or the process reached vm.max_map_count = {limit} memory mappings (each \
-         greenlet stack takes 2: raise it with `sysctl vm.max_map_count=N`, or run fewer \
-         greenlets at once)"
+        "switchyard: cannot map a greenlet stack of {usable} bytes ({what}: {err}): {cause}"
     ))
 }
 
