@@ -341,3 +341,59 @@ fn fuzz_rejects_bad_arguments_with_2() {
         assert_eq!(code, 2, "{args:?}: {err}");
     }
 }
+
+#[test]
+fn minimize_names_a_hand_written_file_as_the_source_not_a_seed() {
+    let dir = temp_dir("provenance");
+    let hand = dir.join("hand.gp");
+    std::fs::write(
+        &hand,
+        "def f0 {\n  switch parent 1\n}\nmain {\n  spawn g0 f0\n  switch g0 2\n}\n",
+    )
+    .unwrap();
+    let min = dir.join("min.gp");
+    let (hand, min) = (hand.to_str().unwrap(), min.to_str().unwrap());
+    let (code, out, err) = switchyard(&["minimize", hand, "--out", min], Some("abort@mmap#0"));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("# source: {hand}\n")), "{out}");
+    assert!(
+        out.contains(&format!("# original program: the file {hand}\n")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("# replay: switchyard run --backend mmap {min}\n")),
+        "{out}"
+    );
+    assert!(
+        !out.contains("# seed:") && !out.contains("# program:"),
+        "{out}"
+    );
+    assert!(!out.contains("switchyard gen"), "{out}");
+    // Minimized again, the finding keeps its source.
+    let again = dir.join("again.gp");
+    let (code, out, err) = switchyard(
+        &["minimize", min, "--out", again.to_str().unwrap()],
+        Some("abort@mmap#0"),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("# source: {hand}\n")), "{out}");
+    // A program from a seed keeps its seed.
+    let seeded = dir.join("seeded.gp");
+    std::fs::write(
+        &seeded,
+        "# seed: 1\n# program: 7\n# profile: deep\nmain {\n  observe main\n}\n",
+    )
+    .unwrap();
+    let (code, out, err) = switchyard(
+        &["minimize", seeded.to_str().unwrap()],
+        Some("abort@mmap#7"),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("# seed: 1\n# program: 7\n# profile: deep\n")
+            && out
+                .contains("# original program: switchyard gen --seed 1 --start 7 --profile deep\n"),
+        "{out}"
+    );
+    assert!(!out.contains("# source:"), "{out}");
+}
