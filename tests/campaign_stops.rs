@@ -267,11 +267,12 @@ fn a_full_disk_stops_the_campaign_at_once_and_says_where_each_finding_is() {
     assert_stopped_by_write(&output, &dir.join("f"), "File too large");
     assert!(files(&dir.join("f")).iter().all(|f| !f.ends_with(".tmp")));
 
-    // A real full disk, where mounting is permitted: a 64 KiB tmpfs with one page left, so
-    // that the probe and the first file fit and the next one does not.
+    // A real full file system, where mounting is permitted: a 64 KiB tmpfs with room for
+    // three inodes (its root, `f` and one file), so that the probe (removed at once) and the
+    // first finding fit and the next one does not. (Its block count would not do: tmpfs
+    // counts blocks per CPU, approximately near the limit; it counts inodes exactly.)
     let mount = dir.join("mnt");
-    if let Some(_tmpfs) = Tmpfs::mount(&mount, "size=64k") {
-        std::fs::write(mount.join("filler"), vec![0u8; 15 * 4096]).unwrap();
+    if let Some(_tmpfs) = Tmpfs::mount(&mount, "size=64k,nr_inodes=3") {
         let args = fuzz_args(&mount.join("f"));
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let output = finish(
@@ -344,10 +345,22 @@ fn an_out_directory_that_cannot_be_written_is_refused_at_start_with_its_path() {
 fn ctrl_c_while_minimizing_keeps_the_finding_and_prints_the_summary() {
     let tag = Tag::new("int");
     let out = temp_dir("int").join("f");
-    let args = fuzz_args(&out);
-    let mut args: Vec<&str> = args.iter().map(String::as_str).collect();
-    // A hang on mmap: isolating and minimizing it takes a timeout per run.
-    args.extend(["--timeout-ms", "1000"]);
+    // A hang on mmap: isolating and minimizing it takes a timeout per run. Three programs
+    // only (the campaign then waits for the minimizer), so that no other program can be slow
+    // enough under load to time out too.
+    let args = [
+        "fuzz",
+        "--programs",
+        "3",
+        "--seed",
+        "3",
+        "--jobs",
+        "2",
+        "--timeout-ms",
+        "1000",
+        "--out",
+        out.to_str().unwrap(),
+    ];
     let mut child = command(&args, Some("hang@mmap#2"), &tag);
     child.process_group(0); // as a shell runs a job: Ctrl-C goes to the whole group
     let child = child.spawn().unwrap();
