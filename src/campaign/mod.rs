@@ -104,7 +104,7 @@ pub struct Options {
     /// The command line, for finding headers.
     pub command_line: String,
     /// End the campaign once this many findings have been written (or recognised as already
-    /// written); findings still waiting for the minimizer are then dropped.
+    /// written); findings still waiting for the minimizer then stay as written, unminimized.
     pub stop_after: Option<u64>,
 }
 
