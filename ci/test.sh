@@ -14,5 +14,7 @@ echo "== cargo test"
 cargo test --workspace --release
 echo "== mutants: the differential check and switchyard fuzz find every deliberately broken backend"
 cargo test --release --features mutants --test mutants --test fuzz_finds_mutants
+echo "== a finding's replay command reproduces it (on a mutant)"
+cargo test --release --features mutants --test campaign replay_
 echo "== valgrind"
 bash ci/valgrind.sh

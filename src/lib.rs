@@ -8,7 +8,9 @@
 //! - [`check`]: the backend registry, the one oracle-versus-backends comparison, the
 //!   cross-check against real greenlet, the corpus and the generator statistics;
 //! - [`campaign`]: the differential fuzzing campaign over worker processes, crash isolation,
-//!   minimization in workers and finding files.
+//!   minimization in workers and finding files;
+//! - [`lifeline`]: child processes that die with this process (used by `campaign` and
+//!   `check::crosscheck`; imports nothing).
 //!
 //! The `switchyard` binary (`src/main.rs`, `src/cli/`) is a thin layer of argument parsing and
 //! printing over these.
@@ -18,4 +20,5 @@ pub mod check;
 pub mod gen;
 pub mod interp;
 pub mod lang;
+pub mod lifeline;
 pub mod minimize;

@@ -341,3 +341,100 @@ fn fuzz_rejects_bad_arguments_with_2() {
         assert_eq!(code, 2, "{args:?}: {err}");
     }
 }
+
+#[test]
+fn minimize_names_a_hand_written_file_as_the_source_not_a_seed() {
+    let dir = temp_dir("provenance");
+    let hand = dir.join("hand.gp");
+    std::fs::write(
+        &hand,
+        "def f0 {\n  switch parent 1\n}\nmain {\n  spawn g0 f0\n  switch g0 2\n}\n",
+    )
+    .unwrap();
+    let min = dir.join("min.gp");
+    let (hand, min) = (hand.to_str().unwrap(), min.to_str().unwrap());
+    let (code, out, err) = switchyard(&["minimize", hand, "--out", min], Some("abort@mmap#0"));
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("# source: {hand}\n")), "{out}");
+    assert!(
+        out.contains(&format!("# original program: the file {hand}\n")),
+        "{out}"
+    );
+    assert!(
+        out.contains(&format!("# replay: switchyard run --backend mmap {min}\n")),
+        "{out}"
+    );
+    assert!(
+        !out.contains("# seed:") && !out.contains("# program:"),
+        "{out}"
+    );
+    assert!(!out.contains("switchyard gen"), "{out}");
+    // Minimized again, the finding keeps its source.
+    let again = dir.join("again.gp");
+    let (code, out, err) = switchyard(
+        &["minimize", min, "--out", again.to_str().unwrap()],
+        Some("abort@mmap#0"),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(&format!("# source: {hand}\n")), "{out}");
+    // A program from a seed keeps its seed.
+    let seeded = dir.join("seeded.gp");
+    std::fs::write(
+        &seeded,
+        "# seed: 1\n# program: 7\n# profile: deep\nmain {\n  observe main\n}\n",
+    )
+    .unwrap();
+    let (code, out, err) = switchyard(
+        &["minimize", seeded.to_str().unwrap()],
+        Some("abort@mmap#7"),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("# seed: 1\n# program: 7\n# profile: deep\n")
+            && out
+                .contains("# original program: switchyard gen --seed 1 --start 7 --profile deep\n"),
+        "{out}"
+    );
+    assert!(!out.contains("# source:"), "{out}");
+}
+
+/// The replay command in a finding's header reproduces it: a hand-written program on which
+/// the deliberately broken `mutant-mxcsr` fails (it corrupts MXCSR), minimized, replayed as
+/// the header says.
+#[cfg(feature = "mutants")]
+#[test]
+fn replay_of_a_minimized_hand_written_file_reproduces_it() {
+    let dir = temp_dir("replay");
+    let hand = dir.join("hand.gp");
+    std::fs::write(
+        &hand,
+        "def child {\n  switch parent 10\n  try { switch main 11 } catch E3 { return \"done\" }\n}\nmain {\n  spawn g0 child\n  switch g0 1\n  switch g0 2\n  throw g0 E3\n  observe g0\n}\n",
+    )
+    .unwrap();
+    let min = dir.join("min.gp");
+    let (code, out, err) = switchyard(
+        &[
+            "minimize",
+            "--backend",
+            "mutant-mxcsr",
+            hand.to_str().unwrap(),
+            "--out",
+            min.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("# failure: register-corruption\n"), "{out}");
+    let replay = out
+        .lines()
+        .find_map(|l| l.strip_prefix("# replay: switchyard "))
+        .expect("a replay line");
+    let args: Vec<&str> = replay.split_whitespace().collect();
+    assert_eq!(args.last(), Some(&min.to_str().unwrap()), "{replay}");
+    let (code, _, err) = switchyard(&args, None);
+    assert_eq!(code, 1, "the replay does not fail: {replay}\n{err}");
+    assert!(
+        err.contains("register corruption on backend mutant-mxcsr"),
+        "{err}"
+    );
+}

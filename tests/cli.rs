@@ -1,6 +1,7 @@
 //! The `switchyard` command as a user runs it: exit statuses, error positions, listings.
 
-use std::process::Command;
+use std::io::{BufRead, BufReader};
+use std::process::{Command, Stdio};
 
 fn switchyard(args: &[&str]) -> (i32, String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
@@ -75,4 +76,134 @@ fn gen_is_deterministic_and_parses() {
     );
     let (code, _, err) = switchyard(&["run", &file]);
     assert_eq!(code, 0, "{err}");
+}
+
+/// Runs switchyard with its stdout going to `stdout`.
+fn switchyard_to(args: &[&str], stdout: impl Into<Stdio>) -> (Option<i32>, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(stdout)
+        .stderr(Stdio::piped())
+        .output()
+        .expect("run switchyard");
+    (out.status.code(), String::from_utf8(out.stderr).unwrap())
+}
+
+#[test]
+fn a_closed_stdout_ends_the_command_quietly_with_141() {
+    let file = temp_file(
+        "pipe.gp",
+        b"def f0 {\n  switch parent 1\n}\nmain {\n  spawn g0 f0\n  switch g0 2\n  observe g0\n}\n",
+    );
+    // `switchyard gen | head -1`: the reader goes away after one line.
+    let mut gen = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["gen", "--count", "100000"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run switchyard gen");
+    let mut first = String::new();
+    BufReader::new(gen.stdout.take().unwrap())
+        .read_line(&mut first)
+        .unwrap();
+    assert!(first.starts_with("# generated: "), "{first}");
+    let out = gen.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(141));
+    assert_eq!(String::from_utf8_lossy(&out.stderr), "");
+    // A pipe whose reader is already gone, for every command that prints.
+    for args in [
+        &["run", &file][..],
+        &["backends"],
+        &["gen"],
+        &["stats", "--programs", "5"],
+        &["--help"],
+    ] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let (code, err) = switchyard_to(args, writer);
+        assert_eq!(code, Some(141), "{args:?}: {err}");
+        assert_eq!(err, "", "{args:?}");
+    }
+}
+
+#[test]
+fn a_full_stdout_is_a_clear_error_with_status_3() {
+    for args in [
+        &["backends"][..],
+        &["gen", "--count", "3"],
+        &["run", &temp_file("full.gp", b"main {\n  observe main\n}\n")],
+        &["backends", "--help"],
+    ] {
+        let full = std::fs::OpenOptions::new()
+            .write(true)
+            .open("/dev/full")
+            .unwrap();
+        let (code, err) = switchyard_to(args, full);
+        assert_eq!(code, Some(3), "{args:?}: {err}");
+        assert_eq!(
+            err, "switchyard: cannot write to stdout: No space left on device (os error 28)\n",
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn gen_refuses_a_range_past_the_last_index_and_prints_the_last_program() {
+    let max = u64::MAX.to_string();
+    let (code, out, err) = switchyard(&["gen", "--start", &max, "--count", "2"]);
+    assert_eq!(code, 2, "{err}");
+    assert_eq!(out, "");
+    assert!(err.contains("goes past the last program index"), "{err}");
+    let (code, out, err) = switchyard(&["gen", "--start", &max, "--count", "1"]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with(&format!(
+            "# generated: switchyard gen --seed 0 --start {max}\n"
+        )),
+        "{out}"
+    );
+    let (code, out, _) = switchyard(&["gen", "--count", "0"]);
+    assert_eq!((code, out.as_str()), (0, ""));
+}
+
+#[test]
+fn a_file_name_with_a_newline_cannot_forge_a_line() {
+    let bad = temp_file(
+        "bad\nforged.gp:1:1: fake error.gp",
+        b"main {\n  swtich g0 1\n}\n",
+    );
+    let (code, _, err) = switchyard(&["run", &bad]);
+    assert_eq!(code, 2);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert_eq!(
+        err.trim_end(),
+        format!("{bad:?}:2:3: unknown statement 'swtich'")
+    );
+}
+
+#[test]
+fn every_help_states_the_exit_statuses() {
+    let (code, out, _) = switchyard(&["--help"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("Exit status"), "{out}");
+    for command in [
+        "run",
+        "backends",
+        "gen",
+        "crosscheck",
+        "fuzz",
+        "minimize",
+        "stats",
+        "artifact",
+    ] {
+        let (code, out, _) = switchyard(&[command, "--help"]);
+        assert_eq!(code, 0, "{command}");
+        for status in ["\n  0 ", "\n  1 ", "\n  2 ", "\n  3 ", "130", "141"] {
+            assert!(
+                out.contains(status),
+                "{command} --help lacks {status:?}:\n{out}"
+            );
+        }
+    }
 }

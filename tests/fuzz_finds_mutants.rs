@@ -29,6 +29,8 @@ fn findings(dir: &Path) -> Vec<PathBuf> {
                 .flatten()
                 .map(|e| e.path())
                 .filter(|p| p.extension().is_some_and(|e| e == "gp"))
+                // Findings left unminimized when --stop-after ended the campaign.
+                .filter(|p| !p.to_string_lossy().ends_with("-unminimized.gp"))
                 .collect()
         })
         .unwrap_or_default();

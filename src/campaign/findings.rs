@@ -3,9 +3,17 @@
 //! minimize it again) above the minimized program's canonical text. This module writes the
 //! header ([`render`]) AND reads it back ([`Header::parse`]), so the two cannot drift apart.
 //!
-//! Contract: a finding is written atomically (a temporary file renamed over the name, never a
-//! half-written file) and at most once: [`FindingDir::write`] skips a finding whose backend,
-//! kind and program text are already in the directory, from this run or an earlier one.
+//! A campaign writes each finding twice: unminimized (`BACKEND-KIND-HASH-unminimized.gp`,
+//! [`FindingDir::write_unminimized`]) the moment it is seen, then minimized
+//! (`BACKEND-KIND-HASH.gp`, [`FindingDir::write`]), which replaces the unminimized file
+//! ([`FindingDir::remove_unminimized`]). A finding the campaign could not minimize (it was
+//! stopped, or the program did not fail again) stays unminimized.
+//!
+//! Contract: a finding is written atomically and durably (a temporary file synced, renamed
+//! over the name, the directory synced: never a half-written file, never a finding lost to a
+//! crash after it was reported written) and at most once: [`FindingDir::write`] skips a
+//! finding whose backend, kind and program text are already in the directory, from this run
+//! or an earlier one. Every write error names the file.
 
 use super::protocol::{one_line, Failure};
 use crate::gen::Profile;
@@ -14,7 +22,7 @@ use crate::lang::parse::parse;
 use crate::lang::print::print;
 use crate::minimize::Minimized;
 use std::collections::HashSet;
-use std::fmt::Write as _;
+use std::fmt::{self, Write as _};
 use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -35,25 +43,75 @@ pub fn key(backend: &str, kind: &str, program_text: &str) -> u64 {
 /// The file name of a finding: `BACKEND-KIND-HASH.gp` (`combined` for BACKEND when a crash
 /// needs more backends than fit in a file name).
 pub fn file_name(backend: &str, kind: &str, key: u64) -> String {
+    format!("{}.gp", stem(backend, kind, key))
+}
+
+/// What [`write_unminimized`](FindingDir::write_unminimized) adds to the name of a finding
+/// not minimized.
+pub const UNMINIMIZED: &str = "-unminimized.gp";
+
+/// The file name of an unminimized finding: `BACKEND-KIND-HASH-unminimized.gp`.
+pub fn unminimized_file_name(backend: &str, kind: &str, key: u64) -> String {
+    format!("{}{UNMINIMIZED}", stem(backend, kind, key))
+}
+
+fn stem(backend: &str, kind: &str, key: u64) -> String {
     let backend = if backend.len() > 80 {
         "combined"
     } else {
         backend
     };
-    format!("{backend}-{kind}-{key:016x}.gp")
+    format!("{backend}-{kind}-{key:016x}")
+}
+
+/// A path as messages and finding headers show it: as is, or quoted with Rust's escapes when
+/// it has a control character (a newline in a file name cannot forge a line of output).
+pub fn shown(path: impl AsRef<Path>) -> String {
+    let text = path.as_ref().display().to_string();
+    if text.chars().any(char::is_control) {
+        format!("{text:?}")
+    } else {
+        text
+    }
+}
+
+/// Where a finding's program came from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Origin {
+    /// Program `index` of `seed` from the generator `profile` (`switchyard gen` prints it).
+    Seeded {
+        seed: u64,
+        index: u64,
+        profile: Profile,
+    },
+    /// A program file given on the command line (its name as [`shown`]).
+    File(String),
 }
 
 /// What a finding file says about where its program came from.
 #[derive(Clone, Debug)]
 pub struct Provenance {
-    pub seed: u64,
-    pub index: u64,
-    pub profile: Profile,
+    pub origin: Origin,
     /// The command that found it.
     pub found_by: String,
     /// e.g. `minimized from 57 to 6 statements in 312 runs` ([`minimized_note`]).
     pub minimized: String,
 }
+
+/// A finding file (or `--out` directory) that could not be written.
+#[derive(Debug)]
+pub struct WriteError {
+    pub path: PathBuf,
+    pub error: io::Error,
+}
+
+impl fmt::Display for WriteError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "cannot write {}: {}", shown(&self.path), self.error)
+    }
+}
+
+impl std::error::Error for WriteError {}
 
 /// The header's note on a minimization: `minimized from 57 to 6 statements in 312 runs`,
 /// with ` (budget spent)` when the budget ran out.
@@ -79,7 +137,7 @@ pub fn render(
         .split('+')
         .map(|b| format!("--backend {b} "))
         .collect();
-    let file = path.display();
+    let file = shown(path);
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -89,17 +147,28 @@ pub fn render(
     let _ = writeln!(out, "# backend: {}", failure.backend);
     let _ = writeln!(out, "# failure: {}", failure.kind);
     let _ = writeln!(out, "# detail: {}", one_line(&failure.detail));
-    let _ = writeln!(out, "# seed: {}", provenance.seed);
-    let _ = writeln!(out, "# program: {}", provenance.index);
-    let _ = writeln!(out, "# profile: {}", provenance.profile.name());
-    let _ = writeln!(out, "# found by: {}", provenance.found_by);
-    let _ = writeln!(
-        out,
-        "# original program: switchyard gen --seed {} --start {} --profile {}",
-        provenance.seed,
-        provenance.index,
-        provenance.profile.name()
-    );
+    match &provenance.origin {
+        Origin::Seeded {
+            seed,
+            index,
+            profile,
+        } => {
+            let _ = writeln!(out, "# seed: {seed}");
+            let _ = writeln!(out, "# program: {index}");
+            let _ = writeln!(out, "# profile: {}", profile.name());
+            let _ = writeln!(out, "# found by: {}", one_line(&provenance.found_by));
+            let _ = writeln!(
+                out,
+                "# original program: switchyard gen --seed {seed} --start {index} --profile {}",
+                profile.name()
+            );
+        }
+        Origin::File(source) => {
+            let _ = writeln!(out, "# source: {}", shown(source));
+            let _ = writeln!(out, "# found by: {}", one_line(&provenance.found_by));
+            let _ = writeln!(out, "# original program: the file {}", shown(source));
+        }
+    }
     let _ = writeln!(out, "# replay: switchyard run {backends}{file}");
     let _ = writeln!(
         out,
@@ -126,6 +195,8 @@ pub struct Header {
     pub profile: Option<Profile>,
     /// `# found by:`.
     pub found_by: Option<String>,
+    /// `# source:`, the program file a finding came from (when not from a seed).
+    pub source: Option<String>,
 }
 
 impl Header {
@@ -146,12 +217,28 @@ impl Header {
             program: number("program"),
             profile: value("profile").and_then(|p| Profile::from_name(&p)),
             found_by: value("found by"),
+            source: value("source"),
+        }
+    }
+
+    /// Where the program came from, as the header says: `# seed:` and `# program:` (with
+    /// `# profile:`, default `default`), else `# source:`; `None` when it says neither.
+    pub fn origin(&self) -> Option<Origin> {
+        match (self.seed, self.program, &self.source) {
+            (Some(seed), Some(index), _) => Some(Origin::Seeded {
+                seed,
+                index,
+                profile: self.profile.unwrap_or(Profile::Default),
+            }),
+            (_, _, Some(source)) => Some(Origin::File(source.clone())),
+            _ => None,
         }
     }
 }
 
-/// Writes `contents` to `path` atomically: a temporary file in the same directory, synced,
-/// then renamed over `path`.
+/// Writes `contents` to `path` atomically and durably: a temporary file in the same
+/// directory, synced, renamed over `path`, then the directory synced (so that the rename
+/// survives a power cut).
 pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
@@ -168,7 +255,13 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
         let mut file = std::fs::File::create(&temp)?;
         file.write_all(contents)?;
         file.sync_all()?;
-        std::fs::rename(&temp, path)
+        std::fs::rename(&temp, path)?;
+        std::fs::File::open(if dir.as_os_str().is_empty() {
+            Path::new(".")
+        } else {
+            dir
+        })?
+        .sync_all()
     })();
     if result.is_err() {
         let _ = std::fs::remove_file(&temp);
@@ -179,18 +272,40 @@ pub fn write_atomically(path: &Path, contents: &[u8]) -> io::Result<()> {
 /// A directory of finding files, with what is already in it.
 pub struct FindingDir {
     dir: PathBuf,
-    /// Keys of the findings written, by this run or before (from their header).
+    /// Keys of the minimized findings there, written by this run or before (from their
+    /// header).
     keys: HashSet<u64>,
+    /// Keys of the unminimized findings there.
+    unminimized: HashSet<u64>,
     /// Canonical texts of the `.gp` files there without a `# backend:` / `# failure:` header.
     texts: HashSet<String>,
 }
 
 impl FindingDir {
+    /// Makes `dir` (and its parents) and checks that a file can be written there, then reads
+    /// the findings already in it. The error names `dir` (or the probe file in it).
+    pub fn create(dir: &Path) -> Result<FindingDir, WriteError> {
+        let failed = |path: &Path, error| WriteError {
+            path: path.to_path_buf(),
+            error,
+        };
+        std::fs::create_dir_all(dir).map_err(|e| failed(dir, e))?;
+        let probe = dir.join(format!(".switchyard-probe-{}", std::process::id()));
+        write_atomically(
+            &probe,
+            b"switchyard checks that findings can be written here\n",
+        )
+        .map_err(|e| failed(&probe, e))?;
+        std::fs::remove_file(&probe).map_err(|e| failed(&probe, e))?;
+        Ok(FindingDir::open(dir))
+    }
+
     /// The findings already in `dir` (none when it cannot be read).
     pub fn open(dir: &Path) -> FindingDir {
         let mut found = FindingDir {
             dir: dir.to_path_buf(),
             keys: HashSet::new(),
+            unminimized: HashSet::new(),
             texts: HashSet::new(),
         };
         let Ok(entries) = std::fs::read_dir(dir) else {
@@ -208,13 +323,21 @@ impl FindingDir {
                 continue;
             };
             let text = print(&program);
+            let unminimized = path
+                .file_name()
+                .is_some_and(|n| n.to_string_lossy().ends_with(UNMINIMIZED));
             match Header::parse(&String::from_utf8_lossy(&bytes)) {
                 Header {
                     backend: Some(b),
                     failure: Some(k),
                     ..
                 } => {
-                    found.keys.insert(key(&b, &k, &text));
+                    let key = key(&b, &k, &text);
+                    if unminimized {
+                        found.unminimized.insert(key);
+                    } else {
+                        found.keys.insert(key);
+                    }
                 }
                 _ => {
                     found.texts.insert(text);
@@ -224,23 +347,71 @@ impl FindingDir {
         found
     }
 
-    /// Writes the finding `failure` of `program` (atomically) unless the directory already
-    /// has it. Returns the file written, `None` for a duplicate.
+    /// The directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// Writes the minimized finding `failure` of `program` (atomically) unless the
+    /// directory already has it. Returns the file written, `None` for a duplicate.
     pub fn write(
         &mut self,
         failure: &Failure,
         provenance: &Provenance,
         program: &Program,
-    ) -> io::Result<Option<PathBuf>> {
+    ) -> Result<Option<PathBuf>, WriteError> {
         let text = print(program);
         let kind = failure.kind.to_string();
         let key = key(&failure.backend, &kind, &text);
         let path = self.dir.join(file_name(&failure.backend, &kind, key));
-        if !self.keys.insert(key) || self.texts.contains(&text) || path.exists() {
+        if self.keys.contains(&key) || self.texts.contains(&text) || path.exists() {
             return Ok(None);
         }
-        write_atomically(&path, render(&path, failure, provenance, &text).as_bytes())?;
+        write_atomically(&path, render(&path, failure, provenance, &text).as_bytes()).map_err(
+            |error| WriteError {
+                path: path.clone(),
+                error,
+            },
+        )?;
+        self.keys.insert(key);
         Ok(Some(path))
+    }
+
+    /// Writes the finding `failure` of `program` as found, before any minimization, to
+    /// `BACKEND-KIND-HASH-unminimized.gp` (atomically, and over the file of the same name
+    /// when `rewrite`, e.g. to change its note). Returns that file, which may have been there
+    /// already (the same unminimized finding, from an earlier run).
+    pub fn write_unminimized(
+        &mut self,
+        failure: &Failure,
+        provenance: &Provenance,
+        program: &Program,
+        rewrite: bool,
+    ) -> Result<PathBuf, WriteError> {
+        let text = print(program);
+        let kind = failure.kind.to_string();
+        let key = key(&failure.backend, &kind, &text);
+        let path = self
+            .dir
+            .join(unminimized_file_name(&failure.backend, &kind, key));
+        if rewrite || !self.unminimized.contains(&key) || !path.exists() {
+            write_atomically(&path, render(&path, failure, provenance, &text).as_bytes()).map_err(
+                |error| WriteError {
+                    path: path.clone(),
+                    error,
+                },
+            )?;
+            self.unminimized.insert(key);
+        }
+        Ok(path)
+    }
+
+    /// Removes an unminimized finding file that a minimized one now stands for.
+    pub fn remove_unminimized(&mut self, path: &Path) -> io::Result<()> {
+        match std::fs::remove_file(path) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => Err(e),
+            _ => Ok(()),
+        }
     }
 }
 
@@ -257,9 +428,11 @@ mod tests {
             detail: "worker killed\nby SIGSEGV".into(),
         };
         let provenance = Provenance {
-            seed: 7,
-            index: 12,
-            profile: Profile::Deep,
+            origin: Origin::Seeded {
+                seed: 7,
+                index: 12,
+                profile: Profile::Deep,
+            },
             found_by: "switchyard fuzz --seed 7".into(),
             minimized: "minimized from 9 to 2 statements in 30 runs".into(),
         };
@@ -277,9 +450,46 @@ mod tests {
                 program: Some(12),
                 profile: Some(Profile::Deep),
                 found_by: Some("switchyard fuzz --seed 7".into()),
+                source: None,
             }
         );
+        assert_eq!(Header::parse(&file).origin(), Some(provenance.origin));
         assert_eq!(Header::parse(text), Header::default());
+    }
+
+    #[test]
+    fn a_program_from_a_file_says_so_and_no_seed() {
+        let failure = Failure {
+            backend: "mmap".into(),
+            kind: FailureKind::Divergence,
+            detail: "d".into(),
+        };
+        let provenance = Provenance {
+            origin: Origin::File("hand\nwritten.gp".into()),
+            found_by: "switchyard minimize hand.gp".into(),
+            minimized: "m".into(),
+        };
+        let file = render(
+            Path::new("out\ndir/x.gp"),
+            &failure,
+            &provenance,
+            "main {}\n",
+        );
+        assert!(!file.contains("# seed:"), "{file}");
+        assert!(!file.contains("switchyard gen"), "{file}");
+        assert!(file.contains("# source: \"hand\\nwritten.gp\"\n"), "{file}");
+        assert!(
+            file.contains("# replay: switchyard run --backend mmap \"out\\ndir/x.gp\"\n"),
+            "{file}"
+        );
+        // Every line but the program's is a header line: no file name forged one.
+        assert_eq!(file.lines().filter(|l| !l.starts_with("# ")).count(), 1);
+        let header = Header::parse(&file);
+        assert_eq!(header.seed, None);
+        assert_eq!(
+            header.origin(),
+            Some(Origin::File("\"hand\\nwritten.gp\"".into()))
+        );
     }
 
     #[test]
@@ -294,9 +504,11 @@ mod tests {
             detail: "d".into(),
         };
         let provenance = Provenance {
-            seed: 1,
-            index: 2,
-            profile: Profile::Default,
+            origin: Origin::Seeded {
+                seed: 1,
+                index: 2,
+                profile: Profile::Default,
+            },
             found_by: "test".into(),
             minimized: "m".into(),
         };

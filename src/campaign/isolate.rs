@@ -11,7 +11,6 @@ use crate::check::registry;
 use crate::lang::ast::Program;
 use crate::lang::print::print;
 use std::io;
-use std::path::Path;
 use std::time::Duration;
 
 /// A failure and how to reproduce it in a worker.
@@ -61,10 +60,11 @@ pub fn reproducer_for(job: &Job, failure: Failure) -> Reproducer {
 }
 
 /// Finds which backend crashed on `job` (which crashed a worker): the oracle alone, then the
-/// oracle and each backend in turn, each in a fresh worker. When none crashes alone, the whole
+/// oracle and each backend in turn, each in a fresh process of `worker` (restarted before
+/// each run, so that its cancel flag stops the isolation too). When none crashes alone, the whole
 /// job is run again in a fresh worker; a crash then is pinned on the backends together (names joined by `+`).
 /// Empty: the crash did not happen again.
-pub fn isolate(exe: &Path, job: &Job, timeout: Duration) -> io::Result<Vec<Reproducer>> {
+pub fn isolate(worker: &mut Worker, job: &Job, timeout: Duration) -> io::Result<Vec<Reproducer>> {
     let mut names = vec![registry::ORACLE.to_string()];
     for b in &job.backends {
         if !names.contains(b) {
@@ -85,7 +85,8 @@ pub fn isolate(exe: &Path, job: &Job, timeout: Duration) -> io::Result<Vec<Repro
             backends: vec![name.clone()],
             ..job.clone()
         };
-        if let Outcome::Crashed { kind, detail } = Worker::new(exe).run(&alone, timeout)? {
+        worker.restart();
+        if let Outcome::Crashed { kind, detail } = worker.run(&alone, timeout)? {
             found.push(Reproducer {
                 failure: Failure {
                     backend: name,
@@ -101,7 +102,8 @@ pub fn isolate(exe: &Path, job: &Job, timeout: Duration) -> io::Result<Vec<Repro
         }
     }
     if found.is_empty() {
-        if let Outcome::Crashed { kind, detail } = Worker::new(exe).run(job, timeout)? {
+        worker.restart();
+        if let Outcome::Crashed { kind, detail } = worker.run(job, timeout)? {
             found.push(Reproducer {
                 failure: Failure {
                     backend: job.backends.join("+"),

@@ -12,12 +12,23 @@
 //! fresh worker on each backend separately (the oracle first) to find which backend crashed,
 //! starts a new worker and goes on.
 //!
+//! # Findings first
+//!
+//! A finding is written to `--out` unminimized the moment it is seen ([`ledger`]), before its
+//! crash is isolated or it is minimized; its minimized form replaces it afterwards. A write
+//! that fails stops the campaign at once ([`Stop::Write`]), as does `SIGINT`, `SIGTERM` or
+//! `SIGHUP` ([`interrupt`], [`Stop::Signal`]): no more programs are handed out, the workers
+//! are killed, findings not yet minimized stay as written, and the summary says where every
+//! finding is ([`Summary::findings`]).
+//!
 //! # Modules
 //!
 //! - [`protocol`]: the worker wire protocol and [`FailureKind`];
 //! - [`serve`]: the worker process (child side); [`worker`]: a worker as the parent drives it;
 //! - [`isolate`]: which backend crashed; [`minimize`]: minimizing a finding in workers;
 //! - [`findings`]: finding files (header written and parsed, atomic, deduplicated);
+//! - [`ledger`]: the campaign's findings as they happen (written as found, then minimized);
+//! - [`interrupt`]: the signals that stop a campaign;
 //! - [`inject`]: test-only crash injection;
 //! - this module: the campaign itself (its threads, counters and progress line).
 //!
@@ -27,15 +38,18 @@
 
 pub mod findings;
 pub mod inject;
+pub mod interrupt;
 pub mod isolate;
+pub mod ledger;
 pub mod minimize;
 pub mod protocol;
 pub mod serve;
 pub mod worker;
 
-pub use findings::{FindingDir, Provenance};
+pub use findings::{FindingDir, Origin, Provenance, WriteError};
 pub use inject::CRASH_ENV;
 pub use isolate::{isolate, Reproducer};
+pub use ledger::{Located, Place};
 pub use protocol::{Failure, FailureKind, Job, Mode, WORKER_COMMAND};
 pub use worker::{Outcome, Worker};
 
@@ -44,8 +58,8 @@ use crate::gen::{seeded, Profile};
 use crate::lang::ast::Program;
 use crate::minimize::Budget;
 use indicatif::{ProgressBar, ProgressStyle};
-use std::collections::HashMap;
-use std::fmt::Write as _;
+use ledger::{Ledger, Seen, Ticket};
+use std::fmt::{self, Write as _};
 use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -90,12 +104,33 @@ pub struct Options {
     /// The command line, for finding headers.
     pub command_line: String,
     /// End the campaign once this many findings have been written (or recognised as already
-    /// written); findings still waiting for the minimizer are then dropped.
+    /// written); findings still waiting for the minimizer then stay as written, unminimized.
     pub stop_after: Option<u64>,
 }
 
+/// Why a campaign stopped early, or could not start.
+#[derive(Debug)]
+pub enum Stop {
+    /// `SIGINT`, `SIGTERM` or `SIGHUP` ([`interrupt`]).
+    Signal(i32),
+    /// A finding file (or the probe of `--out`) could not be written.
+    Write(WriteError),
+    /// A worker process or a thread could not be started.
+    Worker(io::Error),
+}
+
+impl fmt::Display for Stop {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Stop::Signal(s) => write!(f, "interrupted by {}", interrupt::name(*s)),
+            Stop::Write(e) => write!(f, "{e}"),
+            Stop::Worker(e) => write!(f, "cannot start a worker: {e}"),
+        }
+    }
+}
+
 /// What a campaign found.
-#[derive(Clone, Debug, Default)]
+#[derive(Debug, Default)]
 pub struct Summary {
     pub programs: u64,
     pub elapsed: Duration,
@@ -114,6 +149,13 @@ pub struct Summary {
     pub over_cap: u64,
     /// Findings whose program did not fail again in a fresh worker (written unminimized).
     pub not_reproduced: u64,
+    /// Findings left unminimized because the campaign stopped early.
+    pub unminimized: u64,
+    /// Every finding seen (over the cap or not), in order, with where it is.
+    pub findings: Vec<Located>,
+    /// Why the campaign stopped early (`None`: at its time or program limit, or at
+    /// `--stop-after`).
+    pub stopped: Option<Stop>,
 }
 
 impl Summary {
@@ -137,6 +179,7 @@ struct Counters {
     duplicates: AtomicU64,
     over_cap: AtomicU64,
     not_reproduced: AtomicU64,
+    unminimized: AtomicU64,
     pending: AtomicU64,
 }
 
@@ -162,18 +205,37 @@ impl Log {
     }
 }
 
-/// A finding on its way to the minimizer.
+/// A finding on its way to the minimizer, already written unminimized.
 struct Pending {
     reproducer: Reproducer,
     program: Program,
+    ticket: Ticket,
 }
 
-/// Runs a campaign; progress goes to stderr. `Err` when workers cannot be started or the
-/// output directory cannot be made.
-pub fn run(options: &Options) -> io::Result<Summary> {
-    std::fs::create_dir_all(&options.out)?;
-    let counters = Arc::new(Counters::default());
-    let stop = Arc::new(AtomicBool::new(false));
+/// What the campaign's threads share.
+struct Shared {
+    counters: Counters,
+    ledger: Ledger,
+    /// No more programs are handed out.
+    stop: AtomicBool,
+    /// Work in flight is abandoned too (workers are killed): an interrupt or a write error.
+    cancel: Arc<AtomicBool>,
+}
+
+/// Runs a campaign; progress goes to stderr. `Err` when it cannot start: `--out` cannot be
+/// made or written ([`Stop::Write`], naming the path), or no thread can be started. A
+/// campaign stopped early (a signal, a write error, a worker that cannot be started) is
+/// still `Ok`, with [`Summary::stopped`] saying why.
+pub fn run(options: &Options) -> Result<Summary, Stop> {
+    let dir = FindingDir::create(&options.out).map_err(Stop::Write)?;
+    let shared = Arc::new(Shared {
+        counters: Counters::default(),
+        ledger: Ledger::new(dir, &options.command_line, options.max_per_kind),
+        stop: AtomicBool::new(false),
+        cancel: Arc::new(AtomicBool::new(false)),
+    });
+    let counters = &shared.counters;
+    let stop = &shared.stop;
     let next = Arc::new(AtomicU64::new(0));
     let tty = io::stderr().is_terminal();
     let bar = tty.then(|| {
@@ -190,29 +252,37 @@ pub fn run(options: &Options) -> io::Result<Summary> {
     let (found_tx, found_rx) = mpsc::channel::<Pending>();
     let minimizer = {
         let options = options.clone();
-        let counters = Arc::clone(&counters);
+        let shared = Arc::clone(&shared);
         let log = log.clone();
         std::thread::Builder::new()
             .name("minimizer".into())
-            .spawn({
-                let stop = Arc::clone(&stop);
-                move || minimizer_loop(&options, found_rx, &counters, &stop, &log)
-            })?
+            .spawn(move || minimizer_loop(&options, found_rx, &shared, &log))
+            .map_err(Stop::Worker)?
     };
 
     let mut workers = Vec::new();
     for _ in 0..options.jobs.max(1) {
         let options = options.clone();
-        let counters = Arc::clone(&counters);
-        let stop = Arc::clone(&stop);
+        let shared = Arc::clone(&shared);
         let next = Arc::clone(&next);
         let found = found_tx.clone();
         let log = log.clone();
-        workers.push(
-            std::thread::Builder::new()
-                .name("campaign".into())
-                .spawn(move || campaign_loop(&options, &counters, &stop, &next, &found, &log))?,
-        );
+        let spawned = std::thread::Builder::new()
+            .name("campaign".into())
+            .spawn(move || campaign_loop(&options, &shared, &next, &found, &log));
+        match spawned {
+            Ok(w) => workers.push(w),
+            Err(e) => {
+                // Those started stop at their next program.
+                stop.store(true, Ordering::SeqCst);
+                if workers.is_empty() {
+                    drop(found_tx);
+                    let _ = minimizer.join();
+                    return Err(Stop::Worker(e));
+                }
+                break;
+            }
+        }
     }
     drop(found_tx);
 
@@ -234,8 +304,16 @@ pub fn run(options: &Options) -> io::Result<Summary> {
     };
     let mut last_plain = Instant::now();
     let mut campaign_elapsed = None;
+    let mut signal = None;
     loop {
-        std::thread::sleep(Duration::from_millis(100));
+        std::thread::sleep(Duration::from_millis(50));
+        if signal.is_none() {
+            signal = interrupt::received();
+        }
+        if signal.is_some() || shared.ledger.failed() {
+            stop.store(true, Ordering::SeqCst);
+            shared.cancel.store(true, Ordering::SeqCst);
+        }
         let elapsed = started.elapsed();
         if let Limit::Seconds(s) = options.limit {
             if elapsed.as_secs_f64() >= s {
@@ -248,14 +326,14 @@ pub fn run(options: &Options) -> io::Result<Summary> {
         }
         let rate_elapsed = campaign_elapsed.unwrap_or(elapsed);
         match &bar {
-            Some(bar) => bar.set_message(status(&counters, rate_elapsed)),
+            Some(bar) => bar.set_message(status(counters, rate_elapsed)),
             None => {
                 if last_plain.elapsed() >= Duration::from_secs(5) {
                     last_plain = Instant::now();
                     eprintln!(
                         "[{:>6.1} s] {}",
                         elapsed.as_secs_f64(),
-                        status(&counters, rate_elapsed)
+                        status(counters, rate_elapsed)
                     );
                 }
             }
@@ -276,10 +354,14 @@ pub fn run(options: &Options) -> io::Result<Summary> {
     if let Some(bar) = &bar {
         bar.finish_and_clear();
     }
-    if let Some(e) = error {
-        return Err(e);
-    }
-    let c = &counters;
+    // A write error first (it loses findings), then a signal, then a worker error.
+    let stopped = match (shared.ledger.take_error(), signal, error) {
+        (Some(e), _, _) => Some(Stop::Write(e)),
+        (None, Some(s), _) => Some(Stop::Signal(s)),
+        (None, None, Some(e)) => Some(Stop::Worker(e)),
+        (None, None, None) => None,
+    };
+    let c = counters;
     Ok(Summary {
         programs: Counters::get(&c.programs),
         elapsed: campaign_elapsed.unwrap_or_else(|| started.elapsed()),
@@ -291,27 +373,42 @@ pub fn run(options: &Options) -> io::Result<Summary> {
         duplicates: Counters::get(&c.duplicates),
         over_cap: Counters::get(&c.over_cap),
         not_reproduced: Counters::get(&c.not_reproduced),
+        unminimized: Counters::get(&c.unminimized),
+        findings: shared.ledger.located(),
+        stopped,
     })
 }
 
 fn campaign_loop(
     options: &Options,
-    counters: &Counters,
-    stop: &AtomicBool,
+    shared: &Shared,
     next: &AtomicU64,
     found: &mpsc::Sender<Pending>,
     log: &Log,
 ) -> io::Result<()> {
-    let mut worker = Worker::new(&options.exe);
+    let counters = &shared.counters;
+    let mut worker = Worker::new(&options.exe).cancelled_by(Arc::clone(&shared.cancel));
     let config = options.profile.config();
-    let send = |reproducer: Reproducer, program: &Program| {
-        counters.pending.fetch_add(1, Ordering::Relaxed);
-        let _ = found.send(Pending {
-            reproducer,
-            program: program.clone(),
-        });
+    // Writes a finding as found, then hands it to the minimizer.
+    let record = |reproducer: Reproducer, program: &Program| {
+        let origin = origin_of(&reproducer.job);
+        match shared
+            .ledger
+            .seen(&reproducer.failure, origin, program, true)
+        {
+            Seen::Written(ticket) => {
+                counters.pending.fetch_add(1, Ordering::Relaxed);
+                let _ = found.send(Pending {
+                    reproducer,
+                    program: program.clone(),
+                    ticket,
+                });
+            }
+            Seen::OverCap => Counters::add(&counters.over_cap),
+            Seen::Failed => {}
+        }
     };
-    while !stop.load(Ordering::Relaxed) {
+    while !shared.stop.load(Ordering::Relaxed) {
         let index = next.fetch_add(1, Ordering::Relaxed);
         if let Limit::Programs(n) = options.limit {
             if index >= n {
@@ -326,7 +423,10 @@ fn campaign_loop(
             profile: options.profile,
             text: None,
         };
-        let outcome = worker.run(&job, options.timeout)?;
+        let outcome = match worker.run(&job, options.timeout) {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => break,
+            outcome => outcome?,
+        };
         Counters::add(&counters.programs);
         match outcome {
             Outcome::Done(failures) => {
@@ -344,7 +444,7 @@ fn campaign_loop(
                         "program {index}: {} {}: {}",
                         f.backend, f.kind, f.detail
                     ));
-                    send(isolate::reproducer_for(&job, f), &program);
+                    record(isolate::reproducer_for(&job, f), &program);
                 }
             }
             Outcome::Crashed { kind, detail } => {
@@ -353,7 +453,21 @@ fn campaign_loop(
                     "program {index}: worker crashed ({kind}: {detail}); isolating"
                 ));
                 let program = seeded::program(options.seed, index, &config);
-                let reproducers = isolate(&options.exe, &job, options.timeout)?;
+                // Written before isolating it, which takes several runs.
+                let crash = Failure {
+                    backend: job.backends.join("+"),
+                    kind,
+                    detail: format!("not isolated yet: a worker running all of them: {detail}"),
+                };
+                let unisolated = match shared.ledger.seen(&crash, origin_of(&job), &program, false)
+                {
+                    Seen::Written(ticket) => Some(ticket),
+                    _ => None,
+                };
+                let reproducers = match isolate(&mut worker, &job, options.timeout) {
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => break,
+                    reproducers => reproducers?,
+                };
                 if reproducers.is_empty() {
                     Counters::add(&counters.unreproduced);
                     log.line(&format!(
@@ -361,13 +475,27 @@ fn campaign_loop(
                         options.seed,
                         index + 1
                     ));
+                    if let Some(ticket) = &unisolated {
+                        shared.ledger.keep_unminimized(
+                            ticket,
+                            &crash,
+                            "not minimized: it crashed a worker once, and did not crash again when isolated",
+                            &program,
+                        );
+                    }
+                    continue;
                 }
                 for r in reproducers {
                     log.line(&format!(
                         "program {index}: {} {}: {}",
                         r.failure.backend, r.failure.kind, r.failure.detail
                     ));
-                    send(r, &program);
+                    record(r, &program);
+                }
+                if let Some(ticket) = &unisolated {
+                    if !shared.ledger.failed() {
+                        shared.ledger.superseded(ticket);
+                    }
                 }
             }
         }
@@ -375,65 +503,61 @@ fn campaign_loop(
     Ok(())
 }
 
+/// Where the program of a campaign job came from.
+fn origin_of(job: &Job) -> Origin {
+    Origin::Seeded {
+        seed: job.seed,
+        index: job.index,
+        profile: job.profile,
+    }
+}
+
 fn minimizer_loop(
     options: &Options,
     found: Receiver<Pending>,
-    counters: &Counters,
-    stop: &AtomicBool,
+    shared: &Shared,
     log: &Log,
 ) -> io::Result<()> {
-    let mut findings = FindingDir::open(&options.out);
-    let mut per_kind: HashMap<(String, FailureKind), usize> = HashMap::new();
-    let mut worker = Worker::new(&options.exe);
+    let counters = &shared.counters;
+    let mut worker = Worker::new(&options.exe).cancelled_by(Arc::clone(&shared.cancel));
     let enough = |counters: &Counters| {
         options.stop_after.is_some_and(|n| {
             Counters::get(&counters.written) + Counters::get(&counters.duplicates) >= n
         })
     };
     for pending in found {
-        if enough(counters) {
+        if enough(counters) || shared.cancel.load(Ordering::SeqCst) {
+            // It stays as written, unminimized.
+            Counters::add(&counters.unminimized);
             counters.pending.fetch_sub(1, Ordering::Relaxed);
             continue;
         }
-        let result = minimize_finding(
-            options,
-            &pending,
-            &mut worker,
-            &mut findings,
-            &mut per_kind,
-            counters,
-            log,
-        );
+        let result = minimize_finding(options, &pending, &mut worker, shared, log);
         counters.pending.fetch_sub(1, Ordering::Relaxed);
-        result?;
+        match result {
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {
+                Counters::add(&counters.unminimized);
+            }
+            result => result?,
+        }
         if enough(counters) {
-            stop.store(true, Ordering::Relaxed);
+            shared.stop.store(true, Ordering::Relaxed);
         }
     }
     Ok(())
 }
 
-#[allow(clippy::too_many_arguments)]
 fn minimize_finding(
     options: &Options,
     pending: &Pending,
     worker: &mut Worker,
-    findings: &mut FindingDir,
-    per_kind: &mut HashMap<(String, FailureKind), usize>,
-    counters: &Counters,
+    shared: &Shared,
     log: &Log,
 ) -> io::Result<()> {
+    let counters = &shared.counters;
     let failure = &pending.reproducer.failure;
-    let count = per_kind
-        .entry((failure.backend.clone(), failure.kind))
-        .or_default();
-    if *count >= options.max_per_kind {
-        Counters::add(&counters.over_cap);
-        return Ok(());
-    }
-    *count += 1;
     let before = crate::minimize::program_size(&pending.program);
-    let (program, note) = match minimize::minimize_in_worker(
+    match minimize::minimize_in_worker(
         worker,
         &pending.reproducer,
         &pending.program,
@@ -442,31 +566,29 @@ fn minimize_finding(
     )? {
         Some(m) => {
             let note = findings::minimized_note(&m);
-            (m.program, note)
+            match shared
+                .ledger
+                .minimized(&pending.ticket, failure, &note, &m.program)
+            {
+                Ok(Some(path)) => {
+                    Counters::add(&counters.written);
+                    log.line(&format!("wrote {}", findings::shown(&path)));
+                }
+                Ok(None) => Counters::add(&counters.duplicates),
+                Err(ledger::Failed) => {} // the campaign stops
+            }
         }
         None => {
             Counters::add(&counters.not_reproduced);
-            (
-                pending.program.clone(),
-                format!(
+            shared.ledger.keep_unminimized(
+                &pending.ticket,
+                failure,
+                &format!(
                     "not minimized: it did not fail that way again in a fresh worker ({before} statements)"
                 ),
-            )
+                &pending.program,
+            );
         }
-    };
-    let provenance = Provenance {
-        seed: pending.reproducer.job.seed,
-        index: pending.reproducer.job.index,
-        profile: pending.reproducer.job.profile,
-        found_by: options.command_line.clone(),
-        minimized: note,
-    };
-    match findings.write(failure, &provenance, &program)? {
-        Some(path) => {
-            Counters::add(&counters.written);
-            log.line(&format!("wrote {}", path.display()));
-        }
-        None => Counters::add(&counters.duplicates),
     }
     Ok(())
 }

@@ -5,7 +5,9 @@
 //!
 //! Contract: nothing a worker does (any signal, any bytes on stdout or stderr, closing its
 //! stdout, never answering) ends or blocks the parent for longer than the timeout plus a
-//! short grace period.
+//! short grace period. A worker process never outlives the thread that started it
+//! ([`crate::lifeline`]), and a worker given a cancel flag ([`Worker::cancelled_by`]) is
+//! killed within a few milliseconds of the flag being set.
 
 use super::protocol::{printable, Failure, FailureKind, Job, ReplyLine, WORKER_COMMAND};
 use crate::check::registry;
@@ -13,6 +15,7 @@ use std::collections::VecDeque;
 use std::io::{self, BufRead, Read, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -32,6 +35,7 @@ pub enum Outcome {
 pub struct Worker {
     exe: PathBuf,
     env: Vec<(String, String)>,
+    cancel: Option<Arc<AtomicBool>>,
     live: Option<Live>,
 }
 
@@ -45,13 +49,39 @@ struct Live {
 
 const STDERR_TAIL: usize = 4096;
 
+/// How often a waiting [`Worker::run`] looks at its cancel flag.
+const CANCEL_POLL: Duration = Duration::from_millis(20);
+
 impl Worker {
     /// A worker that runs `exe __worker`.
     pub fn new(exe: &Path) -> Worker {
         Worker {
             exe: exe.to_path_buf(),
             env: Vec::new(),
+            cancel: None,
             live: None,
+        }
+    }
+
+    /// Makes [`Worker::run`] give up as soon as `flag` is set: the worker process is killed
+    /// and `run` returns an [`io::ErrorKind::Interrupted`] error (the campaign sets it when
+    /// interrupted or when it cannot write a finding).
+    pub fn cancelled_by(mut self, flag: Arc<AtomicBool>) -> Worker {
+        self.cancel = Some(flag);
+        self
+    }
+
+    fn cancelled(&self) -> bool {
+        self.cancel
+            .as_ref()
+            .is_some_and(|flag| flag.load(Ordering::SeqCst))
+    }
+
+    /// Ends the running worker process, if any: the next job starts a fresh one.
+    pub fn restart(&mut self) {
+        if let Some(mut live) = self.live.take() {
+            let _ = live.child.kill();
+            let _ = live.child.wait();
         }
     }
 
@@ -69,7 +99,7 @@ impl Worker {
 
     fn start(&mut self) -> io::Result<&mut Live> {
         if self.live.is_none() {
-            let mut child = Command::new(&self.exe)
+            let mut child = crate::lifeline::bind_to_parent(&mut Command::new(&self.exe))
                 .arg(WORKER_COMMAND)
                 .envs(self.env.iter().map(|(k, v)| (k, v)))
                 .stdin(Stdio::piped())
@@ -130,9 +160,14 @@ impl Worker {
     }
 
     /// Runs `job`, waiting at most `timeout` for the answer. A worker that dies or times out
-    /// gives [`Outcome::Crashed`] and is replaced on the next call. `Err` only when no worker
-    /// can be started.
+    /// gives [`Outcome::Crashed`] and is replaced on the next call. `Err` when no worker
+    /// can be started, or ([`io::ErrorKind::Interrupted`]) when the cancel flag is set.
     pub fn run(&mut self, job: &Job, timeout: Duration) -> io::Result<Outcome> {
+        if self.cancelled() {
+            self.restart();
+            return Err(cancelled());
+        }
+        let cancel = self.cancel.clone();
         let live = self.start()?;
         let deadline = Instant::now() + timeout;
         let mut failures = Vec::new();
@@ -145,8 +180,25 @@ impl Worker {
             let received = if sent.is_err() {
                 Err(RecvTimeoutError::Disconnected)
             } else {
-                live.lines
-                    .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                let left = deadline.saturating_duration_since(Instant::now());
+                let slice = if cancel.is_some() {
+                    left.min(CANCEL_POLL)
+                } else {
+                    left
+                };
+                match live.lines.recv_timeout(slice) {
+                    Err(RecvTimeoutError::Timeout) if !left.is_zero() && slice < left => {
+                        if cancel
+                            .as_ref()
+                            .is_some_and(|flag| flag.load(Ordering::SeqCst))
+                        {
+                            self.restart();
+                            return Err(cancelled());
+                        }
+                        continue;
+                    }
+                    received => received,
+                }
             };
             match received {
                 Ok(line) => {
@@ -220,11 +272,12 @@ impl Worker {
 
 impl Drop for Worker {
     fn drop(&mut self) {
-        if let Some(mut live) = self.live.take() {
-            let _ = live.child.kill();
-            let _ = live.child.wait();
-        }
+        self.restart();
     }
+}
+
+fn cancelled() -> io::Error {
+    io::Error::new(io::ErrorKind::Interrupted, "the campaign was stopped")
 }
 
 /// Whether a failure line from a worker names a backend of the job (a worker whose memory a

@@ -47,7 +47,7 @@ impl GreenletRunner {
                 ),
             ));
         }
-        let mut child = Command::new(python)
+        let mut child = crate::lifeline::bind_to_parent(&mut Command::new(python))
             .arg(runner)
             .arg("--batch")
             .stdin(Stdio::piped())

@@ -1,6 +1,6 @@
 //! `switchyard artifact FILE`: a cargo-fuzz input as a readable `.gp` program.
 
-use super::{AGREED, INVALID};
+use super::{shown, AGREED, INVALID};
 use std::path::PathBuf;
 
 #[derive(clap::Args)]
@@ -13,14 +13,14 @@ pub struct Args {
 pub fn run(args: &Args) -> u8 {
     match std::fs::read(&args.file) {
         Ok(bytes) => {
-            print!(
+            out!(
                 "{}",
                 switchyard::gen::bytes::artifact_to_program_text(&bytes)
             );
             AGREED
         }
         Err(e) => {
-            eprintln!("switchyard: cannot read {}: {e}", args.file.display());
+            eprintln!("switchyard: cannot read {}: {e}", shown(&args.file));
             INVALID
         }
     }

@@ -13,9 +13,9 @@ pub struct Args {
 pub fn run(args: &Args) -> u8 {
     for b in registry::BACKENDS {
         if args.verbose {
-            println!("{:<12} {}", b.name, b.summary);
+            outln!("{:<12} {}", b.name, b.summary);
         } else {
-            println!("{}", b.name);
+            outln!("{}", b.name);
         }
     }
     AGREED

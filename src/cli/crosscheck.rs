@@ -1,7 +1,7 @@
 //! `switchyard crosscheck`: the oracle against real CPython greenlet, on seeded programs and
 //! program files.
 
-use super::{parse_files, AGREED, DIVERGED, INVALID};
+use super::{bad_argument, parse_files, AGREED, DIVERGED, INVALID};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use switchyard::check::crosscheck::{self, GreenletRunner};
@@ -32,6 +32,12 @@ pub struct Args {
 
 pub fn run(args: &Args) -> u8 {
     let (seed, start, programs) = (args.seed, args.start, args.programs);
+    if start.checked_add(programs).is_none() {
+        return bad_argument(&format!(
+            "--start {start} --programs {programs} goes past the last program index, {}",
+            u64::MAX
+        ));
+    }
     let parsed = match parse_files(&args.files) {
         Ok(p) => p,
         Err(code) => return code,

@@ -1,11 +1,14 @@
 //! `switchyard fuzz`: the differential campaign ([`switchyard::campaign::run`]) with its
-//! settings from the command line, a start line naming the replay command and a summary line.
+//! settings from the command line, a start line naming the replay command and a summary line;
+//! `SIGINT`, `SIGTERM` and `SIGHUP` stop it cleanly ([`switchyard::campaign::interrupt`]).
+//! When it stops early, it lists where every finding is before the summary line.
 
 use super::{
-    backend_names, bad_argument, cores, worker_settings, ProfileArg, AGREED, DIVERGED, INVALID,
+    backend_names, bad_argument, cores, shown, worker_settings, ProfileArg, AGREED, DIVERGED,
+    OUTPUT_ERROR,
 };
 use std::path::PathBuf;
-use switchyard::campaign::{self, findings, Limit};
+use switchyard::campaign::{self, findings, interrupt, Limit, Located, Origin, Place, Stop};
 use switchyard::check::registry;
 use switchyard::gen::Profile;
 
@@ -87,8 +90,12 @@ pub fn run(args: &Args) -> u8 {
         profile.name(),
         backends.join(", "),
         registry::ORACLE,
-        args.out.display(),
+        shown(&args.out),
     );
+    if let Err(e) = interrupt::install() {
+        eprintln!("switchyard fuzz: cannot catch signals: {e}");
+        return OUTPUT_ERROR;
+    }
     let options = campaign::Options {
         backends,
         limit,
@@ -105,9 +112,13 @@ pub fn run(args: &Args) -> u8 {
     };
     let summary = match campaign::run(&options) {
         Ok(s) => s,
+        Err(Stop::Write(e)) => {
+            eprintln!("switchyard fuzz: --out: {e}");
+            return OUTPUT_ERROR;
+        }
         Err(e) => {
             eprintln!("switchyard fuzz: {e}");
-            return INVALID;
+            return stop_status(&e);
         }
     };
     let mut extra = String::new();
@@ -132,6 +143,17 @@ pub fn run(args: &Args) -> u8 {
             summary.not_reproduced
         ));
     }
+    if summary.unminimized > 0 {
+        extra.push_str(&format!(
+            ", {} findings left unminimized (the campaign stopped first)",
+            summary.unminimized
+        ));
+    }
+    if let Some(stop) = &summary.stopped {
+        eprintln!("switchyard fuzz: stopped early: {stop}");
+        print_findings(&summary.findings, &args.out);
+        extra.push_str(&format!("; {}", stop_summary(stop)));
+    }
     eprintln!(
         "switchyard fuzz: {} programs in {:.1} s ({:.1} programs/s), {} divergences, {} fatal, {} crashes, {} findings written{extra}; seed {seed}",
         summary.programs,
@@ -142,10 +164,61 @@ pub fn run(args: &Args) -> u8 {
         summary.crashes,
         summary.written,
     );
-    if summary.found_anything() {
-        DIVERGED
-    } else {
-        AGREED
+    match &summary.stopped {
+        Some(stop) => stop_status(stop),
+        None if summary.found_anything() => DIVERGED,
+        None => AGREED,
+    }
+}
+
+/// The exit status of a campaign stopped early.
+fn stop_status(stop: &Stop) -> u8 {
+    match stop {
+        Stop::Signal(s) => u8::try_from(128 + s).unwrap_or(OUTPUT_ERROR),
+        Stop::Write(_) | Stop::Worker(_) => OUTPUT_ERROR,
+    }
+}
+
+/// How the summary line ends for a campaign stopped early.
+fn stop_summary(stop: &Stop) -> String {
+    match stop {
+        Stop::Signal(s) => format!("interrupted by {}", interrupt::name(*s)),
+        Stop::Write(e) => format!("stopped: cannot write {}", shown(&e.path)),
+        Stop::Worker(_) => "stopped: a worker could not be started".to_string(),
+    }
+}
+
+/// Where every finding is, one a line on stderr.
+fn print_findings(located: &[Located], out: &std::path::Path) {
+    let listed: Vec<&Located> = located
+        .iter()
+        .filter(|l| l.place != Place::Superseded)
+        .collect();
+    if listed.is_empty() {
+        eprintln!("switchyard fuzz: no findings so far");
+        return;
+    }
+    eprintln!("switchyard fuzz: findings so far ({}):", listed.len());
+    for l in listed {
+        let from = match &l.origin {
+            Origin::Seeded {
+                seed,
+                index,
+                profile,
+            } => format!(
+                "program {index} of seed {seed}: switchyard gen --seed {seed} --start {index} --profile {}",
+                profile.name()
+            ),
+            Origin::File(file) => format!("the file {}", shown(std::path::Path::new(file))),
+        };
+        let place = match &l.place {
+            Place::Minimized(path) => format!("{} (minimized)", shown(path)),
+            Place::Unminimized(path) => format!("{} (not minimized)", shown(path)),
+            Place::Duplicate => format!("already in {} (minimized)", shown(out)),
+            Place::NotWritten => "NOT WRITTEN".to_string(),
+            Place::Superseded => continue,
+        };
+        eprintln!("  {place}: {} from {from}", l.what);
     }
 }
 

@@ -1,6 +1,6 @@
 //! `switchyard gen`: seeded programs, printed or written to files.
 
-use super::{ProfileArg, AGREED, INVALID};
+use super::{bad_argument, shown, ProfileArg, AGREED, OUTPUT_ERROR};
 use std::path::PathBuf;
 use switchyard::gen::{seeded, Profile};
 use switchyard::lang::print::print;
@@ -10,7 +10,7 @@ pub struct Args {
     /// Seed of the generator.
     #[arg(long, default_value_t = 0)]
     seed: u64,
-    /// How many programs.
+    /// How many programs (the last, --start + --count - 1, must be at most 2^64 - 1).
     #[arg(long, default_value_t = 1)]
     count: u64,
     /// Index of the first program.
@@ -27,13 +27,26 @@ pub struct Args {
 pub fn run(args: &Args) -> u8 {
     let (seed, profile) = (args.seed, Profile::from(args.profile));
     let config = profile.config();
+    // Indices are u64: the last program is 2^64 - 1; a range past it would wrap to nothing.
+    let last = match args.count {
+        0 => None,
+        n => args.start.checked_add(n - 1),
+    };
+    if args.count > 0 && last.is_none() {
+        return bad_argument(&format!(
+            "--start {} --count {} goes past the last program index, {}",
+            args.start,
+            args.count,
+            u64::MAX
+        ));
+    }
     if let Some(dir) = &args.out {
         if let Err(e) = std::fs::create_dir_all(dir) {
-            eprintln!("switchyard: cannot create {}: {e}", dir.display());
-            return INVALID;
+            eprintln!("switchyard: cannot create {}: {e}", shown(dir));
+            return OUTPUT_ERROR;
         }
     }
-    for index in args.start..args.start + args.count {
+    for index in last.into_iter().flat_map(|last| args.start..=last) {
         let text = print(&seeded::program(seed, index, &config));
         let header = match profile {
             Profile::Default => {
@@ -48,11 +61,11 @@ pub fn run(args: &Args) -> u8 {
             Some(dir) => {
                 let path = dir.join(format!("seed-{seed}-{index}.gp"));
                 if let Err(e) = std::fs::write(&path, format!("{header}{text}")) {
-                    eprintln!("switchyard: cannot write {}: {e}", path.display());
-                    return INVALID;
+                    eprintln!("switchyard: cannot write {}: {e}", shown(&path));
+                    return OUTPUT_ERROR;
                 }
             }
-            None => println!("{header}{text}"),
+            None => outln!("{header}{text}"),
         }
     }
     AGREED

@@ -1,11 +1,15 @@
 //! `switchyard minimize FILE`: how the program fails (in a worker, isolated when it crashes),
 //! then minimized in a worker keeping that failure, printed (and with `--out` written) as a
 //! finding file. The backends, seed, program and profile default to the finding header's
-//! ([`switchyard::campaign::findings::Header`]).
+//! ([`switchyard::campaign::findings::Header`]); the header written says where the program
+//! came from: the seed and index of the header read, else the file itself.
+//!
+//! Signals keep their default action here: `minimize` dies by them, and its worker processes
+//! die with it ([`switchyard::lifeline`]).
 
-use super::{backend_names, parse_files, worker_settings, AGREED, INVALID};
+use super::{backend_names, parse_files, shown, worker_settings, AGREED, INVALID, OUTPUT_ERROR};
 use std::path::PathBuf;
-use switchyard::campaign::findings::{self, Header, Provenance};
+use switchyard::campaign::findings::{self, Header, Origin, Provenance};
 use switchyard::campaign::{isolate, minimize, Job, Mode, Outcome, Worker};
 use switchyard::check::registry;
 use switchyard::gen::Profile;
@@ -36,7 +40,7 @@ pub struct Args {
 
 pub fn run(args: &Args) -> u8 {
     let file = &args.file;
-    let name = file.display().to_string();
+    let name = shown(file);
     let (_, program) = match parse_files(std::slice::from_ref(file)) {
         Ok(mut p) => p.remove(0),
         Err(code) => return code,
@@ -60,19 +64,31 @@ pub fn run(args: &Args) -> u8 {
             Ok(settings) => settings,
             Err(code) => return code,
         };
-    let profile = header.profile.unwrap_or(Profile::Default);
+    // A hand-written file comes from no seed: it is its own origin (its jobs say seed 0,
+    // program 0, which only names them on the wire).
+    let origin = header
+        .origin()
+        .unwrap_or_else(|| Origin::File(file.display().to_string()));
+    let (seed, index, profile) = match origin {
+        Origin::Seeded {
+            seed,
+            index,
+            profile,
+        } => (seed, index, profile),
+        Origin::File(_) => (0, 0, Profile::Default),
+    };
     let job = Job {
         mode: Mode::Check,
         backends: backends.clone(),
-        seed: header.seed.unwrap_or(0),
-        index: header.program.unwrap_or(0),
+        seed,
+        index,
         profile,
         text: Some(print(&program)),
     };
     let mut worker = Worker::new(&exe);
     let failed = |e: std::io::Error| {
         eprintln!("switchyard minimize: cannot run a worker: {e}");
-        INVALID
+        OUTPUT_ERROR
     };
     let reproducer = match worker.run(&job, timeout) {
         Err(e) => return failed(e),
@@ -88,7 +104,7 @@ pub fn run(args: &Args) -> u8 {
             }
         },
         Ok(Outcome::Crashed { kind, .. }) => {
-            match isolate::isolate(&exe, &job, timeout).map(|r| r.into_iter().next()) {
+            match isolate::isolate(&mut worker, &job, timeout).map(|r| r.into_iter().next()) {
                 Err(e) => return failed(e),
                 Ok(Some(r)) => r,
                 Ok(None) => {
@@ -112,9 +128,7 @@ pub fn run(args: &Args) -> u8 {
             Ok(Some(m)) => m,
         };
     let provenance = Provenance {
-        seed: job.seed,
-        index: job.index,
-        profile,
+        origin,
         found_by: header
             .found_by
             .unwrap_or_else(|| format!("switchyard minimize {name}")),
@@ -123,13 +137,14 @@ pub fn run(args: &Args) -> u8 {
     let text = print(&minimized.program);
     let target = args.out.as_deref().unwrap_or(file);
     let contents = findings::render(target, &reproducer.failure, &provenance, &text);
-    print!("{contents}");
+    drop(worker);
     if let Some(out) = &args.out {
         if let Err(e) = findings::write_atomically(out, contents.as_bytes()) {
-            eprintln!("switchyard minimize: cannot write {}: {e}", out.display());
-            return INVALID;
+            eprintln!("switchyard minimize: cannot write {}: {e}", shown(out));
+            return OUTPUT_ERROR;
         }
     }
+    out!("{contents}");
     eprintln!("{name}: {}", provenance.minimized);
     AGREED
 }

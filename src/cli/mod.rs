@@ -4,7 +4,23 @@
 //! subcommands share.
 //!
 //! Contract: argument parsing, messages and exit statuses only; the work is done by the
-//! library (`switchyard::check`, `switchyard::campaign`, `switchyard::gen`, ...).
+//! library (`switchyard::check`, `switchyard::campaign`, `switchyard::gen`, ...). Standard
+//! output is written only through `out!` / `outln!` ([`output`]); file names in messages go
+//! through [`shown`] (control characters escaped).
+
+/// `print!` that never panics: see [`output::print`].
+macro_rules! out {
+    ($($arg:tt)*) => {
+        $crate::cli::output::print(format_args!($($arg)*))
+    };
+}
+
+/// `println!` that never panics: see [`output::print`].
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        $crate::cli::output::print(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
 
 mod artifact;
 mod backends;
@@ -12,11 +28,12 @@ mod crosscheck;
 mod fuzz;
 mod gen;
 mod minimize;
+mod output;
 mod run;
 mod stats;
 
-use clap::{Parser, Subcommand, ValueEnum};
-use std::path::PathBuf;
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 use switchyard::check::registry::{self, Backend};
 use switchyard::gen::Profile;
@@ -30,16 +47,34 @@ const AGREED: u8 = 0;
 const DIVERGED: u8 = 1;
 /// Exit status: invalid input (a malformed program, an unknown backend, a missing tool).
 const INVALID: u8 = 2;
+/// Exit status: output could not be written (stdout, `--out`, a finding file), or a worker
+/// process could not be started.
+const OUTPUT_ERROR: u8 = 3;
+
+/// The exit statuses, in every command's `--help` (and in the README).
+const EXIT_STATUS: &str = "\
+Exit status (the same for every command):
+  0        success: everything agreed, nothing found
+  1        a backend diverged, crashed or corrupted its stack (run, crosscheck, fuzz)
+  2        invalid input: bad arguments, a malformed or unreadable program, an unknown
+           backend, a missing tool; minimize: the program does not fail
+  3        output error: stdout, --out or a finding file could not be written (a full disk,
+           a read-only directory, ...; the message names the file), or a worker process
+           could not be started; fuzz then lists where every finding so far is
+  129 130 143  fuzz stopped by SIGHUP, SIGINT or SIGTERM: no more programs, workers killed,
+           findings not yet minimized kept as written (*-unminimized.gp), summary printed
+           (a second signal ends it at once); other commands just die by the signal
+  141      stdout was closed (a broken pipe, e.g. `| head`): the command stops quietly";
 
 #[derive(Parser)]
 #[command(
     name = "switchyard",
     version,
+    after_help = EXIT_STATUS,
     about = "Differential testing and benchmarking of greenlet stack-switching backends",
     long_about = "switchyard runs programs in a small greenlet language (see docs/language.md) \
 on several stack-switching backends and checks that each gives the same trace as the thread \
-oracle, which is itself checked against CPython's real greenlet.\n\n\
-Exit status: 0 when everything agreed, 1 when a backend diverged or crashed, 2 on invalid input."
+oracle, which is itself checked against CPython's real greenlet."
 )]
 struct Cli {
     #[command(subcommand)]
@@ -66,15 +101,18 @@ enum Command {
     /// trace compared with the thread oracle's, every program run in a worker process so that
     /// a backend crash (signal, abort, stack overflow, hang) is a finding, not the end.
     ///
-    /// Each finding is minimized and written to DIR as BACKEND-KIND-HASH.gp (atomically; a
-    /// finding already there is not written again). Progress goes to stderr; a summary line
-    /// ends the run. Exit status: 0 when nothing was found, 1 when anything was, 2 on bad
-    /// arguments.
+    /// Each finding is written to DIR the moment it is seen, as
+    /// BACKEND-KIND-HASH-unminimized.gp, then minimized and written as BACKEND-KIND-HASH.gp,
+    /// which replaces it (atomically and synced; a finding already there is not written
+    /// again). Progress goes to stderr; a summary line ends the run. Exit status: 0 when
+    /// nothing was found, 1 when anything was, 2 on bad arguments, 3 when DIR cannot be
+    /// written (the campaign stops at once), 130/143/129 on SIGINT/SIGTERM/SIGHUP.
     Fuzz(fuzz::Args),
     /// Minimize a failing program: find how it fails (the first failing backend, in a worker
     /// process), then delta-debug it keeping that failure, and print the smallest program
-    /// found with a header saying the failure. Exit status: 0 when minimized, 2 when the
-    /// program does not fail (or on bad arguments).
+    /// found with a header saying the failure and where the program came from (the seed and
+    /// index of a finding file's header, else the file). Exit status: 0 when minimized, 2
+    /// when the program does not fail (or on bad arguments), 3 when --out cannot be written.
     Minimize(minimize::Args),
     /// Show what the generator tests: statement kinds, trace lengths, greenlets suspended at
     /// once, recursion depth at switches, switch targets, fuel exhaustion and teardown, measured
@@ -90,7 +128,29 @@ enum Command {
 
 /// Parses the command line and runs the subcommand; returns the exit status.
 pub fn main() -> u8 {
-    match Cli::parse().command {
+    // SAFETY: ignoring SIGXFSZ is a plain disposition change with no memory involved: a
+    // file-size limit (RLIMIT_FSIZE) then fails the write with EFBIG, which is reported like
+    // any other write error, instead of killing the process.
+    unsafe {
+        libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
+    }
+    let command = Cli::command().mut_subcommands(|c| c.after_help(EXIT_STATUS));
+    let parsed = command
+        .try_get_matches()
+        .and_then(|m| Cli::from_arg_matches(&m));
+    let cli = match parsed {
+        Ok(cli) => cli,
+        Err(e) if e.use_stderr() => {
+            let _ = e.print();
+            return e.exit_code().try_into().unwrap_or(INVALID);
+        }
+        // --help, --version: stdout.
+        Err(e) => {
+            out!("{}", e.render());
+            return AGREED;
+        }
+    };
+    match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Backends(args) => backends::run(&args),
         Command::Gen(args) => gen::run(&args),
@@ -124,7 +184,7 @@ fn parse_files(files: &[PathBuf]) -> Result<Vec<(String, Program)>, u8> {
     let mut parsed = Vec::new();
     let mut bad = false;
     for file in files {
-        let name = file.display().to_string();
+        let name = shown(file);
         match std::fs::read(file) {
             Ok(bytes) => match parse(&name, &bytes) {
                 Ok(p) => parsed.push((name, p)),
@@ -182,6 +242,12 @@ fn cores() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get())
 }
 
+/// A file name as messages show it (control characters escaped, see
+/// [`switchyard::campaign::findings::shown`]).
+fn shown(path: &Path) -> String {
+    switchyard::campaign::findings::shown(path)
+}
+
 fn bad_argument(message: &str) -> u8 {
     eprintln!("switchyard: {message}");
     INVALID
@@ -207,7 +273,9 @@ fn worker_settings(
         max_runs: minimize_runs,
         max_time: Duration::from_secs_f64(minimize_seconds),
     };
-    let exe = std::env::current_exe()
-        .map_err(|e| bad_argument(&format!("cannot find my own executable: {e}")))?;
+    let exe = std::env::current_exe().map_err(|e| {
+        eprintln!("switchyard: cannot find my own executable: {e}");
+        OUTPUT_ERROR
+    })?;
     Ok((Duration::from_millis(timeout_ms), budget, exe))
 }

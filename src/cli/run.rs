@@ -28,7 +28,7 @@ struct Report<'a> {
 
 impl Observer for Report<'_> {
     fn oracle_trace(&mut self, trace: &Trace) {
-        print!("{trace}");
+        out!("{trace}");
     }
 
     fn verdict(&mut self, backend: &'static Backend, verdict: &Verdict) {
@@ -58,7 +58,7 @@ pub fn run(args: &Args) -> u8 {
     let mut status = AGREED;
     for (name, program) in &programs {
         if programs.len() > 1 {
-            println!("== {name}");
+            outln!("== {name}");
         }
         let mut report = Report { name, status };
         if let Comparison::OracleFatal(fatal) =

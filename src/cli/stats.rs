@@ -22,6 +22,6 @@ pub fn run(args: &Args) -> u8 {
     let jobs = args.jobs.unwrap_or_else(cores);
     let stats =
         switchyard::check::stats::measure(args.seed, args.programs, args.profile.into(), jobs);
-    print!("{}", stats.report());
+    out!("{}", stats.report());
     AGREED
 }
