@@ -39,7 +39,7 @@ unsafe impl<const BUG: u8> StackSwitch for Mutated<BUG> {
         StackCopy::new_context(config, entry, arg)
     }
 
-    unsafe fn switch(from: *mut Context, to: *mut Context, from_dying: bool) {
+    unsafe extern "C" fn switch(from: *mut Context, to: *mut Context, from_dying: bool) {
         // SAFETY: switch's contract, passed on (the mutation breaks the backend's own promise,
         // on purpose).
         unsafe { switch_with::<BUG>(from, to, from_dying, sy_switch::<BUG>) }
