@@ -146,34 +146,48 @@ struct Canaries {
     mxcsr: u32,
     /// The varied x87 control-word fields (within [`X87_VARIED`]).
     x87: u16,
+    /// The MXCSR fields varied: [`MXCSR_VARIED`], or [`MXCSR_ROUNDING`] under Valgrind.
+    mxcsr_varied: u32,
+    /// The x87 fields varied: [`X87_VARIED`], or [`X87_ROUNDING`] under Valgrind.
+    x87_varied: u16,
 }
+
+/// Distinct odd constants, one per general-purpose register: the canaries of one switch are
+/// its seed XOR these, so no two registers of a switch hold the same value (a swap between
+/// them shows), and two switches' canaries differ wherever their seeds do.
+const REGISTER_SALT: [u64; 6] = [
+    0x5b5b_0000_0000_cb01,
+    0x5b5b_1111_0000_cb03,
+    0x5b5b_2222_0000_cb05,
+    0x5b5b_3333_0000_cb07,
+    0x5b5b_4444_0000_cb09,
+    0x5b5b_5555_0000_cb0b,
+];
 
 impl Canaries {
     fn new(context: usize, switch: u64, valgrind: bool) -> Canaries {
-        let seed = splitmix64(context as u64 ^ splitmix64(switch));
-        let mut gprs = [0u64; 6];
-        for (i, g) in gprs.iter_mut().enumerate() {
-            *g = splitmix64(seed ^ ((i as u64 + 1) << 56));
-        }
-        let bits = splitmix64(seed ^ 0xC0);
+        // One splitmix64 of (context, switch): different contexts and different switches of
+        // a thread get different seeds (and so different values in every register).
+        let seed = splitmix64((context as u64).rotate_left(32) ^ switch);
+        let gprs = REGISTER_SALT.map(|salt| seed ^ salt);
+        let bits = seed >> 32;
         let rounding = ((bits & 3) as u32) << 13;
-        let mxcsr = if valgrind {
-            rounding
+        let mxcsr = rounding | (((bits >> 2) & 1) as u32) << 15 | (((bits >> 3) & 1) as u32) << 6;
+        // Precision control 1 is reserved: 0 (single), 2 (double), 3 (extended, twice as often).
+        let precision = [0u16, 2, 3, 3][((bits >> 6) & 3) as usize] << 8;
+        let x87 = (((bits >> 4) & 3) as u16) << 10 | precision;
+        let (mxcsr_varied, x87_varied) = if valgrind {
+            (MXCSR_ROUNDING, X87_ROUNDING)
         } else {
-            rounding | (((bits >> 2) & 1) as u32) << 15 | (((bits >> 3) & 1) as u32) << 6
+            (MXCSR_VARIED, X87_VARIED)
         };
-        let x87_rounding = (((bits >> 4) & 3) as u16) << 10;
-        // Precision control 1 is reserved: 0 (single), 2 (double), 3 (extended).
-        let precision = [0u16, 2, 3][((bits >> 6) % 3) as usize] << 8;
-        let x87 = if valgrind {
-            x87_rounding
-        } else {
-            x87_rounding | precision
-        };
-        debug_assert_eq!(mxcsr & !MXCSR_VARIED, 0);
-        debug_assert_eq!(x87 & !X87_VARIED, 0);
-        debug_assert!(!valgrind || (mxcsr & !MXCSR_ROUNDING == 0 && x87 & !X87_ROUNDING == 0));
-        Canaries { gprs, mxcsr, x87 }
+        Canaries {
+            gprs,
+            mxcsr: mxcsr & mxcsr_varied,
+            x87: x87 & x87_varied,
+            mxcsr_varied,
+            x87_varied,
+        }
     }
 }
 
@@ -190,12 +204,16 @@ struct Record {
     mxcsr: u32,
     /// In: the varied x87 fields; out: the whole control word loaded.
     x87: u16,
-    _pad: u16,
+    /// The x87 control-word bits kept from the real word (the others come from `x87`).
+    x87_keep: u16,
     /// MXCSR when the switch returned.
     seen_mxcsr: u32,
     /// The x87 control word when the switch returned.
     seen_x87: u16,
-    _pad2: u16,
+    _pad: u16,
+    /// The MXCSR bits kept from the real MXCSR (the others come from `mxcsr`).
+    mxcsr_keep: u32,
+    _pad2: u32,
     /// `S::switch`.
     switch: *const (),
     from: *mut c_void,
@@ -210,16 +228,32 @@ const _: () = {
     assert!(offset_of!(Record, seen) == 48);
     assert!(offset_of!(Record, mxcsr) == 96);
     assert!(offset_of!(Record, x87) == 100);
+    assert!(offset_of!(Record, x87_keep) == 102);
     assert!(offset_of!(Record, seen_mxcsr) == 104);
     assert!(offset_of!(Record, seen_x87) == 108);
-    assert!(offset_of!(Record, switch) == 112);
-    assert!(offset_of!(Record, from) == 120);
-    assert!(offset_of!(Record, to) == 128);
-    assert!(offset_of!(Record, dying) == 136);
+    assert!(offset_of!(Record, mxcsr_keep) == 112);
+    assert!(offset_of!(Record, switch) == 120);
+    assert!(offset_of!(Record, from) == 128);
+    assert!(offset_of!(Record, to) == 136);
+    assert!(offset_of!(Record, dying) == 144);
 };
 
 impl Record {
+    /// Whether every register came back as it went in.
+    #[inline(always)]
+    fn intact(&self) -> bool {
+        let mut differ = 0;
+        for (e, s) in self.expected.iter().zip(&self.seen) {
+            differ |= e ^ s;
+        }
+        differ == 0
+            && (self.mxcsr ^ self.seen_mxcsr) & MXCSR_CONTROL == 0
+            && (self.x87 ^ self.seen_x87) & X87_CONTROL == 0
+    }
+
     /// The first register that came back other than it went in.
+    #[cold]
+    #[inline(never)]
     fn corruption(&self) -> Option<Corruption> {
         for (i, (&expected, &seen)) in self.expected.iter().zip(&self.seen).enumerate() {
             if expected != seen {
@@ -250,7 +284,7 @@ impl Record {
 
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 mod imp {
-    use super::{Record, MXCSR_VARIED, X87_VARIED};
+    use super::Record;
 
     /// `probe_switch(record [rdi])`: see the module documentation. Frame:
     /// [`crate::arch::x86_64::save_frame!`] with 16 bytes of scratch (six pushes and 24 bytes
@@ -263,12 +297,12 @@ mod imp {
             "mov [rsp + 8], rdi",
             // The control words to load: the real ones with the varied fields replaced.
             "mov eax, [rsp]",
-            "and eax, {mxcsr_keep}",
+            "and eax, [rdi + 112]",
             "or eax, [rdi + 96]",
             "mov [rdi + 96], eax",
             "ldmxcsr [rdi + 96]",
             "movzx eax, word ptr [rsp + 4]",
-            "and eax, {x87_keep}",
+            "and ax, [rdi + 102]",
             "or ax, [rdi + 100]",
             "mov [rdi + 100], ax",
             "fldcw [rdi + 100]",
@@ -280,10 +314,10 @@ mod imp {
             "mov r14, [rdi + 32]",
             "mov r15, [rdi + 40]",
             // S::switch(from, to, dying).
-            "mov rax, [rdi + 112]",
-            "mov rdx, [rdi + 136]",
-            "mov rsi, [rdi + 128]",
-            "mov rdi, [rdi + 120]",
+            "mov rax, [rdi + 120]",
+            "mov rdx, [rdi + 144]",
+            "mov rsi, [rdi + 136]",
+            "mov rdi, [rdi + 128]",
             "call rax",
             // `from` is resumed: record what it came back with.
             "mov rax, [rsp + 8]",
@@ -297,8 +331,6 @@ mod imp {
             "fnstcw [rax + 108]",
             crate::arch::x86_64::restore_frame!(scratch = 16),
             "ret",
-            mxcsr_keep = const !MXCSR_VARIED as i32,
-            x87_keep = const !(X87_VARIED as u32) as i32,
         )
     }
 
@@ -351,9 +383,11 @@ unsafe impl<S: StackSwitch> StackSwitch for Probed<S> {
                 seen: [0; 6],
                 mxcsr: canaries.mxcsr,
                 x87: canaries.x87,
-                _pad: 0,
+                x87_keep: !canaries.x87_varied,
                 seen_mxcsr: 0,
                 seen_x87: 0,
+                _pad: 0,
+                mxcsr_keep: !canaries.mxcsr_varied,
                 _pad2: 0,
                 switch: switch as *const (),
                 from: from.cast(),
@@ -369,7 +403,11 @@ unsafe impl<S: StackSwitch> StackSwitch for Probed<S> {
                 // `S` resumed a context that switched away for good.
                 std::process::abort();
             }
-            note(record.corruption());
+            note(if record.intact() {
+                None
+            } else {
+                record.corruption()
+            });
         }
         #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
         {

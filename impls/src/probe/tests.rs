@@ -35,6 +35,11 @@ fn canaries_differ_per_context_and_per_switch() {
         assert_eq!(v.gprs, k.gprs);
         assert_eq!(v.mxcsr, k.mxcsr & MXCSR_ROUNDING);
         assert_eq!(v.x87, k.x87 & X87_ROUNDING);
+        assert_eq!((k.mxcsr_varied, k.x87_varied), (MXCSR_VARIED, X87_VARIED));
+        assert_eq!(
+            (v.mxcsr_varied, v.x87_varied),
+            (MXCSR_ROUNDING, X87_ROUNDING)
+        );
     }
     assert_eq!(mxcsr.len(), 16, "rounding x FTZ x DAZ");
     assert_eq!(x87.len(), 12, "rounding x 3 precisions");
