@@ -6,7 +6,7 @@ use crate::greenlet::{BackendError, HubConfig};
 use crate::switch::{Entry, StackSwitch};
 use std::ffi::c_void;
 
-/// Stack copy with mutation `BUG` (a [`bug`] constant).
+/// Stack copy with mutation `BUG` (one of the stack-copy backend's `bug` constants).
 pub struct Mutated<const BUG: u8>;
 
 /// Bug: a *partial* heap copy (one that does not cover all the stack the context owns, i.e.
