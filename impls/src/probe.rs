@@ -11,12 +11,12 @@
 //!
 //! 1. saves the real callee-saved registers, MXCSR and x87 control word (the frame of
 //!    [`crate::arch::x86_64`]) and keeps the record's address in that frame;
-//! 2. loads canaries: six 64-bit values in rbx, rbp, r12-r15, and an MXCSR and x87 control
-//!    word whose rounding (and, natively, flush-to-zero / denormals-are-zero and precision)
-//!    fields are varied, exception masks kept. All of them are derived from the suspending
+//! 2. loads canaries: six 64-bit values in rbx, rbp, r12-r15, derived from the suspending
 //!    context's address and a per-thread switch counter (splitmix64), so every context and
-//!    every switch has its own: a register lost, or swapped with another context's, reads
-//!    back wrong;
+//!    every switch has its own and a register lost, or swapped with another context's, reads
+//!    back wrong; and an MXCSR and x87 control word whose rounding (and, natively,
+//!    flush-to-zero / denormals-are-zero and precision) fields cycle with the switch counter
+//!    (16 and 12 patterns), exception masks kept;
 //! 3. `call`s `S::switch(from, to, dying)` directly (the trait method has the C ABI for this):
 //!    no Rust frame sits between the canaries and the backend;
 //! 4. when `from` is resumed, stores the registers and control words it came back with into
@@ -170,12 +170,16 @@ impl Canaries {
         // a thread get different seeds (and so different values in every register).
         let seed = splitmix64((context as u64).rotate_left(32) ^ switch);
         let gprs = REGISTER_SALT.map(|salt| seed ^ salt);
-        let bits = seed >> 32;
-        let rounding = ((bits & 3) as u32) << 13;
-        let mxcsr = rounding | (((bits >> 2) & 1) as u32) << 15 | (((bits >> 3) & 1) as u32) << 6;
-        // Precision control 1 is reserved: 0 (single), 2 (double), 3 (extended, twice as often).
-        let precision = [0u16, 2, 3, 3][((bits >> 6) & 3) as usize] << 8;
-        let x87 = (((bits >> 4) & 3) as u16) << 10 | precision;
+        // The control words cycle with the switch number alone (16 MXCSR and 12 x87 patterns),
+        // so a context resumed with a word loaded k switches after its own sees a different one
+        // unless k is a multiple of 16 (12), whatever the addresses: a finding replays alike.
+        let m = switch % 16;
+        let rounding = ((m & 3) as u32) << 13;
+        let mxcsr = rounding | (((m >> 2) & 1) as u32) << 15 | (((m >> 3) & 1) as u32) << 6;
+        let x = switch % 12;
+        // Precision control 1 is reserved: 0 (single), 2 (double), 3 (extended).
+        let precision = [0u16, 2, 3][(x / 4) as usize] << 8;
+        let x87 = ((x % 4) as u16) << 10 | precision;
         let (mxcsr_varied, x87_varied) = if valgrind {
             (MXCSR_ROUNDING, X87_ROUNDING)
         } else {

@@ -43,6 +43,14 @@ fn canaries_differ_per_context_and_per_switch() {
     }
     assert_eq!(mxcsr.len(), 16, "rounding x FTZ x DAZ");
     assert_eq!(x87.len(), 12, "rounding x 3 precisions");
+    // A control word loaded k switches later differs unless k is a multiple of 16 (12).
+    let at = |n| Canaries::new(0x7000_1000, n, false);
+    for k in 1..16 {
+        assert_ne!(at(40).mxcsr, at(40 + k).mxcsr, "{k}");
+    }
+    for k in 1..12 {
+        assert_ne!(at(40).x87, at(40 + k).x87, "{k}");
+    }
 }
 
 /// A fake backend whose `switch` does not switch: it returns at once after running `$asm`,
