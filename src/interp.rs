@@ -16,7 +16,7 @@ use crate::lang::trace::Trace;
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use switchyard_impls::greenlet::{BackendError, Body, Hub, HubConfig, Payload, State};
-use switchyard_impls::probe::{self, Damage};
+use switchyard_impls::probe;
 
 /// A value as it travels between greenlets at run time.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -91,8 +91,9 @@ pub enum Fatal {
     Panic { backend: String, message: String },
     /// The backend could not create a hub or a greenlet.
     Backend { backend: String, error: String },
-    /// A switch or throw returned with callee-saved registers or floating-point control words
-    /// (MXCSR, x87 control word) other than they were: the probe around every hub switch saw it.
+    /// A backend switch resumed a context with a callee-saved register or floating-point
+    /// control word (MXCSR, x87 control word) other than it was suspended with: the register
+    /// probe at the backend's switch saw it (`switchyard_impls::probe`).
     RegisterCorruption { backend: String, detail: String },
 }
 
@@ -126,6 +127,9 @@ pub struct RunCounts {
     /// unstarted, running (the current greenlet), suspended, dead. Teardown's throws are not
     /// statements and are not counted.
     pub targets: [u64; 4],
+    /// Backend switches the register probe checked during the run (0 on a backend without
+    /// the probe, such as the oracle).
+    pub register_checks: u64,
 }
 
 impl RunCounts {
@@ -176,7 +180,7 @@ type Step = Result<(), Flow>;
 
 /// Runs `program` on backend `H` (named `backend` in findings) on the calling thread.
 pub fn run<H: Hub<RtValue>>(program: &Program, backend: &str, config: &HubConfig) -> RunResult {
-    run_with_rounding::<H>(program, backend, config, false).0
+    run_hub::<H>(program, backend, config, false).0
 }
 
 /// [`run`], also returning what the run did that its trace does not show (counting costs a
@@ -186,22 +190,7 @@ pub fn run_counted<H: Hub<RtValue>>(
     backend: &str,
     config: &HubConfig,
 ) -> (RunResult, RunCounts) {
-    run_with_rounding::<H>(program, backend, config, true)
-}
-
-fn run_with_rounding<H: Hub<RtValue>>(
-    program: &Program,
-    backend: &str,
-    config: &HubConfig,
-    counting: bool,
-) -> (RunResult, RunCounts) {
-    // The main greenlet runs with the default MXCSR rounding mode (each other greenlet sets its
-    // own, see `body`); the caller's mode is put back at the end.
-    let caller_rounding = probe::rounding();
-    probe::set_rounding(0);
-    let result = run_hub::<H>(program, backend, config, counting);
-    probe::set_rounding(caller_rounding);
-    result
+    run_hub::<H>(program, backend, config, true)
 }
 
 fn run_hub<H: Hub<RtValue>>(
@@ -210,6 +199,9 @@ fn run_hub<H: Hub<RtValue>>(
     config: &HubConfig,
     counting: bool,
 ) -> (RunResult, RunCounts) {
+    // A corruption left over from an earlier run on this thread is not this run's.
+    let _ = probe::take_corruption();
+    let checks_before = probe::checks();
     let hub = match H::new(config) {
         Ok(hub) => hub,
         Err(e) => return (Err(backend_fatal(backend, &e)), RunCounts::default()),
@@ -255,9 +247,21 @@ fn run_hub<H: Hub<RtValue>>(
     drop(slots);
     drop(greenlets);
     drop(hub);
+    // Switches made outside the statements' checks (kills on the last handle's drop) are
+    // checked here.
+    let fatal = fatal.or_else(|| {
+        probe::take_corruption().map(|c| Fatal::RegisterCorruption {
+            backend: backend.to_string(),
+            detail: format!("{c} (a switch during the run's clean-up)"),
+        })
+    });
     let result = match fatal {
         Some(f) => Err(f),
         None => Ok(Trace { lines: trace }),
+    };
+    let counts = RunCounts {
+        register_checks: probe::checks() - checks_before,
+        ..counts
     };
     (result, counts)
 }
@@ -359,18 +363,16 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
         }
     }
 
-    /// A fatal finding if the probe around a switch or throw saw register damage.
-    fn check_registers(&self, damage: Damage, what: &str) -> Step {
-        if damage.is_empty() {
-            return Ok(());
+    /// A fatal finding if the register probe saw a backend switch corrupt a register during
+    /// the hub call just made (`what`).
+    fn check_registers(&self, what: &str) -> Step {
+        match probe::take_corruption() {
+            None => Ok(()),
+            Some(c) => Err(self.fatal(Fatal::RegisterCorruption {
+                backend: self.backend.to_string(),
+                detail: format!("{c} (seen by greenlet #{} after a {what})", self.me),
+            })),
         }
-        Err(self.fatal(Fatal::RegisterCorruption {
-            backend: self.backend.to_string(),
-            detail: format!(
-                "greenlet #{} {what} returned with {damage} changed",
-                self.me
-            ),
-        }))
     }
 
     /// Counts a `switch`/`throw` target by its state before the switch.
@@ -399,17 +401,15 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
             Stmt::Switch(r, v) => {
                 let target = self.resolve(*r)?;
                 self.count_target(&target);
-                let (outcome, damage) =
-                    probe::preserved(|| self.hub.switch(&target, RtValue::from(v)));
-                self.check_registers(damage, "switch")?;
+                let outcome = self.hub.switch(&target, RtValue::from(v));
+                self.check_registers("switch")?;
                 self.after_switch(outcome)
             }
             Stmt::Throw(r, e) => {
                 let target = self.resolve(*r)?;
                 self.count_target(&target);
-                let (outcome, damage) =
-                    probe::preserved(|| self.hub.throw(&target, Raised::Error(*e)));
-                self.check_registers(damage, "throw")?;
+                let outcome = self.hub.throw(&target, Raised::Error(*e));
+                self.check_registers("throw")?;
                 self.after_switch(outcome)
             }
             Stmt::Return(v) => Err(Flow::Return(RtValue::from(v))),
@@ -509,10 +509,6 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
             if exec.lock().halted {
                 return Err(Raised::Halt);
             }
-            // Each greenlet runs with its own MXCSR rounding mode, so that a backend that does
-            // not restore MXCSR on a switch hands one greenlet's mode to another, where the
-            // probe around the switch sees it. The interpreter does no floating point.
-            probe::set_rounding(id as u32 % 4);
             exec.record(|| match &start {
                 Some(v) => format!("start {v}"),
                 None => "start ()".to_string(),
@@ -585,9 +581,8 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
                 });
                 return;
             }
-            let (outcome, damage) =
-                probe::preserved(|| self.hub.throw(&greenlet, Raised::Error(ast::Error::Exit)));
-            if self.check_registers(damage, "teardown throw").is_err() {
+            let outcome = self.hub.throw(&greenlet, Raised::Error(ast::Error::Exit));
+            if self.check_registers("teardown throw").is_err() {
                 return;
             }
             match outcome {

@@ -14,7 +14,8 @@
 //!   stack-per-greenlet backends;
 //! - [`arch`]: the one callee-saved register frame every naked switch uses, as assembly-text
 //!   macros, and the frame layouts a new context starts from;
-//! - [`probe`]: register probes around a switch; [`process`]: crash injection for tests;
+//! - [`probe`]: [`probe::Probed`], any backend with a register probe at its switch;
+//!   [`process`]: crash injection for tests;
 //!   `mutants` (feature `mutants`): deliberately broken backends.
 //!
 //! # The native runtime

@@ -40,6 +40,13 @@ pub unsafe trait StackSwitch: 'static {
 
     /// Suspends `from` and resumes `to`; returns when something switches back to `from`.
     ///
+    /// It has the C calling convention so that the register probe
+    /// ([`crate::probe::Probed`]) can `call` it straight from assembly, with its own canary
+    /// values in the callee-saved registers and no Rust frame in between that could save and
+    /// restore them on the backend's behalf. An implementation should therefore be the switch
+    /// itself (or a thin shim that keeps nothing in callee-saved registers across the
+    /// switch): whatever it saves and restores around the real switch is hidden from the probe.
+    ///
     /// # Safety
     ///
     /// - `from` is the context running now on this OS thread, `to` is a different context of
@@ -49,5 +56,5 @@ pub unsafe trait StackSwitch: 'static {
     /// - with `from_dying`, `from` is never switched to again, nothing on its stack is used
     ///   again, and it may be dropped only after this call has switched away (so by code
     ///   running in another context).
-    unsafe fn switch(from: *mut Self::Context, to: *mut Self::Context, from_dying: bool);
+    unsafe extern "C" fn switch(from: *mut Self::Context, to: *mut Self::Context, from_dying: bool);
 }

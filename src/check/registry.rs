@@ -127,9 +127,12 @@ thread_local! {
 /// The text of a panic payload (the one rendering every backend uses).
 pub use switchyard_impls::greenlet::panic_message;
 
-/// The greenlet runtime over a native stack-switching backend.
+/// The greenlet runtime over a native stack-switching backend, with the register probe at
+/// every switch ([`switchyard_impls::probe::Probed`]): a backend that loses a callee-saved
+/// register or control word across a switch is a `register-corruption` finding. (The
+/// benchmark uses the backends unprobed.)
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-type Native<S> = switchyard_impls::runtime::Runtime<S, RtValue>;
+type Native<S> = switchyard_impls::runtime::Runtime<switchyard_impls::probe::Probed<S>, RtValue>;
 
 /// The interpreter's promise for the backends that move stacks (stack-copy and its mutants).
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
@@ -145,65 +148,100 @@ unsafe impl switchyard_impls::runtime::SharedStackContract for InterpreterKeepsS
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 type Shared<S> = switchyard_impls::runtime::SharedStack<S, InterpreterKeepsStacksPrivate>;
 
-/// Every backend, the oracle first. A backend whose module does not build on this platform
-/// is compiled out of the list.
-pub static BACKENDS: &[Backend] = &[
-    Backend::new::<switchyard_oracle::ThreadHub<RtValue>>(
-        ORACLE,
-        "reference oracle: one OS thread per greenlet, a baton handed over on every switch",
-    ),
-    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-    Backend::new::<Native<Shared<switchyard_impls::stack_copy::StackCopy>>>(
-        "stack-copy",
-        "greenlet's algorithm: one shared stack, overlapping slices copied to and from the heap",
-    ),
-    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-    Backend::new::<Native<switchyard_impls::mmap::Mmap>>(
-        "mmap",
-        "an mmap'd stack per greenlet with a guard page, naked-asm register swap",
-    ),
-    #[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
-    Backend::new::<Native<switchyard_impls::ucontext::Ucontext>>(
-        "ucontext",
-        "getcontext/makecontext/swapcontext from libc on mmap'd stacks with a guard page",
-    ),
-    // Deliberately broken backends (see `switchyard_impls::mutants`); `is_mutant` is true.
-    #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
-    Backend::new::<Native<switchyard_impls::mutants::swap::MutantRbx>>(
-        "mutant-rbx",
-        "BROKEN ON PURPOSE: mmap stacks, register swap that does not restore rbx",
-    ),
-    #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
-    Backend::new::<Native<switchyard_impls::mutants::swap::MutantMxcsr>>(
-        "mutant-mxcsr",
-        "BROKEN ON PURPOSE: mmap stacks, register swap that does not restore MXCSR",
-    ),
-    #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
-    Backend::new::<Native<Shared<switchyard_impls::mutants::stack_copy::MutantRestoreOffset>>>(
-        "mutant-restore-offset",
-        "BROKEN ON PURPOSE: stack copy restoring partial slices 16 bytes too high",
-    ),
-    #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
-    Backend::new::<Native<Shared<switchyard_impls::mutants::stack_copy::MutantShortSave>>>(
-        "mutant-short-save",
-        "BROKEN ON PURPOSE: stack copy whose partial saves stop one word short",
-    ),
-    #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
-    Backend::new::<switchyard_impls::mutants::hubs::WrongTarget<RtValue>>(
-        "mutant-wrong-target",
-        "BROKEN ON PURPOSE: some switches to a suspended greenlet go to its suspended parent",
-    ),
-    #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
-    Backend::new::<switchyard_impls::mutants::hubs::ParentSkip<RtValue>>(
-        "mutant-parent-skip",
-        "BROKEN ON PURPOSE: walks past two dead greenlets skip the next parent",
-    ),
-    #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
-    Backend::new::<switchyard_impls::mutants::hubs::CrashSegv<RtValue>>(
-        "crash-segv",
-        "BROKEN ON PURPOSE: correct, but the third throw into a suspended greenlet is a SIGSEGV",
-    ),
-];
+/// A backend that moves stacks (stack-copy and its mutants), probed at every switch, under the
+/// interpreter's promise. The probe sits inside the promise so that nothing stands between
+/// its assembly and the backend's switch.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+type NativeShared<S> =
+    switchyard_impls::runtime::Runtime<Shared<switchyard_impls::probe::Probed<S>>, RtValue>;
+
+/// Defines [`BACKENDS`]: the entries given, then (feature `mutants`) one lost-register mutant
+/// per native backend and register, `mutant-BACKEND-lost-REG`
+/// (`switchyard_impls::mutants::lost`), for the backends whose `if` predicate holds (a `cfg`).
+macro_rules! registry {
+    (
+        [$($entries:tt)*]
+        lost: [$($backend:literal if $pred:meta => $wrap:ident $module:ident [$($ty:ident $reg:literal),*],)*]
+    ) => {
+        /// Every backend, the oracle first. A backend whose module does not build on this
+        /// platform is compiled out of the list.
+        pub static BACKENDS: &[Backend] = &[
+            $($entries)*
+            $($(
+                #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux", $pred))]
+                Backend::new::<$wrap<switchyard_impls::mutants::lost::$module::$ty>>(
+                    concat!("mutant-", $backend, "-lost-", $reg),
+                    concat!("BROKEN ON PURPOSE: ", $backend, " whose switch does not restore ", $reg),
+                ),
+            )*)*
+        ];
+    };
+}
+
+registry! {
+    [
+        Backend::new::<switchyard_oracle::ThreadHub<RtValue>>(
+            ORACLE,
+            "reference oracle: one OS thread per greenlet, a baton handed over on every switch",
+        ),
+        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+        Backend::new::<NativeShared<switchyard_impls::stack_copy::StackCopy>>(
+            "stack-copy",
+            "greenlet's algorithm: one shared stack, overlapping slices copied to and from the heap",
+        ),
+        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+        Backend::new::<Native<switchyard_impls::mmap::Mmap>>(
+            "mmap",
+            "an mmap'd stack per greenlet with a guard page, naked-asm register swap",
+        ),
+        #[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
+        Backend::new::<Native<switchyard_impls::ucontext::Ucontext>>(
+            "ucontext",
+            "getcontext/makecontext/swapcontext from libc on mmap'd stacks with a guard page",
+        ),
+        // Deliberately broken backends (see `switchyard_impls::mutants`); `is_mutant` is true.
+        #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
+        Backend::new::<Native<switchyard_impls::mutants::swap::MutantRbx>>(
+            "mutant-rbx",
+            "BROKEN ON PURPOSE: mmap stacks, register swap that does not restore rbx",
+        ),
+        #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
+        Backend::new::<Native<switchyard_impls::mutants::swap::MutantMxcsr>>(
+            "mutant-mxcsr",
+            "BROKEN ON PURPOSE: mmap stacks, register swap that does not restore MXCSR",
+        ),
+        #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
+        Backend::new::<NativeShared<switchyard_impls::mutants::stack_copy::MutantRestoreOffset>>(
+            "mutant-restore-offset",
+            "BROKEN ON PURPOSE: stack copy restoring partial slices 16 bytes too high",
+        ),
+        #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
+        Backend::new::<NativeShared<switchyard_impls::mutants::stack_copy::MutantShortSave>>(
+            "mutant-short-save",
+            "BROKEN ON PURPOSE: stack copy whose partial saves stop one word short",
+        ),
+        #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
+        Backend::new::<switchyard_impls::mutants::hubs::WrongTarget<RtValue>>(
+            "mutant-wrong-target",
+            "BROKEN ON PURPOSE: some switches to a suspended greenlet go to its suspended parent",
+        ),
+        #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
+        Backend::new::<switchyard_impls::mutants::hubs::ParentSkip<RtValue>>(
+            "mutant-parent-skip",
+            "BROKEN ON PURPOSE: walks past two dead greenlets skip the next parent",
+        ),
+        #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
+        Backend::new::<switchyard_impls::mutants::hubs::CrashSegv<RtValue>>(
+            "crash-segv",
+            "BROKEN ON PURPOSE: correct, but the third throw into a suspended greenlet is a SIGSEGV",
+        ),
+    ]
+    lost: [
+        "stack-copy" if all() => NativeShared stack_copy [Rbx "rbx", Rbp "rbp", R12 "r12", R13 "r13", R14 "r14", R15 "r15", Mxcsr "mxcsr", X87Cw "x87-cw"],
+        "mmap" if all() => Native mmap [Rbx "rbx", Rbp "rbp", R12 "r12", R13 "r13", R14 "r14", R15 "r15", Mxcsr "mxcsr", X87Cw "x87-cw"],
+        "ucontext" if target_env = "gnu" => Native ucontext [Rbx "rbx", Rbp "rbp", R12 "r12", R13 "r13", R14 "r14", R15 "r15", Mxcsr "mxcsr", X87Cw "x87-cw"],
+    ]
+}
 
 /// The backend called `name`.
 pub fn find(name: &str) -> Option<&'static Backend> {

@@ -13,7 +13,11 @@
 //! - switch and throw targets: counted at run time by the interpreter, which looks at each
 //!   `switch`/`throw` statement's target state just before the switch (`interp::RunCounts`;
 //!   teardown's throws are not statements and are not counted);
-//! - fuel exhaustion and teardown: read from the traces.
+//! - fuel exhaustion and teardown: read from the traces;
+//! - register probe checks: each program is also run on the `mmap` backend (with the register
+//!   probe, as the registry runs every native backend), counting the backend switches the
+//!   probe checked (`switchyard_impls::probe::checks`); every native backend makes the same
+//!   switches, the runtime being the same.
 
 use crate::check::registry::PROGRAM_THREAD_STACK;
 use crate::gen;
@@ -50,6 +54,9 @@ pub struct Stats {
     pub teardown: u64,
     /// Programs on which the oracle made a fatal finding.
     pub fatal: u64,
+    /// Per program: backend switches the register probe checked on `mmap` (empty where that
+    /// backend does not exist).
+    pub register_checks: Vec<u64>,
 }
 
 // ---- static measures ----
@@ -171,6 +178,7 @@ pub fn measure(seed: u64, programs: u64, profile: Profile, threads: usize) -> St
         total.any_fuel += p.any_fuel;
         total.teardown += p.teardown;
         total.fatal += p.fatal;
+        total.register_checks.extend(p.register_checks);
         for (sum, n) in total.targets.iter_mut().zip(p.targets) {
             *sum += n;
         }
@@ -193,6 +201,12 @@ fn measure_one(program: &Program, s: &mut Stats) {
     );
     for (sum, n) in s.targets.iter_mut().zip(counts.targets) {
         *sum += n;
+    }
+    if let Some(probed) = crate::check::registry::find("mmap") {
+        let before = switchyard_impls::probe::checks();
+        let _ = probed.run_here(program, &HubConfig::default());
+        s.register_checks
+            .push(switchyard_impls::probe::checks() - before);
     }
     let trace = match result {
         Ok(t) => t,
@@ -302,6 +316,21 @@ impl Stats {
             "programs with teardown events: {:.1}%",
             percent(self.teardown, n)
         );
+        if !self.register_checks.is_empty() {
+            let q = quantiles(&self.register_checks);
+            let total: u64 = self.register_checks.iter().sum();
+            let none = self.register_checks.iter().filter(|&&c| c == 0).count() as u64;
+            let _ = writeln!(
+                out,
+                "register probe (backend switches checked for rbx, rbp, r12-r15, MXCSR and the x87 control word, run on mmap): per program min {}, median {}, p90 {}, max {}, mean {:.1}; {:.1}% of programs have none",
+                q.0,
+                q.1,
+                q.2,
+                q.3,
+                total as f64 / self.register_checks.len() as f64,
+                percent(none, self.register_checks.len() as u64)
+            );
+        }
         if self.fatal > 0 {
             let _ = writeln!(
                 out,
@@ -333,5 +362,11 @@ mod tests {
         assert!(s.kinds["switch"] > 0);
         assert!(s.targets.iter().sum::<u64>() > 0);
         assert!(s.report().contains("statement kinds"));
+        #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+        {
+            assert_eq!(s.register_checks.len(), 40);
+            assert!(s.register_checks.iter().sum::<u64>() > 0);
+            assert!(s.report().contains("register probe"));
+        }
     }
 }

@@ -142,7 +142,7 @@ macro_rules! mmap_backend {
             /// then whatever greenlet the resumed one names when it suspends, until one names
             /// main; a greenlet suspends back into that loop, naming `to` (null for main).
             #[inline]
-            unsafe fn switch(from: *mut Self::Context, to: *mut Self::Context, _from_dying: bool) {
+            unsafe extern "C" fn switch(from: *mut Self::Context, to: *mut Self::Context, _from_dying: bool) {
                 $crate::backend::mmap::transfer_fn!(transfer, lost = $lost);
                 // SAFETY: switch's contract, passed on; `transfer` is the mmap transfer.
                 unsafe { $crate::backend::mmap::switch_with(transfer, from, to) }
@@ -150,7 +150,7 @@ macro_rules! mmap_backend {
         }
     };
 }
-// For register mutants made outside this module (none yet: see `crate::mutants`).
+// For the register mutants of `crate::mutants::lost` (feature `mutants`).
 #[allow(unused_imports)]
 pub(crate) use mmap_backend;
 

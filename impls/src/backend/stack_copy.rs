@@ -444,7 +444,8 @@ pub(crate) type SwitchFn = unsafe extern "C" fn(*mut Context, *mut Context);
 /// The first switch into the new context `to`: pushes `from`'s registers exactly as
 /// [`sy_switch`] does (so `from` is later resumed by `sy_switch`'s tail and returns from this
 /// call), records the stacks, and calls `entry(arg)` on the same stack right below that frame,
-/// with rbp cleared so that frame-pointer walks end there. `entry` never returns.
+/// with rbp cleared so that frame-pointer walks end there and the default MXCSR and x87
+/// control word. `entry` never returns.
 #[unsafe(naked)]
 unsafe extern "C" fn sy_start(
     from: *mut Context,
@@ -458,19 +459,28 @@ unsafe extern "C" fn sy_start(
         "mov r13, rcx",
         "mov rdx, rsp",
         "call {start}",
+        // A new context starts with the default control words (as on the mmap backend), not
+        // with whatever its starter had (the register probe gives every switch its own).
+        // Written in the red zone: the frame at [rsp] is `from`'s.
+        "mov dword ptr [rsp - 8], {mxcsr}",
+        "ldmxcsr [rsp - 8]",
+        "mov word ptr [rsp - 8], {fpcw}",
+        "fldcw [rsp - 8]",
         // rsp is 16-byte aligned here (8 + 6 pushes + 8 bytes below a call's return address).
         "mov rdi, r13",
         "xor ebp, ebp",
         "call r12",
         "ud2",
         start = sym sy_start_state,
+        mxcsr = const crate::arch::x86_64::MXCSR_DEFAULT,
+        fpcw = const crate::arch::x86_64::X87_CW_DEFAULT,
     )
 }
 
 /// Defines a backend type with the stack-copy algorithm whose `sy_switch` forgets to restore
 /// register `lost` (see [`crate::arch::x86_64`]): a register mutant in one line, e.g.
 /// `stack_copy_backend! { pub struct LostR12; lost = r12; }`.
-#[allow(unused_macros)] // no register mutant of stack-copy is defined yet
+#[allow(unused_macros)] // used by `crate::mutants::lost` (feature `mutants`) only
 macro_rules! stack_copy_backend {
     (
         $(#[$attr:meta])*
@@ -500,7 +510,7 @@ macro_rules! stack_copy_backend {
                 )
             }
 
-            unsafe fn switch(from: *mut Self::Context, to: *mut Self::Context, from_dying: bool) {
+            unsafe extern "C" fn switch(from: *mut Self::Context, to: *mut Self::Context, from_dying: bool) {
                 $crate::backend::stack_copy::sy_switch_fn!(sy_switch, lost = $lost);
                 const NONE: u8 = $crate::backend::stack_copy::bug::NONE;
                 // SAFETY: switch's contract, passed on (the lost restore breaks the backend's
@@ -539,7 +549,7 @@ unsafe impl StackSwitch for StackCopy {
         Ok(Context::new(0, 0, Some(entry), arg))
     }
 
-    unsafe fn switch(from: *mut Context, to: *mut Context, from_dying: bool) {
+    unsafe extern "C" fn switch(from: *mut Context, to: *mut Context, from_dying: bool) {
         // SAFETY: switch's contract, passed on.
         unsafe { switch_with::<{ bug::NONE }>(from, to, from_dying, sy_switch::<{ bug::NONE }>) }
     }

@@ -86,7 +86,11 @@ unsafe impl StackSwitch for Ucontext {
         Ok(StackContext::on(stack, uc))
     }
 
-    unsafe fn switch(from: *mut UcontextContext, to: *mut UcontextContext, _from_dying: bool) {
+    unsafe extern "C" fn switch(
+        from: *mut UcontextContext,
+        to: *mut UcontextContext,
+        _from_dying: bool,
+    ) {
         // SAFETY: the caller guarantees both contexts are live, distinct and of this thread,
         // `to` new (made by makecontext) or suspended in swapcontext.
         let rc = unsafe { libc::swapcontext(&mut *(*from).saved, &*(*to).saved) };

@@ -6,7 +6,7 @@ use crate::greenlet::{BackendError, HubConfig};
 use crate::switch::{Entry, StackSwitch};
 use std::ffi::c_void;
 
-/// Stack copy with mutation `BUG` (a [`bug`] constant).
+/// Stack copy with mutation `BUG` (one of the stack-copy backend's `bug` constants).
 pub struct Mutated<const BUG: u8>;
 
 /// Bug: a *partial* heap copy (one that does not cover all the stack the context owns, i.e.
@@ -39,7 +39,7 @@ unsafe impl<const BUG: u8> StackSwitch for Mutated<BUG> {
         StackCopy::new_context(config, entry, arg)
     }
 
-    unsafe fn switch(from: *mut Context, to: *mut Context, from_dying: bool) {
+    unsafe extern "C" fn switch(from: *mut Context, to: *mut Context, from_dying: bool) {
         // SAFETY: switch's contract, passed on (the mutation breaks the backend's own promise,
         // on purpose).
         unsafe { switch_with::<BUG>(from, to, from_dying, sy_switch::<BUG>) }

@@ -123,7 +123,7 @@ unsafe impl<L: LostRegister> StackSwitch for Swap<L> {
         Ok(StackContext::on(stack, sp))
     }
 
-    unsafe fn switch(from: *mut SwapContext, to: *mut SwapContext, _from_dying: bool) {
+    unsafe extern "C" fn switch(from: *mut SwapContext, to: *mut SwapContext, _from_dying: bool) {
         // SAFETY: both contexts are live, distinct and of this thread (switch's contract), `to`
         // new or suspended in a swap; the swap stores `from`'s stack pointer before loading
         // `to`'s (and then breaks the register contract, on purpose).

@@ -127,7 +127,7 @@ unsafe impl<S: StackSwitch, C: SharedStackContract> StackSwitch for SharedStack<
     }
 
     #[inline(always)]
-    unsafe fn switch(from: *mut S::Context, to: *mut S::Context, from_dying: bool) {
+    unsafe extern "C" fn switch(from: *mut S::Context, to: *mut S::Context, from_dying: bool) {
         // SAFETY: the caller keeps `switch`'s contract, which is `S::switch`'s.
         unsafe { S::switch(from, to, from_dying) }
     }
@@ -143,6 +143,10 @@ unsafe impl<S: StackSwitch, C: SharedStackContract> StableStacks for SharedStack
 // keeps its stack for good (see `runtime::lifecycle`).
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 unsafe impl StableStacks for crate::backend::mmap::Mmap {}
+
+// SAFETY: the probe passes every switch on to `S` unchanged (it only loads canaries into the
+// registers around it), so where `S`'s stacks live is where `Probed<S>`'s do.
+unsafe impl<S: StableStacks> StableStacks for crate::probe::Probed<S> {}
 
 // SAFETY: as for `Mmap`: the ucontext backend runs each context on a `Stack` of its own.
 #[cfg(all(target_os = "linux", target_env = "gnu"))]
