@@ -214,10 +214,11 @@ impl Payload for N {
 
 /// Two greenlets and main ping-pong through `S` under the probe: nothing is reported and every
 /// returning switch is checked.
-fn ping_pong<S: StackSwitch>() {
+/// `S` is the probed backend (behind a `SharedStack` contract for stack-copy).
+fn ping_pong<S: crate::runtime::StableStacks>() {
     let _ = take_corruption();
     let before = checks();
-    let hub = Runtime::<Probed<S>, N>::new(&HubConfig::default()).unwrap();
+    let hub = Runtime::<S, N>::new(&HubConfig::default()).unwrap();
     let main = hub.main();
     let m = main.clone();
     let a = hub
@@ -247,10 +248,22 @@ fn ping_pong<S: StackSwitch>() {
     assert!(checks() - before >= 151, "{} checks", checks() - before);
 }
 
+/// This test's promise for stack-copy.
+struct PingPongKeepsStacksPrivate;
+
+// SAFETY: `ping_pong`'s bodies keep no pointer into any greenlet's stack (they pass plain
+// values), and it starts no threads.
+unsafe impl crate::runtime::SharedStackContract for PingPongKeepsStacksPrivate {}
+
 #[test]
 fn the_real_backends_pass_the_probe() {
-    ping_pong::<crate::mmap::Mmap>();
-    ping_pong::<crate::stack_copy::StackCopy>();
+    ping_pong::<Probed<crate::mmap::Mmap>>();
+    ping_pong::<
+        crate::runtime::SharedStack<
+            Probed<crate::stack_copy::StackCopy>,
+            PingPongKeepsStacksPrivate,
+        >,
+    >();
     #[cfg(target_env = "gnu")]
-    ping_pong::<crate::ucontext::Ucontext>();
+    ping_pong::<Probed<crate::ucontext::Ucontext>>();
 }
