@@ -8,7 +8,8 @@
 #   $OUT/NAME                  the libFuzzer binary (cargo fuzz build -O --debug-assertions)
 #   $OUT/NAME_seed_corpus.zip  every corpus/**/*.gp (program text is a valid input of every
 #                              target: the differential ones decode it as that program, the
-#                              parser target parses it)
+#                              parser target parses it), plus fuzz/seeds/NAME/* if present
+#                              (layouts and malformed inputs the corpus lacks)
 #   $OUT/NAME.dict             fuzz/fuzz.dict, the language's keywords and shapes
 #
 # Sanitizer: ClusterFuzzLite sets SANITIZER (address is the only one it offers for Rust), but
@@ -39,19 +40,22 @@ for target in "${targets[@]}"; do
   cp fuzz/fuzz.dict "$OUT/$target.dict"
 done
 
-# Seed corpora: one zip, copied per target. Entry names are flattened paths (a/b.gp -> a-b.gp).
-# Python's zipfile: the builder image has python3, not always zip.
-python3 - "$OUT/${targets[0]}_seed_corpus.zip" <<'PY'
+# Seed corpora, zipped with Python's zipfile (the builder image has python3, not always zip).
+# Entry names are flattened paths: corpus/a/b.gp -> a-b.gp, fuzz/seeds/NAME/c.gp -> seeds-c.gp.
+for target in "${targets[@]}"; do
+  python3 - "$OUT/${target}_seed_corpus.zip" "fuzz/seeds/$target" <<'PY'
 import pathlib, sys, zipfile
-seeds = sorted(pathlib.Path("corpus").rglob("*.gp"))
-if not seeds:
+entries = [(p, "-".join(p.relative_to("corpus").parts))
+           for p in sorted(pathlib.Path("corpus").rglob("*.gp"))]
+extra = pathlib.Path(sys.argv[2])
+if extra.is_dir():
+    entries += [(p, "seeds-" + p.name) for p in sorted(extra.iterdir()) if p.is_file()]
+if not entries:
     sys.exit("build.sh: no corpus/**/*.gp seeds")
 with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
-    for p in seeds:
-        z.write(p, "-".join(p.relative_to("corpus").parts))
-print(f"build.sh: {len(seeds)} seeds per target")
+    for path, name in entries:
+        z.write(path, name)
+print(f"build.sh: {sys.argv[1]}: {len(entries)} seeds")
 PY
-for target in "${targets[@]:1}"; do
-  cp "$OUT/${targets[0]}_seed_corpus.zip" "$OUT/${target}_seed_corpus.zip"
 done
 echo "build.sh: built ${targets[*]} (-s $sanitizer) into $OUT"
