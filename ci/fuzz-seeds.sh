@@ -3,6 +3,8 @@
 # as-is into fuzz/corpus/<target>/ for each fuzz target (switchyard::gen::bytes::decode reads
 # program text directly, so no conversion is needed). Files keep a path-derived name, so
 # rerunning refreshes them; inputs libFuzzer added to those directories are left alone.
+# fuzz/seeds/<target>/*, where present, is copied too (seed-extra-NAME): inputs for that target
+# alone, such as the parser's layouts and malformed files that corpus/ has no reason to hold.
 #
 #   ci/fuzz-seeds.sh [TARGET...]     # default: every target in fuzz/fuzz_targets/
 set -euo pipefail
@@ -29,5 +31,13 @@ for target in "${targets[@]}"; do
         name="seed-$(echo "${seed#corpus/}" | tr '/' '-')"
         cp "$seed" "$dir/$name"
     done
-    echo "fuzz-seeds: ${#seeds[@]} seeds in $dir"
+    extra=0
+    if [ -d "fuzz/seeds/$target" ]; then
+        for seed in "fuzz/seeds/$target"/*; do
+            [ -f "$seed" ] || continue
+            cp "$seed" "$dir/seed-extra-$(basename "$seed")"
+            extra=$((extra + 1))
+        done
+    fi
+    echo "fuzz-seeds: ${#seeds[@]} + $extra seeds in $dir"
 done

@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
 # The project's test gate: formatting, clippy with -D warnings, and every test (the
-# cross-check against real greenlet included; ci/venv.sh installs greenlet into .venv).
+# cross-check against real greenlet included; ci/venv.sh installs greenlet into .venv),
+# Valgrind, and the ClusterFuzzLite build with a short run of every fuzzer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
+echo "== actionlint: .github/workflows"
+bash ci/actionlint.sh
 echo "== cargo fmt --check"
 cargo fmt --all -- --check
 echo "== cargo clippy --all-targets -- -D warnings"
@@ -16,5 +19,7 @@ echo "== mutants: the differential check and switchyard fuzz find every delibera
 cargo test --release --features mutants --test mutants --test fuzz_finds_mutants
 echo "== a finding's replay command reproduces it (on a mutant)"
 cargo test --release --features mutants --test campaign replay_
-echo "== valgrind"
+echo "== valgrind: corpus and seeded random programs on every native backend"
 bash ci/valgrind.sh
+echo "== ClusterFuzzLite: .clusterfuzzlite/build.sh, then every fuzzer on its seed corpus"
+bash ci/clusterfuzzlite.sh

@@ -1,0 +1,3 @@
+main {
+  switch g0 "ÿþ"
+}

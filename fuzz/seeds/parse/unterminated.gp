@@ -1,0 +1,2 @@
+def x {
+  spawn g16 x
