@@ -118,16 +118,19 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
                 self.release(dead);
             }
         } else {
+            // The greenlet that switched here is no longer current: if that was its last
+            // reference, it is killed now, before this greenlet's own switch returns.
             let prev = self.prev.get();
-            let needs_kill = {
+            let needs_release = {
                 let recs = self.recs.borrow();
                 let rec = &recs[prev as usize];
                 prev != self.current.get()
                     && rec.orphan
                     && rec.state == St::Started
-                    && !rec.kill_tried
+                    && rec.killing == 0
+                    && !rec.zombie
             };
-            if needs_kill {
+            if needs_release {
                 self.release(prev);
             }
         }
