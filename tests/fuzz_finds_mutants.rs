@@ -153,7 +153,10 @@ fn the_kill_parent_mutant_is_found_within_ten_seconds() {
     let size = statements(&written[0]);
     assert!(size <= MAX_STATEMENTS, "{size} statements: {text}");
     assert!(text.contains("drop g"), "the finding drops no slot: {text}");
-    assert!(text.contains(" kill #"), "the divergence is not at a kill: {text}");
+    assert!(
+        text.contains(" kill #"),
+        "the divergence is not at a kill: {text}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }
 

@@ -39,7 +39,10 @@ fn suspend_then_finish<S: StackSwitch>(n: usize) -> (usize, Option<String>) {
         });
         match hub.spawn(body, None) {
             Ok(g) => {
-                assert_eq!(hub.switch(g.clone(), RtValue::None), Ok(RtValue::Int(i as i64)));
+                assert_eq!(
+                    hub.switch(g.clone(), RtValue::None),
+                    Ok(RtValue::Int(i as i64))
+                );
                 suspended.push(g);
             }
             Err(e) => {
@@ -50,7 +53,10 @@ fn suspend_then_finish<S: StackSwitch>(n: usize) -> (usize, Option<String>) {
     }
     let count = suspended.len();
     for g in &suspended {
-        assert_eq!(hub.switch(g.clone(), RtValue::Int(-1)), Ok(RtValue::Int(-1)));
+        assert_eq!(
+            hub.switch(g.clone(), RtValue::Int(-1)),
+            Ok(RtValue::Int(-1))
+        );
     }
     drop(suspended);
     drop(hub);

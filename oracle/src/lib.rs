@@ -120,8 +120,6 @@ struct HubState<V: Payload> {
 
 /// Things to drop after the lock is released (their destructors may use the hub).
 struct Garbage<V: Payload> {
-    bodies: Vec<Body<ThreadHub<V>, V>>,
-    workers: Vec<Worker>,
     outcomes: Vec<Outcome<V>>,
     records: Vec<Record<V>>,
 }
@@ -129,8 +127,6 @@ struct Garbage<V: Payload> {
 impl<V: Payload> Garbage<V> {
     fn new() -> Self {
         Garbage {
-            bodies: Vec::new(),
-            workers: Vec::new(),
             outcomes: Vec::new(),
             records: Vec::new(),
         }
@@ -236,28 +232,24 @@ impl<V: Payload> HubState<V> {
                 return Step::Immediate(msg);
             }
             match std::mem::replace(&mut rec.phase, Phase::Started) {
-                Phase::Unstarted { body, worker } => match msg {
-                    Err(e) => {
-                        // Killed before it ran; the error goes on as if the body had raised it.
-                        rec.phase = Phase::Dead;
-                        garbage.bodies.push(body);
-                        garbage.workers.push(worker);
-                        msg = Err(e);
-                    }
-                    Ok(v) => {
-                        let arg = if v.is_exit_value() {
+                Phase::Unstarted { body, worker } => {
+                    // An error starts it too (greenlet's `g_initialstub`): it is current for a
+                    // moment, releases the greenlet that switched to it, and dies with the
+                    // error without running its body (see `run_body`).
+                    let start = match msg {
+                        Err(e) => Err(e),
+                        Ok(v) if v.is_exit_value() => {
                             garbage.outcomes.push(Ok(v));
-                            None
-                        } else {
-                            Some(v)
-                        };
-                        self.current = target;
-                        let inner = Arc::clone(inner);
-                        let id = target;
-                        worker.run(Box::new(move || run_body(inner, id, body, arg)));
-                        return Step::Handed;
-                    }
-                },
+                            Ok(None)
+                        }
+                        Ok(v) => Ok(Some(v)),
+                    };
+                    self.current = target;
+                    let inner = Arc::clone(inner);
+                    let id = target;
+                    worker.run(Box::new(move || run_body(inner, id, body, start)));
+                    return Step::Handed;
+                }
                 Phase::Started => {
                     rec.inbox = Some(msg);
                     rec.cv.notify_one();
@@ -354,8 +346,14 @@ fn lock<V: Payload>(inner: &Inner<V>) -> MutexGuard<'_, HubState<V>> {
     inner.state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A greenlet's whole life on its worker thread.
-fn run_body<V: Payload>(inner: Arc<Inner<V>>, id: Id, body: Body<ThreadHub<V>, V>, arg: Option<V>) {
+/// A greenlet's whole life on its worker thread. `start`: its start value, or the error that
+/// reached it unstarted (it dies with that error, the body never runs).
+fn run_body<V: Payload>(
+    inner: Arc<Inner<V>>,
+    id: Id,
+    body: Body<ThreadHub<V>, V>,
+    start: Result<Option<V>, V::Error>,
+) {
     let hub = ThreadHub {
         inner: Arc::clone(&inner),
         counted: false,
@@ -363,7 +361,13 @@ fn run_body<V: Payload>(inner: Arc<Inner<V>>, id: Id, body: Body<ThreadHub<V>, V
     let result = catch_unwind(AssertUnwindSafe(move || {
         // The greenlet that started this one may have lost its last reference by switching.
         hub.run_pending_kills();
-        body(&hub, arg)
+        match start {
+            Ok(arg) => body(&hub, arg),
+            Err(e) => {
+                drop(body);
+                Err(e)
+            }
+        }
     }));
     let outcome = match result {
         Ok(outcome) => outcome,

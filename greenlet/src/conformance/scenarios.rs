@@ -506,7 +506,10 @@ pub fn panic_in_a_body_is_raised_in_the_parent<H: Hub<Val> + 'static>(setup: &Se
     let g = hub
         .spawn(body(|_: &H, _| panic!("boom {}", 42)), None)
         .unwrap();
-    assert_eq!(hub.switch(g.clone(), Val::None), Err(Err::Panic("boom 42".into())));
+    assert_eq!(
+        hub.switch(g.clone(), Val::None),
+        Err(Err::Panic("boom 42".into()))
+    );
     assert_eq!(hub.state(&g), State::Dead);
     let g = hub
         .spawn(body(|_: &H, _| panic!("boom in body")), None)
@@ -530,7 +533,10 @@ pub fn panic_in_a_body_is_raised_in_the_parent<H: Hub<Val> + 'static>(setup: &Se
             None,
         )
         .unwrap();
-    assert_eq!(hub.switch(p.clone(), Val::None), Ok(s("p caught Panic(\"deep\")")));
+    assert_eq!(
+        hub.switch(p.clone(), Val::None),
+        Ok(s("p caught Panic(\"deep\")"))
+    );
 }
 
 /// Python (E6): g6 = greenlet(b6) spawned and switched into by `starter`; starter sets
@@ -1130,7 +1136,10 @@ fn many<H: Hub<Val> + 'static>(setup: &Setup, n: usize, tolerate_limit: bool) {
             }
             Err(e) => panic!("{e}"),
         };
-        assert_eq!(h.switch(g.clone(), Val::Int(i as i64)), Ok(Val::Int(i as i64)));
+        assert_eq!(
+            h.switch(g.clone(), Val::Int(i as i64)),
+            Ok(Val::Int(i as i64))
+        );
         gs.push(g);
     }
     let made = gs.len();

@@ -105,12 +105,7 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
     }
 
     /// The rest of [`Inner::kill`] once the victim's parent is set: `old` is what to put back.
-    fn kill_finish(
-        &self,
-        slot: u32,
-        old: Option<super::Greenlet>,
-        spare: Option<super::Greenlet>,
-    ) {
+    fn kill_finish(&self, slot: u32, old: Option<super::Greenlet>, spare: Option<super::Greenlet>) {
         drop(spare);
         if self.state_of(slot) == St::Started && slot != self.current.get() {
             if let Err(e) = self.deliver(slot, Transfer::Error(V::kill_error())) {
