@@ -251,7 +251,11 @@ fn the_drop_section_examples_kill() {
         .map_or(page.len(), |i| start + i);
     let section = blocks(&page[start..end]);
     let examples = traced_examples(&section);
-    assert!(examples.len() >= 5, "{} traced drop examples", examples.len());
+    assert!(
+        examples.len() >= 5,
+        "{} traced drop examples",
+        examples.len()
+    );
     let kills: Vec<&str> = examples
         .iter()
         .flat_map(|(_, t)| t.text.lines())

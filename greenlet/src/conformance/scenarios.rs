@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use super::kills::*;
 use super::{body, s, Err, Log, Setup, Slot, Val};
 use crate::{Body, Hub, ParentError, State};
 
