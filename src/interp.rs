@@ -7,7 +7,7 @@
 //! cannot create a greenlet) end the run with a [`Fatal`].
 //!
 //! Contract: depends on [`crate::lang`] and the greenlet trait of `switchyard_impls` only. At
-//! about 620 lines it is a little over the size the other modules keep to: it is one state
+//! about 720 lines it is over the size the other modules keep to: it is one state
 //! machine (the executor of every statement kind, with its shared state and fuel), and splitting
 //! it would put the statements' semantics in two places.
 

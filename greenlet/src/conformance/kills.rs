@@ -74,7 +74,7 @@ pub fn a_kill_makes_the_killer_the_parent_and_restores_the_old_parent<H: Hub<Val
     let (l, sl) = (log.clone(), slot.clone());
     let x = hub
         .spawn(
-            body(move |h: &H, _| {
+            body(move |_: &H, _| {
                 l.push("x drops v");
                 sl.clear();
                 l.push("x after drop");

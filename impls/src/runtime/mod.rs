@@ -125,6 +125,9 @@ impl<S: StackSwitch, V: Payload> Rec<S, V> {
     }
 }
 
+/// The installed unraisable hook, cloned out of its cell to be called.
+type SharedHook<S, V> = Rc<UnraisableHook<Runtime<S, V>, V>>;
+
 struct Inner<S: StackSwitch, V: Payload> {
     serial: u64,
     thread: ThreadId,
@@ -145,7 +148,7 @@ struct Inner<S: StackSwitch, V: Payload> {
     main_token: RefCell<Option<Arc<Token>>>,
     /// The last generation handed out (see `Rec::generation`).
     generations: Cell<u64>,
-    hook: RefCell<Option<Rc<UnraisableHook<Runtime<S, V>, V>>>>,
+    hook: RefCell<Option<SharedHook<S, V>>>,
     /// This hub itself, to hand the hook a `&Runtime`.
     me: Weak<Inner<S, V>>,
     /// Mutant `mutant-kill-parent` (feature `mutants`): kills leave the victim's parent alone.
