@@ -70,9 +70,9 @@ fn deep<H: Hub<N>>(d: &Deep<'_, H>, depth: usize) -> Outcome<N> {
 /// The bottom of [`deep`]: the first switch tells main the stack span it switches from.
 #[inline(never)]
 fn switch_forever<H: Hub<N>>(d: &Deep<'_, H>, here: usize) -> Outcome<N> {
-    d.hub.switch(d.main, N((d.top - here) as u64))?;
+    d.hub.switch(d.main.clone(), N((d.top - here) as u64))?;
     loop {
-        d.hub.switch(d.main, N(1))?;
+        d.hub.switch(d.main.clone(), N(1))?;
     }
 }
 
@@ -84,14 +84,14 @@ fn bench_backend<H: Hub<N>>(c: &mut Criterion, name: &str) {
     let g = hub
         .spawn(
             Box::new(move |h, _| loop {
-                h.switch(&m, N(1))?;
+                h.switch(m.clone(), N(1))?;
             }),
             None,
         )
         .unwrap();
-    hub.switch(&g, N(0)).unwrap();
+    hub.switch(g.clone(), N(0)).unwrap();
     c.bench_function(&format!("round_trip/{name}"), |b| {
-        b.iter(|| black_box(hub.switch(&g, N(black_box(2))).unwrap()))
+        b.iter(|| black_box(hub.switch(g.clone(), N(black_box(2))).unwrap()))
     });
     drop(g);
 
@@ -110,20 +110,20 @@ fn bench_backend<H: Hub<N>>(c: &mut Criterion, name: &str) {
             None,
         )
         .unwrap();
-    let span = hub.switch(&g, N(0)).unwrap().0;
+    let span = hub.switch(g.clone(), N(0)).unwrap().0;
     assert!(
         (56 << 10..72 << 10).contains(&span),
         "the deep greenlet switches from {span} bytes of stack, not about 64 KiB"
     );
     c.bench_function(&format!("round_trip_deep_64k/{name}"), |b| {
-        b.iter(|| black_box(hub.switch(&g, N(black_box(2))).unwrap()))
+        b.iter(|| black_box(hub.switch(g.clone(), N(black_box(2))).unwrap()))
     });
     drop(g);
 
     c.bench_function(&format!("spawn_to_finish/{name}"), |b| {
         b.iter(|| {
             let g = hub.spawn(Box::new(|_, v| Ok(v.unwrap())), None).unwrap();
-            black_box(hub.switch(&g, N(3)).unwrap())
+            black_box(hub.switch(g.clone(), N(3)).unwrap())
         })
     });
 }

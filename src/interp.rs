@@ -7,7 +7,7 @@
 //! cannot create a greenlet) end the run with a [`Fatal`].
 //!
 //! Contract: depends on [`crate::lang`] and the greenlet trait of `switchyard_impls` only. At
-//! about 620 lines it is a little over the size the other modules keep to: it is one state
+//! about 720 lines it is over the size the other modules keep to: it is one state
 //! machine (the executor of every statement kind, with its shared state and fuel), and splitting
 //! it would put the statements' semantics in two places.
 
@@ -17,6 +17,9 @@ use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 use switchyard_impls::greenlet::{BackendError, Body, Hub, HubConfig, Payload, State};
 use switchyard_impls::probe;
+
+/// The weak handle type of hub `H`.
+type WeakOf<H> = <H as Hub<RtValue>>::Weak;
 
 /// A value as it travels between greenlets at run time.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -61,6 +64,10 @@ pub enum Raised {
     Halt,
     /// A panic in a greenlet body, caught at its entry by the backend.
     Panic(String),
+    /// The GreenletExit a hub throws into a suspended greenlet whose last reference went (the
+    /// payload's kill error): the victim records `#I kill #J` when it receives it and then
+    /// raises `exit` like any GreenletExit.
+    Kill,
 }
 
 impl Payload for RtValue {
@@ -69,7 +76,10 @@ impl Payload for RtValue {
         Raised::Error(ast::Error::Exit)
     }
     fn is_exit(error: &Raised) -> bool {
-        *error == Raised::Error(ast::Error::Exit)
+        matches!(error, Raised::Error(ast::Error::Exit) | Raised::Kill)
+    }
+    fn kill_error() -> Raised {
+        Raised::Kill
     }
     fn exit_value() -> Self {
         RtValue::Exit
@@ -146,11 +156,18 @@ impl RunCounts {
 
 /// State shared by every greenlet of one run. It is locked only briefly, never across a hub
 /// call, so that no greenlet ever waits for a lock held by a suspended one.
-struct Shared<G> {
+///
+/// The run holds exactly the references the language counts (`docs/language.md`, "drop"):
+/// the slots, and the greenlets a `spawn` overwrote (`kept`, for good). Every other handle the
+/// interpreter makes lives only during one statement and is given up before any switch
+/// (`switch`/`throw` take it), so that the hub's reference counts are the program's.
+struct Shared<G, W> {
     fuel: u64,
     slots: [Option<G>; ast::SLOTS as usize],
-    /// Every greenlet spawned, in id order (greenlet `#i` is at index `i - 1`).
-    greenlets: Vec<G>,
+    /// Greenlets whose slot a `spawn` overwrote: referenced until the end of the run.
+    kept: Vec<G>,
+    /// Every greenlet spawned, weakly, in id order (greenlet `#i` is at index `i - 1`).
+    greenlets: Vec<W>,
     trace: Vec<String>,
     /// Set once `end` is recorded or a fatal finding is made: every statement then halts.
     halted: bool,
@@ -162,7 +179,7 @@ struct Shared<G> {
 struct Exec<'a, H: Hub<RtValue>> {
     hub: &'a H,
     program: &'a Arc<Program>,
-    shared: &'a Arc<Mutex<Shared<H::Greenlet>>>,
+    shared: &'a Arc<Mutex<Shared<H::Greenlet, WeakOf<H>>>>,
     backend: &'a str,
     /// The id of the greenlet executing.
     me: usize,
@@ -209,6 +226,7 @@ fn run_hub<H: Hub<RtValue>>(
     let shared = Arc::new(Mutex::new(Shared {
         fuel: program.fuel(),
         slots: Default::default(),
+        kept: Vec::new(),
         greenlets: Vec::new(),
         trace: Vec::new(),
         halted: false,
@@ -216,6 +234,7 @@ fn run_hub<H: Hub<RtValue>>(
         counts: RunCounts::default(),
     }));
     let program = Arc::new(program.clone());
+    hub.set_unraisable_hook(unraisable_hook::<H>(Arc::clone(&shared), backend));
     let main = Exec {
         hub: &hub,
         program: &program,
@@ -233,19 +252,19 @@ fn run_hub<H: Hub<RtValue>>(
     main.record(|| "end".to_string());
     // Release everything outside the lock: dropping the last handle of a suspended greenlet
     // makes the backend kill it, which runs its body (halting at once, recording nothing).
-    let (trace, fatal, greenlets, slots, counts) = {
+    let (trace, fatal, kept, slots, counts) = {
         let mut s = main.lock();
         s.halted = true;
         (
             std::mem::take(&mut s.trace),
             s.fatal.take(),
-            std::mem::take(&mut s.greenlets),
+            std::mem::take(&mut s.kept),
             std::mem::take(&mut s.slots),
             s.counts,
         )
     };
     drop(slots);
-    drop(greenlets);
+    drop(kept);
     drop(hub);
     // Switches made outside the statements' checks (kills on the last handle's drop) are
     // checked here.
@@ -266,6 +285,62 @@ fn run_hub<H: Hub<RtValue>>(
     (result, counts)
 }
 
+/// The trace id of greenlet `g` (`#?` for one the run never spawned).
+fn id_in<H: Hub<RtValue>>(
+    hub: &H,
+    shared: &Mutex<Shared<H::Greenlet, WeakOf<H>>>,
+    g: &H::Greenlet,
+) -> String {
+    if *g == hub.main() {
+        return "#0".to_string();
+    }
+    let weak = hub.downgrade(g);
+    let s = shared.lock().unwrap_or_else(|p| p.into_inner());
+    match s.greenlets.iter().position(|x| *x == weak) {
+        Some(i) => format!("#{}", i + 1),
+        None => "#?".to_string(),
+    }
+}
+
+/// Records `#I kill #J` for the current greenlet J, killed by I (its parent during the kill).
+fn record_kill<H: Hub<RtValue>>(hub: &H, shared: &Mutex<Shared<H::Greenlet, WeakOf<H>>>) {
+    let victim = hub.current();
+    let killer = match hub.parent(&victim) {
+        Some(p) => id_in(hub, shared, &p),
+        None => "-".to_string(),
+    };
+    let victim = id_in(hub, shared, &victim);
+    let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
+    if !s.halted {
+        s.trace.push(format!("{killer} kill {victim}"));
+    }
+}
+
+/// The hook that sees the errors the hub swallows: a kill that reached a greenlet suspended
+/// inside a release (recorded like any kill), and the errors killed greenlets end with
+/// (ignored, as greenlet's unraisable hook does in the reference runner), except a panic,
+/// which is a finding.
+fn unraisable_hook<H: Hub<RtValue>>(
+    shared: Arc<Mutex<Shared<H::Greenlet, WeakOf<H>>>>,
+    backend: &str,
+) -> switchyard_impls::greenlet::UnraisableHook<H, RtValue> {
+    let backend = backend.to_string();
+    Box::new(move |hub: &H, error: &Raised| match error {
+        Raised::Kill => record_kill(hub, &shared),
+        Raised::Panic(message) => {
+            let mut s = shared.lock().unwrap_or_else(|p| p.into_inner());
+            if s.fatal.is_none() {
+                s.fatal = Some(Fatal::Panic {
+                    backend: backend.clone(),
+                    message: message.clone(),
+                });
+            }
+            s.halted = true;
+        }
+        _ => {}
+    })
+}
+
 fn backend_fatal(backend: &str, error: &BackendError) -> Fatal {
     Fatal::Backend {
         backend: backend.to_string(),
@@ -274,7 +349,7 @@ fn backend_fatal(backend: &str, error: &BackendError) -> Fatal {
 }
 
 impl<'a, H: Hub<RtValue>> Exec<'a, H> {
-    fn lock(&self) -> MutexGuard<'a, Shared<H::Greenlet>> {
+    fn lock(&self) -> MutexGuard<'a, Shared<H::Greenlet, WeakOf<H>>> {
         // A poisoned lock can only come from a panic already reported as a finding.
         self.shared.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -299,6 +374,7 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
             Raised::Error(e) => self.record(|| format!("fail {e}")),
             Raised::Fuel => self.record(|| "fail fuel".to_string()),
             Raised::Halt | Raised::Panic(_) => {}
+            Raised::Kill => self.record(|| "fail exit".to_string()),
         }
     }
 
@@ -354,13 +430,7 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
 
     /// The trace id of a greenlet.
     fn id_of(&self, g: &H::Greenlet) -> String {
-        if *g == self.hub.main() {
-            return "#0".to_string();
-        }
-        match self.lock().greenlets.iter().position(|x| x == g) {
-            Some(i) => format!("#{}", i + 1),
-            None => "#?".to_string(),
-        }
+        id_in(self.hub, self.shared, g)
     }
 
     /// A fatal finding if the register probe saw a backend switch corrupt a register during
@@ -390,6 +460,10 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
                 self.record(|| format!("recv {v}"));
                 Ok(())
             }
+            Err(Raised::Kill) => {
+                record_kill(self.hub, self.shared);
+                Err(Flow::Raise(Raised::Error(ast::Error::Exit)))
+            }
             Err(e) => Err(self.raised(e)),
         }
     }
@@ -401,14 +475,14 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
             Stmt::Switch(r, v) => {
                 let target = self.resolve(*r)?;
                 self.count_target(&target);
-                let outcome = self.hub.switch(&target, RtValue::from(v));
+                let outcome = self.hub.switch(target, RtValue::from(v));
                 self.check_registers("switch")?;
                 self.after_switch(outcome)
             }
             Stmt::Throw(r, e) => {
                 let target = self.resolve(*r)?;
                 self.count_target(&target);
-                let outcome = self.hub.throw(&target, Raised::Error(*e));
+                let outcome = self.hub.throw(target, Raised::Error(*e));
                 self.check_registers("throw")?;
                 self.after_switch(outcome)
             }
@@ -452,6 +526,15 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
                 self.record(|| format!("observe {id} {} parent {parent}", state.as_str()));
                 Ok(())
             }
+            Stmt::Drop(k) => {
+                let held = self.lock().slots[*k as usize].take();
+                let Some(greenlet) = held else {
+                    return Err(Flow::Raise(Raised::Error(ast::Error::Unbound)));
+                };
+                // The slot's reference goes here, outside the lock: a kill runs inside it.
+                drop(greenlet);
+                Ok(())
+            }
         }
     }
 
@@ -478,16 +561,17 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
             Ok(g) => g,
             Err(e) => return Err(self.fatal(backend_fatal(self.backend, &e))),
         };
-        let replaced = {
-            let mut s = self.lock();
-            s.greenlets.push(greenlet.clone());
-            if !s.halted {
-                s.trace.push(format!("#{} spawn #{id}", self.me));
-            }
-            s.slots[slot as usize].replace(greenlet)
-        };
-        // Dropped outside the lock; `greenlets` still holds it, so this never kills.
-        drop(replaced);
+        let weak = self.hub.downgrade(&greenlet);
+        let mut s = self.lock();
+        s.greenlets.push(weak);
+        if !s.halted {
+            s.trace.push(format!("#{} spawn #{id}", self.me));
+        }
+        // Overwriting a slot does not release its greenlet: the run keeps it (the language's
+        // choice, which keeps every trace of programs without `drop` as it was).
+        if let Some(old) = s.slots[slot as usize].replace(greenlet) {
+            s.kept.push(old);
+        }
         Ok(())
     }
 
@@ -556,12 +640,12 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
         result
     }
 
-    /// Teardown: one pass over the greenlets in id order (ones spawned meanwhile included);
-    /// each suspended one gets main as parent and GreenletExit thrown into it.
+    /// Teardown: one pass over the greenlets in id order (ones spawned meanwhile included,
+    /// zombies too); each suspended one gets main as parent and GreenletExit thrown into it.
     fn teardown(&self) {
         let mut index = 0;
         loop {
-            let greenlet = {
+            let weak = {
                 let s = self.lock();
                 if s.halted || index >= s.greenlets.len() {
                     return;
@@ -569,6 +653,9 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
                 s.greenlets[index].clone()
             };
             index += 1;
+            let Some(greenlet) = self.hub.upgrade(&weak) else {
+                continue; // freed: it was unstarted or dead
+            };
             if self.hub.state(&greenlet) != State::Suspended {
                 continue;
             }
@@ -581,7 +668,13 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
                 });
                 return;
             }
-            let outcome = self.hub.throw(&greenlet, Raised::Error(ast::Error::Exit));
+            // Releasing J's old parent may have run a kill that dropped J's last slot: J goes
+            // when this handle does, and is thrown into only if it still exists then.
+            drop(greenlet);
+            let Some(greenlet) = self.hub.upgrade(&weak) else {
+                continue;
+            };
+            let outcome = self.hub.throw(greenlet, Raised::Error(ast::Error::Exit));
             if self.check_registers("teardown throw").is_err() {
                 return;
             }
@@ -590,6 +683,7 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
                 Err(Raised::Error(e)) => self.record(|| format!("caught {e}")),
                 Err(Raised::Fuel) => self.record(|| "caught fuel".to_string()),
                 Err(Raised::Halt) => return,
+                Err(Raised::Kill) => self.record(|| "caught exit".to_string()),
                 Err(Raised::Panic(message)) => {
                     self.fatal(Fatal::Panic {
                         backend: self.backend.to_string(),

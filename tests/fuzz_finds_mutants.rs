@@ -144,6 +144,41 @@ fn print_table(rows: &[String]) {
     }
 }
 
+/// Issue 8: a runtime whose kill on a last reference skips greenlet's `parent := current` is
+/// found within 10 s on 2 workers and minimized to at most 15 statements, and the minimized
+/// program really drops a slot.
+#[test]
+fn the_kill_parent_mutant_is_found_within_ten_seconds() {
+    let dir = out_dir("kill-parent-10s");
+    let (code, stderr, elapsed) = fuzz(&[
+        "--backend",
+        "mutant-kill-parent",
+        "--seconds",
+        "10",
+        "--seed",
+        "1",
+        "--jobs",
+        "2",
+        "--stop-after",
+        "1",
+        "--out",
+        dir.to_str().unwrap(),
+    ]);
+    assert_eq!(code, Some(1), "fuzz did not report a finding:\n{stderr}");
+    assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
+    let written = findings(&dir);
+    assert!(!written.is_empty(), "no finding written:\n{stderr}");
+    let text = std::fs::read_to_string(&written[0]).unwrap();
+    let size = statements(&written[0]);
+    assert!(size <= MAX_STATEMENTS, "{size} statements: {text}");
+    assert!(text.contains("drop g"), "the finding drops no slot: {text}");
+    assert!(
+        text.contains(" kill #"),
+        "the divergence is not at a kill: {text}"
+    );
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
 #[test]
 fn fuzz_finds_and_minimizes_every_mutant_within_a_minute() {
     let rows: Vec<String> = registry::mutants()

@@ -1,7 +1,8 @@
 //! `docs/language.md`, the language reference, against the code: every example program in it
 //! parses, every trace written under an example is what the oracle and real greenlet print,
-//! every rejected file is rejected with the error line shown, and the planned `drop` statement
-//! is still rejected (so the page is updated when it lands).
+//! every rejected file is rejected with the error line shown, and the `drop` section's examples
+//! really kill (their traces, checked on the oracle and real greenlet like every other, contain
+//! `#I kill #J` events).
 //!
 //! Fenced blocks are classified by their tag:
 //! - ```` ```gp ````: a whole program, which must parse;
@@ -236,15 +237,36 @@ fn every_example_trace_is_real_greenlets() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// Section 15 says `drop` is planned and not yet accepted. When the parser starts accepting it,
-/// this fails: rewrite that section (semantics, experiments, examples) and change this test.
+/// Section 15 (`drop`) shows kills: its examples' traces (checked against the oracle and real
+/// greenlet by the two tests above) contain `#I kill #J` events, among them a kill by a greenlet
+/// other than main and a kill of a dropper inside its own drop.
 #[test]
-fn planned_drop_is_still_rejected() {
-    let e = parse("example.gp", "main {\n  drop g0\n}\n")
-        .expect_err("the parser now accepts `drop`: update section 15 of docs/language.md");
-    assert!(e.starts_with("example.gp:2:3: "), "{e}");
+fn the_drop_section_examples_kill() {
     let page = doc();
-    assert!(page.contains("## 15. Planned: `drop SLOT` (not yet accepted)"));
+    let start = page
+        .find("## 15. `drop SLOT`")
+        .expect("section 15 is about drop");
+    let end = page[start..]
+        .find("\n## 16.")
+        .map_or(page.len(), |i| start + i);
+    let section = blocks(&page[start..end]);
+    let examples = traced_examples(&section);
+    assert!(
+        examples.len() >= 5,
+        "{} traced drop examples",
+        examples.len()
+    );
+    let kills: Vec<&str> = examples
+        .iter()
+        .flat_map(|(_, t)| t.text.lines())
+        .filter(|l| l.contains(" kill #"))
+        .collect();
+    assert!(kills.len() >= 6, "{kills:?}");
+    assert!(kills.iter().any(|l| !l.starts_with("#0 ")), "{kills:?}");
+    for (program, _) in &examples {
+        assert!(program.text.contains("drop g"), "{}", program.text);
+        parse("example.gp", &program.text).unwrap();
+    }
 }
 
 /// GitHub's anchor for a heading: lower case, punctuation dropped, spaces as hyphens.

@@ -308,6 +308,7 @@ mod mutants {
                 "mutant-short-save",
                 "mutant-wrong-target",
                 "mutant-parent-skip",
+                "mutant-kill-parent",
                 "crash-segv",
             ]
         );
@@ -352,6 +353,11 @@ mod mutants {
     #[test]
     fn mutant_parent_skip_is_found() {
         detect("mutant-parent-skip");
+    }
+
+    #[test]
+    fn mutant_kill_parent_is_found() {
+        detect("mutant-kill-parent");
     }
 
     /// The crashing backend kills the process with SIGSEGV on some programs (and only by

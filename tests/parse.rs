@@ -741,3 +741,26 @@ proptest! {
         }
     }
 }
+
+#[test]
+fn drop_takes_one_slot_and_is_reserved() {
+    let p = ok("main { drop g0 drop g15 }");
+    assert_eq!(p.main, vec![Stmt::Drop(0), Stmt::Drop(15)]);
+    assert_eq!(print(&p), "main {\n  drop g0\n  drop g15\n}\n");
+    assert_eq!(
+        in_main("drop main"),
+        "t.gp:1:13: expected a slot g0..g15, found 'main'"
+    );
+    assert_eq!(
+        in_main("drop g16"),
+        "t.gp:1:13: expected a slot g0..g15, found 'g16'"
+    );
+    assert_eq!(
+        err("def drop {}"),
+        "t.gp:1:5: expected a body name after 'def', found 'drop', which is a reserved word"
+    );
+    assert_eq!(
+        err("main { spawn g0 drop }"),
+        "t.gp:1:17: expected a body name after the slot of 'spawn', found 'drop', which is a reserved word"
+    );
+}

@@ -40,12 +40,15 @@ fn suspend_then_finish<S: StableStacks>(n: usize) -> (usize, Option<String>) {
     for i in 0..n {
         let to_main = main.clone();
         let body = Box::new(move |h: &Runtime<S, RtValue>, _| {
-            let got = h.switch(&to_main, RtValue::Int(i as i64))?;
+            let got = h.switch(to_main.clone(), RtValue::Int(i as i64))?;
             Ok(got)
         });
         match hub.spawn(body, None) {
             Ok(g) => {
-                assert_eq!(hub.switch(&g, RtValue::None), Ok(RtValue::Int(i as i64)));
+                assert_eq!(
+                    hub.switch(g.clone(), RtValue::None),
+                    Ok(RtValue::Int(i as i64))
+                );
                 suspended.push(g);
             }
             Err(e) => {
@@ -56,7 +59,10 @@ fn suspend_then_finish<S: StableStacks>(n: usize) -> (usize, Option<String>) {
     }
     let count = suspended.len();
     for g in &suspended {
-        assert_eq!(hub.switch(g, RtValue::Int(-1)), Ok(RtValue::Int(-1)));
+        assert_eq!(
+            hub.switch(g.clone(), RtValue::Int(-1)),
+            Ok(RtValue::Int(-1))
+        );
     }
     drop(suspended);
     drop(hub);

@@ -15,15 +15,30 @@ Usage:
 Exit status: 0 ok, 2 invalid program or usage, 3 internal error of this runner (a bug; the
 Python traceback goes to stderr).
 
-Every operation is done by greenlet itself: a body is greenlet.greenlet(run=...), `switch` is
-g.switch(v), `throw` is g.throw(ErrorClass), `reparent` is `g.parent = p`, `observe` reads
-getcurrent()/g.dead/bool(g)/g.parent. The interpreter only adds tracing, fuel and the
-end-of-program teardown.
+Every operation is done by greenlet itself: a body is greenlet.greenlet(run=...), `switch` and
+`throw` are greenlet's C API PyGreenlet_Switch / PyGreenlet_Throw (called through ctypes with
+the target's address, so that no Python frame of a suspended greenlet holds a reference to
+its target: greenlet's own switch keeps none), `reparent` is `g.parent = p`, `observe` reads
+getcurrent()/g.dead/bool(g)/g.parent, and `drop gK` is `slots[k] = None`. The interpreter only
+adds tracing, fuel and the end-of-program teardown.
+
+Only the program's references keep a greenlet alive (docs/language.md, "drop"): slots, the
+greenlets a `spawn` overwrote (kept for good), greenlet's own parent links and current
+greenlet. The run keeps weak references to every greenlet and its id on the greenlet itself
+(`_sy_id`), the cycle collector is off during a run, and so CPython's reference counting frees
+or kills a greenlet exactly when the language says. A kill (greenlet's dealloc throwing
+GreenletExit("Killing the greenlet because all references have vanished.")) is recorded as
+`#I kill #J` by the victim J when the kill's GreenletExit reaches its pending switch/throw, or
+through sys.unraisablehook when it reaches J suspended inside a dealloc of its own. greenlet's
+"GreenletExit did not kill" message (a zombie) goes to a discarded stderr during the run.
 """
 
+import ctypes
 import gc
+import io
 import sys
 import traceback
+import weakref
 
 import greenlet
 from greenlet import GreenletExit, getcurrent
@@ -41,7 +56,7 @@ SLOTS = 16
 
 RESERVED = {
     "def", "main", "spawn", "switch", "throw", "return", "raise", "try", "catch", "repeat",
-    "recurse", "reparent", "observe", "parent", "current", "none", "any", "fuel",
+    "recurse", "reparent", "observe", "drop", "parent", "current", "none", "any", "fuel",
     "E0", "E1", "E2", "E3", "E4", "E5", "E6", "E7", "E8", "E9",
     "exit", "badparent", "unbound", "limit",
 }
@@ -130,7 +145,7 @@ class ParseError(Exception):
 
 
 # Statement tuples: (op, ...). Refs: 0..15 = slot, and the negative constants below.
-SPAWN, SWITCH, THROW, RETURN, RAISE, TRY, REPEAT, RECURSE, REPARENT, OBSERVE = range(10)
+SPAWN, SWITCH, THROW, RETURN, RAISE, TRY, REPEAT, RECURSE, REPARENT, OBSERVE, DROP = range(11)
 REF_MAIN, REF_CURRENT, REF_PARENT = -1, -2, -3
 CATCH_ANY = "any"
 
@@ -402,6 +417,12 @@ class Parser:
             return (REPARENT, a, self.ref())
         if kw == "observe":
             return (OBSERVE, self.ref())
+        if kw == "drop":
+            st = self.next()
+            k = _slot(st.text) if st.kind == "word" else None
+            if k is None:
+                self.fail(st, "expected a slot g0..g15, found %s" % self.describe(st))
+            return (DROP, k)
         self.fail(t, "expected a statement, found %s" % self.describe(t))
 
 
@@ -413,17 +434,46 @@ def parse(data):
 # ---------------------------------------------------------------------------------------------
 # Running
 
+# greenlet's C API (greenlet.h: PyGreenlet_Throw = 5, PyGreenlet_Switch = 6, SetParent = 7),
+# called with the target's ADDRESS so that no frame of a suspended greenlet holds a reference.
+_getptr = ctypes.pythonapi.PyCapsule_GetPointer
+_getptr.restype = ctypes.c_void_p
+_getptr.argtypes = [ctypes.py_object, ctypes.c_char_p]
+_API = ctypes.cast(_getptr(greenlet._C_API, b"greenlet._C_API"), ctypes.POINTER(ctypes.c_void_p))
+_RAW_THROW = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.c_void_p, ctypes.py_object,
+                               ctypes.c_void_p, ctypes.c_void_p)(_API[5])
+_RAW_SWITCH = ctypes.PYFUNCTYPE(ctypes.py_object, ctypes.c_void_p, ctypes.py_object,
+                                ctypes.c_void_p)(_API[6])
+KILL_MESSAGE = "Killing the greenlet because all references have vanished."
+_CURRENT_RUN = []
+
+
+def _is_kill(exc):
+    return type(exc) is GreenletExit and exc.args == (KILL_MESSAGE,)
+
+
+def _unraisable(u):
+    # A kill's result is discarded by greenlet's dealloc; errors land here. One case is an event:
+    # a greenlet killed while it was itself suspended inside a dealloc's switch.
+    if _CURRENT_RUN and _is_kill(u.exc_value):
+        _CURRENT_RUN[-1].record_kill()
+
+
+sys.unraisablehook = _unraisable
+
 
 class Run:
-    """One program's run: its fuel, greenlets (all kept alive), slots and trace."""
+    """One program's run: its fuel, greenlets (weakly: only program references count), slots
+    and trace."""
 
     def __init__(self, program):
         self.fuel, self.defs, self.main_block = program
         self.out = []
         self.main = getcurrent()
-        self.greenlets = [self.main]  # index = id; never shrinks during the run
-        self.ids = {self.main: 0}
+        self.main._sy_id = 0
+        self.greenlets = [weakref.ref(self.main)]  # index = id; WEAK: only program refs count
         self.slots = [None] * SLOTS
+        self.kept = []  # greenlets whose slot was overwritten by a spawn
         self.ended = False
 
     # -- trace
@@ -431,10 +481,13 @@ class Run:
     def record(self, text):
         if self.ended:
             return
-        self.out.append("#%d %s" % (self.ids[getcurrent()], text))
+        self.out.append("#%d %s" % (getcurrent()._sy_id, text))
 
-    def gid(self, g):
-        return self.ids[g]
+    def record_kill(self):
+        # In the killed greenlet, at once: during a kill its parent is the greenlet that was
+        # current when the last reference went.
+        if not self.ended:
+            self.out.append("#%d kill #%d" % (getcurrent().parent._sy_id, getcurrent()._sy_id))
 
     # -- statements
 
@@ -474,23 +527,27 @@ class Run:
         self.fuel -= 1
         op = st[0]
         if op == SWITCH:
-            g = self.resolve(st[1])
+            addr = id(self.resolve(st[1]))
             try:
-                v = g.switch(st[2])
-            except BaseException:
+                v = _RAW_SWITCH(addr, (st[2],), None)
+            except BaseException as e:
                 if self.ended:
                     raise Ended() from None
+                if _is_kill(e):
+                    self.record_kill()
                 raise
             if self.ended:
                 raise Ended()
             self.record("recv " + value_text(v))
         elif op == THROW:
-            g = self.resolve(st[1])
+            addr = id(self.resolve(st[1]))
             try:
-                v = g.throw(st[2])
-            except BaseException:
+                v = _RAW_THROW(addr, st[2], None, None)
+            except BaseException as e:
                 if self.ended:
                     raise Ended() from None
+                if _is_kill(e):
+                    self.record_kill()
                 raise
             if self.ended:
                 raise Ended()
@@ -517,10 +574,18 @@ class Run:
             if len(self.greenlets) - 1 >= MAX_SPAWNS:
                 raise Limit()
             g = greenlet.greenlet(run=self.body(st[2]), parent=parent)
-            self.ids[g] = len(self.greenlets)
-            self.greenlets.append(g)
+            del parent
+            n = g._sy_id = len(self.greenlets)
+            self.greenlets.append(weakref.ref(g))
+            old = self.slots[st[1]]
+            if old is not None:
+                # Overwriting a slot does NOT release the old greenlet (the language keeps
+                # pre-drop traces unchanged): the run keeps it, for good.
+                self.kept.append(old)
+            del old
             self.slots[st[1]] = g
-            self.record("spawn #%d" % self.ids[g])
+            del g
+            self.record("spawn #%d" % n)
         elif op == RETURN:
             raise ReturnSignal(st[1])
         elif op == RAISE:
@@ -539,7 +604,11 @@ class Run:
             g = self.resolve(st[1])
             p = g.parent
             self.record("observe #%d %s parent %s" % (
-                self.ids[g], self.state(g), "-" if p is None else "#%d" % self.ids[p]))
+                g._sy_id, self.state(g), "-" if p is None else "#%d" % p._sy_id))
+        elif op == DROP:
+            if self.slots[st[1]] is None:
+                raise Unbound()
+            self.slots[st[1]] = None  # the decref: a kill, if any, runs inside this store
         else:
             raise AssertionError("bad statement %r" % (st,))
 
@@ -597,38 +666,58 @@ class Run:
     def teardown(self):
         i = 1
         while i < len(self.greenlets):  # spawns during teardown are visited too
-            g = self.greenlets[i]
-            if g and g is not getcurrent():  # suspended: started, not dead, not running
+            g = self.greenlets[i]()
+            if g is not None and g and g is not getcurrent():  # suspended
                 self.record("teardown #%d" % i)
-                g.parent = self.main
+                g.parent = self.main  # may release J's old parent: a kill can run here
+                addr = id(g)
+                del g
+                if self.greenlets[i]() is None:  # J itself freed meanwhile: nothing to throw into
+                    i += 1
+                    continue
                 try:
-                    v = g.throw(GreenletExit)
+                    v = _RAW_THROW(addr, GreenletExit, None, None)
                     self.record("recv " + value_text(v))
                 except PROGRAM_FAILURES as e:
                     self.record("caught " + error_word(e))
+            g = None
             i += 1
 
     def release(self):
         """After `end`: unwind every greenlet still suspended, silently, then drop them all."""
         self.ended = True
+        self.greenlets = [r() for r in self.greenlets]  # strong again: nothing dies from now on
         for g in self.greenlets[1:]:
-            if g and not g.dead and g is not getcurrent():
+            if g is not None and g and not g.dead and g is not getcurrent():
                 g.parent = self.main
                 try:
                     g.throw(Ended)
                 except Ended:
                     pass
         for g in self.greenlets[1:]:
-            if g:
+            if g is not None and g:
                 raise AssertionError("greenlet still alive after release")
         self.greenlets = []
-        self.ids = {}
+        self.kept = []
         self.slots = []
         self.defs = None
 
 
 def run_program(program):
-    lines = Run(program).run()
+    r = Run(program)
+    _CURRENT_RUN.append(r)
+    stderr = sys.stderr
+    # Only reference counting may free greenlets during a run (the cycle collector could free
+    # unstarted or dead ones at any time, releasing their parent links); greenlet's zombie
+    # message ("GreenletExit did not kill ...") is not part of the trace.
+    gc.disable()
+    sys.stderr = io.StringIO()
+    try:
+        lines = r.run()
+    finally:
+        sys.stderr = stderr
+        gc.enable()
+        _CURRENT_RUN.pop()
     gc.collect()
     return lines
 

@@ -58,6 +58,14 @@ pub trait Payload: Sized + Send + 'static {
     /// Whether this value is the GreenletExit value (it starts an unstarted greenlet with no
     /// value: greenlet's quirk).
     fn is_exit_value(&self) -> bool;
+    /// The error a hub throws into a suspended greenlet to kill it when its last reference
+    /// goes (greenlet's `GreenletExit("Killing the greenlet because all references have
+    /// vanished.")`). It must be a GreenletExit (`is_exit` holds), so that an uncaught one
+    /// ends the greenlet like any GreenletExit; a payload may make it distinguishable from a
+    /// thrown GreenletExit so that the victim can tell it was killed. Default: `exit_error()`.
+    fn kill_error() -> Self::Error {
+        Self::exit_error()
+    }
     /// The error a panic inside a greenlet body turns into; it is raised in the parent chain
     /// like any other error, so that no panic ever unwinds across a switch.
     fn panic_error(message: String) -> Self::Error;
@@ -65,6 +73,12 @@ pub trait Payload: Sized + Send + 'static {
 
 /// What a switch or throw returns to the greenlet that made it.
 pub type Outcome<V> = Result<V, <V as Payload>::Error>;
+
+/// Called with every error a hub swallows (greenlet's `sys.unraisablehook`): the error a
+/// killed greenlet ends with, and an error (including a kill) that reaches a greenlet while it
+/// is suspended inside a release (see the crate doc). The current greenlet is the one that
+/// swallowed it.
+pub type UnraisableHook<H, V> = Box<dyn Fn(&H, &<V as Payload>::Error) + Send + Sync + 'static>;
 
 /// A greenlet body: called with the hub and the start value (`None`: greenlet's no-argument
 /// start), returns the value it finishes with or the error it fails with.
@@ -152,8 +166,11 @@ impl Default for HubConfig {
 /// One OS thread's greenlets. All methods are called from greenlet bodies or from the thread
 /// that created the hub, and always act on behalf of the current greenlet.
 pub trait Hub<V: Payload>: Sized {
-    /// A reference-counted handle to one greenlet.
+    /// A reference-counted handle to one greenlet: one reference (see the crate doc).
     type Greenlet: Clone + PartialEq + fmt::Debug + Send + 'static;
+    /// A handle that is not a reference: it does not keep its greenlet alive. Equal weak
+    /// handles name the same greenlet.
+    type Weak: Clone + PartialEq + fmt::Debug + Send + 'static;
 
     /// A hub for the calling OS thread, whose main greenlet is the calling code.
     fn new(config: &HubConfig) -> Result<Self, BackendError>;
@@ -168,9 +185,12 @@ pub trait Hub<V: Payload>: Sized {
         parent: Option<&Self::Greenlet>,
     ) -> Result<Self::Greenlet, BackendError>;
     /// Suspends the current greenlet and delivers `value` to `target` (see the module doc).
-    fn switch(&self, target: &Self::Greenlet, value: V) -> Outcome<V>;
-    /// Suspends the current greenlet and raises `error` in `target` (see the module doc).
-    fn throw(&self, target: &Self::Greenlet, error: V::Error) -> Outcome<V>;
+    /// Takes the caller's handle: while the caller is suspended it does not keep `target`
+    /// alive (unless it was `target`'s last reference).
+    fn switch(&self, target: Self::Greenlet, value: V) -> Outcome<V>;
+    /// Suspends the current greenlet and raises `error` in `target` (see the module doc);
+    /// takes the handle as [`Hub::switch`] does.
+    fn throw(&self, target: Self::Greenlet, error: V::Error) -> Outcome<V>;
     /// The greenlet's parent; `None` only for main.
     fn parent(&self, greenlet: &Self::Greenlet) -> Option<Self::Greenlet>;
     /// Sets the greenlet's parent; refuses cycles and main.
@@ -181,6 +201,12 @@ pub trait Hub<V: Payload>: Sized {
     ) -> Result<(), ParentError>;
     /// The greenlet's state now.
     fn state(&self, greenlet: &Self::Greenlet) -> State;
+    /// A weak handle to the greenlet.
+    fn downgrade(&self, greenlet: &Self::Greenlet) -> Self::Weak;
+    /// A handle to the greenlet, if it still exists (zombies do; freed greenlets do not).
+    fn upgrade(&self, weak: &Self::Weak) -> Option<Self::Greenlet>;
+    /// Installs the hook that sees every error the hub swallows (replacing any earlier one).
+    fn set_unraisable_hook(&self, hook: UnraisableHook<Self, V>);
 }
 
 /// The text of a panic payload: the message of a `panic!` (a `&str` or a `String`), or a fixed

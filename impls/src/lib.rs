@@ -74,7 +74,7 @@
 //!         Box::new(move |hub, _start| {
 //!             let (mut a, mut b) = (0u64, 1u64);
 //!             for _ in 0..10 {
-//!                 hub.switch(&main, Msg::Item(a))?; // yield a, wait for Next
+//!                 hub.switch(main.clone(), Msg::Item(a))?; // yield a, wait for Next
 //!                 (a, b) = (b, a + b);
 //!             }
 //!             Ok(Msg::Done) // returned to the parent: main
@@ -83,7 +83,7 @@
 //!     )
 //!     .unwrap();
 //! let mut items = vec![];
-//! while let Ok(Msg::Item(x)) = hub.switch(&fib, Msg::Next) {
+//! while let Ok(Msg::Item(x)) = hub.switch(fib.clone(), Msg::Next) {
 //!     items.push(x);
 //! }
 //! assert_eq!(items, [0, 1, 1, 2, 3, 5, 8, 13, 21, 34]);

@@ -77,7 +77,7 @@ mod native_specific {
         let h2 = hub::<S>();
         assert_eq!(h1.main(), h2.main());
         let g = h1.spawn(body(|_, v| Ok(v.unwrap())), None).unwrap();
-        assert_eq!(h2.switch(&g, Val::Int(3)), Ok(Val::Int(3)));
+        assert_eq!(h2.switch(g.clone(), Val::Int(3)), Ok(Val::Int(3)));
         let g = h1
             .spawn(
                 body(|h: &H<S>, _| {
@@ -87,7 +87,7 @@ mod native_specific {
                 None,
             )
             .unwrap();
-        assert_eq!(h1.switch(&g, Val::None), Ok(Val::Int(1)));
+        assert_eq!(h1.switch(g.clone(), Val::None), Ok(Val::Int(1)));
     }
 
     /// A hub of another backend on a thread with a live hub is refused.
@@ -105,7 +105,7 @@ mod native_specific {
         let msg = std::thread::spawn(move || {
             let other = hub::<S>();
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                let _ = other.switch(&g2, Val::None);
+                let _ = other.switch(g2.clone(), Val::None);
             }));
             switchyard_greenlet::panic_message(&*r.unwrap_err())
         })
@@ -127,7 +127,7 @@ mod native_specific {
         let g = h
             .spawn(
                 body(move |h: &H<S>, _| loop {
-                    match h.switch(&m, Val::Int(1)) {
+                    match h.switch(m.clone(), Val::Int(1)) {
                         Err(Err::Exit) => {
                             if c2.fetch_add(1, Ordering::SeqCst) == 2 {
                                 return Ok(Val::None);
@@ -139,7 +139,7 @@ mod native_specific {
                 None,
             )
             .unwrap();
-        h.switch(&g, Val::None).unwrap();
+        h.switch(g.clone(), Val::None).unwrap();
         drop(g);
         assert_eq!(count.load(Ordering::SeqCst), 1);
         drop(h);
@@ -191,7 +191,7 @@ mod native_specific {
             .spawn(
                 body(|h: &H<S>, _| {
                     set_control(0x3F80, 0x077F); // round down
-                    h.switch(&h.main(), Val::None)?;
+                    h.switch(h.main(), Val::None)?;
                     assert_eq!((mxcsr_control(), fpcw()), (0x3F80, 0x077F));
                     Ok(Val::None)
                 }),
@@ -204,23 +204,23 @@ mod native_specific {
                 body(move |h: &H<S>, _| {
                     set_control(0x7F80, 0x0F7F); // round toward zero
                     let main = h.main();
-                    h.switch(&main, Val::Int(1))?;
+                    h.switch(main.clone(), Val::Int(1))?;
                     assert_eq!((mxcsr_control(), fpcw()), (0x7F80, 0x0F7F));
-                    h.switch(&g2c, Val::Int(2))?; // g2 sets its own mode, switches to main
+                    h.switch(g2c.clone(), Val::Int(2))?; // g2 sets its own mode, switches to main
                     assert_eq!((mxcsr_control(), fpcw()), (0x7F80, 0x0F7F));
                     Ok(Val::Int(3))
                 }),
                 None,
             )
             .unwrap();
-        assert_eq!(h.switch(&g1, Val::None), Ok(Val::Int(1)));
+        assert_eq!(h.switch(g1.clone(), Val::None), Ok(Val::Int(1)));
         assert_eq!((mxcsr(), fpcw()), (base_m, base_f));
         set_control(0x5F80, 0x0B7F); // round up
-        assert_eq!(h.switch(&g1, Val::None), Ok(Val::None)); // g1 -> g2 -> main
+        assert_eq!(h.switch(g1.clone(), Val::None), Ok(Val::None)); // g1 -> g2 -> main
         assert_eq!((mxcsr_control(), fpcw()), (0x5F80, 0x0B7F));
-        assert_eq!(h.switch(&g1, Val::None), Ok(Val::Int(3)));
+        assert_eq!(h.switch(g1.clone(), Val::None), Ok(Val::Int(3)));
         assert_eq!((mxcsr_control(), fpcw()), (0x5F80, 0x0B7F));
-        assert_eq!(h.switch(&g2, Val::Int(4)), Ok(Val::None));
+        assert_eq!(h.switch(g2.clone(), Val::Int(4)), Ok(Val::None));
         assert_eq!((mxcsr_control(), fpcw()), (0x5F80, 0x0B7F));
         set_control(base_m, base_f);
     }

@@ -23,7 +23,7 @@ fn workload<S: StableStacks>() {
         let g = h
             .spawn(
                 body::<S>(move |h, v| {
-                    let r = h.switch(&m, v.unwrap())?;
+                    let r = h.switch(m.clone(), v.unwrap())?;
                     Ok(r)
                 }),
                 None,
@@ -33,12 +33,12 @@ fn workload<S: StableStacks>() {
             0 => {} // unstarted
             1 => {
                 // suspended
-                h.switch(&g, Val::Int(i)).unwrap();
+                h.switch(g.clone(), Val::Int(i)).unwrap();
             }
             _ => {
                 // dead
-                h.switch(&g, Val::Int(i)).unwrap();
-                h.switch(&g, Val::Int(i)).unwrap();
+                h.switch(g.clone(), Val::Int(i)).unwrap();
+                h.switch(g.clone(), Val::Int(i)).unwrap();
             }
         }
         if i % 2 == 0 {

@@ -33,7 +33,7 @@ fn overflow<S: StableStacks>() {
     let g = h
         .spawn(body::<S>(|_, _| Ok(Val::Int(recurse(0) as i64))), None)
         .unwrap();
-    let _ = h.switch(&g, Val::None);
+    let _ = h.switch(g.clone(), Val::None);
     unreachable!("the overflow must have ended the process");
 }
 

@@ -71,7 +71,7 @@ fn a_borrow_lent_to_a_scoped_thread_survives_switches<S: StableStacks>() {
         .spawn(
             body::<S>(move |h, _| loop {
                 let n = scribble(200, 7);
-                h.switch(&main, Val::Int(n as i64))?;
+                h.switch(main.clone(), Val::Int(n as i64))?;
             }),
             None,
         )
@@ -84,9 +84,9 @@ fn a_borrow_lent_to_a_scoped_thread_survives_switches<S: StableStacks>() {
                 counter.fetch_add(1, Ordering::Relaxed);
             }
         });
-        let expected = h.switch(&g, Val::None).unwrap();
+        let expected = h.switch(g.clone(), Val::None).unwrap();
         for _ in 0..2_000 {
-            assert_eq!(h.switch(&g, Val::None).unwrap(), expected);
+            assert_eq!(h.switch(g.clone(), Val::None).unwrap(), expected);
         }
         while counter.load(Ordering::Relaxed) < 1_000 {
             std::hint::spin_loop();
@@ -115,7 +115,7 @@ struct SwitchOnDrop<S: StableStacks> {
 
 impl<S: StableStacks> Drop for SwitchOnDrop<S> {
     fn drop(&mut self) {
-        let r = self.hub.switch(&self.to, Val::Int(1));
+        let r = self.hub.switch(self.to.clone(), Val::Int(1));
         self.got.lock().unwrap().push(format!("{r:?}"));
     }
 }
@@ -142,7 +142,7 @@ fn a_switch_while_unwinding_is_refused<S: StableStacks>() {
             None,
         )
         .unwrap();
-    let r = h.switch(&g, Val::None);
+    let r = h.switch(g.clone(), Val::None);
     assert!(!std::thread::panicking());
     let innocent = Mutex::new(0);
     drop(innocent.lock().unwrap());
@@ -185,7 +185,7 @@ fn a_handle_dropped_while_unwinding_kills_nothing_then<S: StableStacks>() {
     let g = h
         .spawn(
             body::<S>(move |h, _| {
-                let r = h.switch(&main, Val::None);
+                let r = h.switch(main.clone(), Val::None);
                 log2.lock()
                     .unwrap()
                     .push(format!("{r:?} panicking={}", std::thread::panicking()));
@@ -194,7 +194,7 @@ fn a_handle_dropped_while_unwinding_kills_nothing_then<S: StableStacks>() {
             None,
         )
         .unwrap();
-    h.switch(&g, Val::None).unwrap();
+    h.switch(g.clone(), Val::None).unwrap();
     let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
         let _g = g;
         panic!("main unwinds");
@@ -232,7 +232,7 @@ fn a_hub_is_torn_down_when_its_thread_exits<S: StableStacks>() {
                 .spawn(
                     body::<S>(move |h, _| {
                         let _mine = h.clone();
-                        let r = h.switch(&main, Val::None);
+                        let r = h.switch(main.clone(), Val::None);
                         if r == Err(E::Exit) {
                             k.store(true, Ordering::SeqCst);
                         }
@@ -241,7 +241,7 @@ fn a_hub_is_torn_down_when_its_thread_exits<S: StableStacks>() {
                     None,
                 )
                 .unwrap();
-            h.switch(&g, Val::None).unwrap();
+            h.switch(g.clone(), Val::None).unwrap();
             let flag = DropFlag(b);
             let unstarted = h
                 .spawn(
@@ -278,7 +278,7 @@ fn spawn_with_stack<S: StableStacks>(stack_size: usize) -> Option<String> {
     let h = Runtime::<S, Val>::new(&HubConfig { stack_size }).unwrap();
     match h.spawn(body::<S>(|_, v| Ok(v.unwrap())), None) {
         Ok(g) => {
-            assert_eq!(h.switch(&g, Val::Int(5)), Ok(Val::Int(5)));
+            assert_eq!(h.switch(g.clone(), Val::Int(5)), Ok(Val::Int(5)));
             None
         }
         Err(e) => Some(e.0),
@@ -377,7 +377,7 @@ impl Payload for P {
 fn switch_to_main_from_payload<S: StableStacks>() {
     let h = Runtime::<S, P>::new(&HubConfig::default()).unwrap();
     let state = h.state(&h.current());
-    let r: Outcome<P> = h.switch(&h.main(), P::Int(99));
+    let r: Outcome<P> = h.switch(h.main(), P::Int(99));
     SEEN.with(|s| s.borrow_mut().push(format!("{state:?} {r:?}")));
 }
 
@@ -388,10 +388,10 @@ fn a_payload_method_cannot_switch_while_the_runtime_resolves<S: StableStacks>() 
     REENTER.set(Some(switch_to_main_from_payload::<S>));
     let h = Runtime::<S, P>::new(&HubConfig::default()).unwrap();
     let g = h.spawn(Box::new(|_, _| Err(PErr::Trigger)), None).unwrap();
-    assert_eq!(h.switch(&g, P::Int(0)), Err(PErr::Trigger));
+    assert_eq!(h.switch(g.clone(), P::Int(0)), Err(PErr::Trigger));
     assert_eq!(h.state(&g), State::Dead);
     let g2 = h.spawn(Box::new(|_, v| Ok(v.unwrap())), None).unwrap();
-    assert_eq!(h.switch(&g2, P::Trigger), Ok(P::Trigger));
+    assert_eq!(h.switch(g2.clone(), P::Trigger), Ok(P::Trigger));
     REENTER.set(None);
     let seen = SEEN.with(|s| std::mem::take(&mut *s.borrow_mut()));
     assert_eq!(seen.len(), 2, "{seen:?}");

@@ -10,21 +10,26 @@
 //!
 //! # Handles, kills and teardown
 //!
-//! A [`Greenlet`] handle counts as one reference; so does every parent link (a greenlet
-//! referenced only as another's parent stays alive, as in CPython). Handles held inside the hub
-//! never exist: the hub refers to greenlets by id only. When a greenlet's count reaches zero:
+//! The rule is CPython greenlet 3.5.6's deallocation (`docs/language.md`, "drop"), implemented
+//! here independently of the native runtime. A [`Greenlet`] handle counts as one reference; so
+//! does every parent link (a greenlet referenced only as another's parent stays alive, as in
+//! CPython), being the current greenlet, each kill of it in progress, and being a zombie.
+//! Handles held inside the hub never exist: the hub refers to greenlets by id only; weak
+//! handles ([`WeakGreenlet`]) do not count, and `switch`/`throw` stop counting the caller's
+//! handle while the caller is suspended (unless it is the last reference). When a greenlet's
+//! count reaches zero:
 //! - unstarted: its record is freed and its body dropped without running;
 //! - dead: its record is freed (and its parent link released);
-//! - suspended: it is killed like greenlet's GC does: its parent is set to the current greenlet,
-//!   GreenletExit is thrown into it and whatever comes back is discarded; the old parent link
-//!   is released only after that, as in CPython (a chain of suspended greenlets held only by
-//!   parent links dies leaf first). The kill runs at once if the handle was dropped on the
-//!   current greenlet's own thread, otherwise (and when a greenlet suspends itself while
-//!   nothing refers to it, greenlet's "origin released after the switch") it is queued and run
-//!   by the next greenlet that resumes from a switch or throw.
-//!   A greenlet is killed this way at most once: one that survives (switches away again) is
-//!   left to the hub's teardown, as CPython leaves it ("GreenletExit did not kill").
-//! - running: nothing; it is freed when it dies, or queued for a kill when it suspends.
+//! - suspended: it is killed at once by the current greenlet: its parent is set to the current
+//!   greenlet (the old parent link is kept aside, still counted), the payload's kill error is
+//!   thrown into it, whatever comes back is discarded (an error goes to the unraisable hook),
+//!   and the old parent is put back. Then, unreferenced, it is freed if dead, or becomes a
+//!   zombie if still suspended: referenced for good, never killed again (CPython's
+//!   "GreenletExit did not kill"). The kill runs at once if the last reference went on the
+//!   current greenlet's own thread, otherwise it is queued and run by the next greenlet that
+//!   resumes;
+//! - running: nothing yet; when it switches away, the greenlet that runs next kills it before
+//!   its own switch returns (or its body starts).
 //!
 //! Destructors of things the hub releases (unstarted bodies, values) run after the lock is
 //! released; those released while routing a switch run on the switching thread just after the
@@ -40,6 +45,10 @@
 //! pool. A counted clone kept by a body while it is suspended keeps the hub alive (a reference
 //! cycle, the user's business). After closing, `switch`/`throw` return GreenletExit as an error
 //! and `spawn` fails.
+//!
+//! At about 820 lines this file is over the size the other modules keep to: it is one state
+//! machine behind one lock (routing, reference counts, kills, teardown), and the oracle is
+//! meant to be read in one place, independently of the native runtime.
 #![forbid(unsafe_code)]
 
 pub mod pool;
@@ -53,6 +62,7 @@ use std::thread::{self, ThreadId};
 
 use switchyard_greenlet::{
     panic_message, BackendError, Body, Hub, HubConfig, Outcome, ParentError, Payload, State,
+    UnraisableHook,
 };
 
 use pool::Worker;
@@ -88,9 +98,22 @@ struct Record<V: Payload> {
     cv: Arc<Condvar>,
     /// The OS thread its body runs on (main: the hub's creator).
     thread: ThreadId,
-    /// Already killed once by the last-handle rule.
-    kill_tried: bool,
+    /// Kills of this greenlet in progress (each one a reference while it lasts).
+    killing: u32,
+    /// Survived its kill while unreferenced: referenced for good, never killed again.
+    zombie: bool,
 }
+
+impl<V: Payload> Record<V> {
+    /// Whether something other than handles and parent links refers to it (being current is
+    /// checked by the caller).
+    fn held(&self) -> bool {
+        self.killing > 0 || self.zombie
+    }
+}
+
+/// The installed unraisable hook, cloned out of its lock to be called.
+type SharedHook<V> = Arc<UnraisableHook<ThreadHub<V>, V>>;
 
 /// Everything the hub knows, behind one lock.
 struct HubState<V: Payload> {
@@ -104,8 +127,6 @@ struct HubState<V: Payload> {
 
 /// Things to drop after the lock is released (their destructors may use the hub).
 struct Garbage<V: Payload> {
-    bodies: Vec<Body<ThreadHub<V>, V>>,
-    workers: Vec<Worker>,
     outcomes: Vec<Outcome<V>>,
     records: Vec<Record<V>>,
 }
@@ -113,8 +134,6 @@ struct Garbage<V: Payload> {
 impl<V: Payload> Garbage<V> {
     fn new() -> Self {
         Garbage {
-            bodies: Vec::new(),
-            workers: Vec::new(),
             outcomes: Vec::new(),
             records: Vec::new(),
         }
@@ -126,6 +145,7 @@ struct Inner<V: Payload> {
     stack_size: usize,
     /// Counted (user) `ThreadHub` clones.
     users: AtomicUsize,
+    hook: Mutex<Option<SharedHook<V>>>,
 }
 
 /// The thread-handoff hub. Cheap to clone; see the crate doc for what counts as the last clone.
@@ -138,6 +158,36 @@ pub struct ThreadHub<V: Payload> {
 pub struct Greenlet<V: Payload> {
     inner: Arc<Inner<V>>,
     id: Id,
+    /// Whether this handle is one of the greenlet's references (a handle given to `switch` or
+    /// `throw` stops being one while the caller is suspended).
+    counted: bool,
+}
+
+/// A weak handle to one greenlet of a [`ThreadHub`]: not a reference.
+pub struct WeakGreenlet<V: Payload> {
+    inner: std::sync::Weak<Inner<V>>,
+    id: Id,
+}
+
+impl<V: Payload> Clone for WeakGreenlet<V> {
+    fn clone(&self) -> Self {
+        WeakGreenlet {
+            inner: self.inner.clone(),
+            id: self.id,
+        }
+    }
+}
+
+impl<V: Payload> PartialEq for WeakGreenlet<V> {
+    fn eq(&self, other: &Self) -> bool {
+        self.inner.ptr_eq(&other.inner) && self.id == other.id
+    }
+}
+
+impl<V: Payload> fmt::Debug for WeakGreenlet<V> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "WeakGreenlet#{}", self.id)
+    }
 }
 
 /// Where a routed switch ended up.
@@ -189,28 +239,24 @@ impl<V: Payload> HubState<V> {
                 return Step::Immediate(msg);
             }
             match std::mem::replace(&mut rec.phase, Phase::Started) {
-                Phase::Unstarted { body, worker } => match msg {
-                    Err(e) => {
-                        // Killed before it ran; the error goes on as if the body had raised it.
-                        rec.phase = Phase::Dead;
-                        garbage.bodies.push(body);
-                        garbage.workers.push(worker);
-                        msg = Err(e);
-                    }
-                    Ok(v) => {
-                        let arg = if v.is_exit_value() {
+                Phase::Unstarted { body, worker } => {
+                    // An error starts it too (greenlet's `g_initialstub`): it is current for a
+                    // moment, releases the greenlet that switched to it, and dies with the
+                    // error without running its body (see `run_body`).
+                    let start = match msg {
+                        Err(e) => Err(e),
+                        Ok(v) if v.is_exit_value() => {
                             garbage.outcomes.push(Ok(v));
-                            None
-                        } else {
-                            Some(v)
-                        };
-                        self.current = target;
-                        let inner = Arc::clone(inner);
-                        let id = target;
-                        worker.run(Box::new(move || run_body(inner, id, body, arg)));
-                        return Step::Handed;
-                    }
-                },
+                            Ok(None)
+                        }
+                        Ok(v) => Ok(Some(v)),
+                    };
+                    self.current = target;
+                    let inner = Arc::clone(inner);
+                    let id = target;
+                    worker.run(Box::new(move || run_body(inner, id, body, start)));
+                    return Step::Handed;
+                }
                 Phase::Started => {
                     rec.inbox = Some(msg);
                     rec.cv.notify_one();
@@ -234,7 +280,7 @@ impl<V: Payload> HubState<V> {
                 continue;
             };
             rec.refs -= 1;
-            if rec.refs > 0 {
+            if rec.refs > 0 || rec.held() {
                 continue;
             }
             match rec.phase {
@@ -244,7 +290,7 @@ impl<V: Payload> HubState<V> {
                     garbage.records.push(rec);
                 }
                 Phase::Started => {
-                    if id != current && !rec.kill_tried {
+                    if id != current && !rec.held() {
                         self.pending_kills.push(id);
                     }
                 }
@@ -258,20 +304,48 @@ impl<V: Payload> HubState<V> {
         }
     }
 
-    /// Prepares the kill of suspended `id`: reparent to current, take a temporary reference.
-    /// `None`: nothing to kill. `Some(old)`: the old parent, whose reference (the parent link
-    /// just replaced) the caller still holds and must release with `dec_ref`.
+    /// Prepares the kill of suspended `id`: takes the kill's reference and sets its parent to
+    /// the current greenlet. `None`: nothing to kill. `Some(old)`: the old parent, whose link
+    /// (still counted) the caller puts back with `finish_kill`.
     fn prepare_kill(&mut self, id: Id) -> Option<Option<Id>> {
         let current = self.current;
         let rec = self.records.get_mut(&id)?;
         if !matches!(rec.phase, Phase::Started) || id == current {
             return None;
         }
-        rec.kill_tried = true;
-        rec.refs += 1;
+        rec.killing += 1;
         let old = rec.parent.replace(current);
         self.inc_ref(current);
         Some(old)
+    }
+
+    /// Ends a kill of `id`: drops the kill's reference, puts the old parent back (releasing the
+    /// killer's link), and frees or zombifies the victim if nothing refers to it.
+    fn finish_kill(&mut self, id: Id, old: Option<Id>, garbage: &mut Garbage<V>) {
+        let current = self.current;
+        let Some(rec) = self.records.get_mut(&id) else {
+            return;
+        };
+        rec.killing -= 1;
+        let killer = std::mem::replace(&mut rec.parent, old);
+        let unreferenced = rec.refs == 0 && !rec.held() && id != current;
+        if unreferenced {
+            match rec.phase {
+                Phase::Started => rec.zombie = true,
+                Phase::Unstarted { .. } | Phase::Dead => {
+                    let rec = self.records.remove(&id).expect("present");
+                    self.dec_ref_opt(rec.parent, garbage);
+                    garbage.records.push(rec);
+                }
+            }
+        }
+        self.dec_ref_opt(killer, garbage);
+    }
+
+    fn dec_ref_opt(&mut self, id: Option<Id>, garbage: &mut Garbage<V>) {
+        if let Some(id) = id {
+            self.dec_ref(id, garbage);
+        }
     }
 }
 
@@ -279,13 +353,29 @@ fn lock<V: Payload>(inner: &Inner<V>) -> MutexGuard<'_, HubState<V>> {
     inner.state.lock().unwrap_or_else(|e| e.into_inner())
 }
 
-/// A greenlet's whole life on its worker thread.
-fn run_body<V: Payload>(inner: Arc<Inner<V>>, id: Id, body: Body<ThreadHub<V>, V>, arg: Option<V>) {
+/// A greenlet's whole life on its worker thread. `start`: its start value, or the error that
+/// reached it unstarted (it dies with that error, the body never runs).
+fn run_body<V: Payload>(
+    inner: Arc<Inner<V>>,
+    id: Id,
+    body: Body<ThreadHub<V>, V>,
+    start: Result<Option<V>, V::Error>,
+) {
     let hub = ThreadHub {
         inner: Arc::clone(&inner),
         counted: false,
     };
-    let result = catch_unwind(AssertUnwindSafe(move || body(&hub, arg)));
+    let result = catch_unwind(AssertUnwindSafe(move || {
+        // The greenlet that started this one may have lost its last reference by switching.
+        hub.run_pending_kills();
+        match start {
+            Ok(arg) => body(&hub, arg),
+            Err(e) => {
+                drop(body);
+                Err(e)
+            }
+        }
+    }));
     let outcome = match result {
         Ok(outcome) => outcome,
         Err(payload) if payload.is::<Abandon>() => return,
@@ -301,7 +391,7 @@ fn run_body<V: Payload>(inner: Arc<Inner<V>>, id: Id, body: Body<ThreadHub<V>, V
         st.rec(id).phase = Phase::Dead;
         let step = st.route(&inner, id, outcome, &mut garbage);
         debug_assert!(matches!(step, Step::Handed));
-        if st.rec(id).refs == 0 {
+        if st.rec(id).refs == 0 && !st.rec(id).held() {
             let rec = st.records.remove(&id).expect("present");
             if let Some(p) = rec.parent {
                 st.dec_ref(p, &mut garbage);
@@ -318,6 +408,24 @@ impl<V: Payload> ThreadHub<V> {
         Greenlet {
             inner: Arc::clone(&self.inner),
             id,
+            counted: true,
+        }
+    }
+
+    /// Hands a swallowed error to the unraisable hook, if one is installed.
+    fn unraisable(&self, error: &V::Error) {
+        let hook = self
+            .inner
+            .hook
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone();
+        if let Some(hook) = hook {
+            let hub = ThreadHub {
+                inner: Arc::clone(&self.inner),
+                counted: false,
+            };
+            hook(&hub, error);
         }
     }
 
@@ -329,12 +437,20 @@ impl<V: Payload> ThreadHub<V> {
     }
 
     /// Switch or throw on behalf of the current greenlet.
-    fn transfer(&self, target: &Greenlet<V>, msg: Outcome<V>) -> Outcome<V> {
-        self.check(target);
+    fn transfer(&self, mut target: Greenlet<V>, msg: Outcome<V>) -> Outcome<V> {
+        self.check(&target);
         let mut garbage = Garbage::new();
         let mut st = lock(&self.inner);
         if st.closed {
             return Err(V::exit_error());
+        }
+        // The caller's handle stops being a reference now, unless it is the last one (then
+        // the suspended caller keeps it, as a Python-level `g.switch()` does).
+        if let Some(rec) = st.records.get_mut(&target.id) {
+            if target.counted && rec.refs > 1 {
+                rec.refs -= 1;
+                target.counted = false;
+            }
         }
         if !st.on_current_thread() {
             drop(st);
@@ -347,13 +463,14 @@ impl<V: Payload> ThreadHub<V> {
             Step::Immediate(m) => {
                 drop(st);
                 drop(garbage);
+                drop(target);
                 return m;
             }
             Step::Handed => {}
         }
         // Suspended now: if nothing refers to us any more, the greenlet that runs next kills us.
         let rec = st.rec(me);
-        if me != MAIN && rec.refs == 0 && !rec.kill_tried {
+        if me != MAIN && rec.refs == 0 && !rec.held() {
             st.pending_kills.push(me);
         }
         let cv = Arc::clone(&st.rec(me).cv);
@@ -378,6 +495,7 @@ impl<V: Payload> ThreadHub<V> {
         };
         drop(st);
         self.run_pending_kills();
+        drop(target);
         got
     }
 
@@ -392,64 +510,53 @@ impl<V: Payload> ThreadHub<V> {
                 let Some(id) = st.pending_kills.pop() else {
                     return;
                 };
+                let current = st.current;
                 let still_unreferenced = st
                     .records
                     .get(&id)
-                    .is_some_and(|r| r.refs == 0 && !r.kill_tried);
+                    .is_some_and(|r| r.refs == 0 && !r.held() && id != current);
                 if !still_unreferenced {
                     continue;
                 }
-                st.prepare_kill(id).map(|old_parent| {
-                    let g = Greenlet {
-                        inner: Arc::clone(&self.inner),
-                        id,
-                    };
-                    (g, old_parent)
-                })
+                id
             };
-            if let Some((g, old_parent)) = victim {
-                let _ = self.throw(&g, V::exit_error());
-                drop(g);
-                // As CPython's kill (`ParentIsCurrentGuard`), the old parent stays referenced
-                // until the kill is over: a greenlet held only through the victim's parent link
-                // is released (and killed, if suspended) after the victim, not before it.
-                if let Some(old) = old_parent {
-                    let mut garbage = Garbage::new();
-                    lock(&self.inner).dec_ref(old, &mut garbage);
-                    drop(garbage);
-                }
-            }
+            self.kill(victim);
         }
+    }
+
+    /// Kills suspended `id` on behalf of the current greenlet (see the crate doc).
+    fn kill(&self, id: Id) {
+        let Some(old) = lock(&self.inner).prepare_kill(id) else {
+            return;
+        };
+        let victim = Greenlet {
+            inner: Arc::clone(&self.inner),
+            id,
+            counted: false,
+        };
+        if let Err(e) = self.transfer(victim, Err(V::kill_error())) {
+            self.unraisable(&e);
+        }
+        let mut garbage = Garbage::new();
+        lock(&self.inner).finish_kill(id, old, &mut garbage);
+        drop(garbage);
+        self.run_pending_kills();
     }
 
     /// The last counted clone is gone: kill what is suspended, then close.
     fn teardown(&self) {
         let mut id = 1;
         loop {
-            let mut garbage = Garbage::new();
-            let victim = {
+            {
                 let mut st = lock(&self.inner);
                 if st.closed || !st.on_current_thread() || id >= st.next_id {
                     break;
                 }
-                match st.prepare_kill(id) {
-                    Some(old_parent) => {
-                        if let Some(old) = old_parent {
-                            st.dec_ref(old, &mut garbage);
-                        }
-                        Some(Greenlet {
-                            inner: Arc::clone(&self.inner),
-                            id,
-                        })
-                    }
-                    None => None,
+                if let Some(rec) = st.records.get_mut(&id) {
+                    rec.zombie = false;
                 }
-            };
-            drop(garbage);
-            if let Some(g) = victim {
-                let _ = self.throw(&g, V::exit_error());
-                drop(g);
             }
+            self.kill(id);
             id += 1;
         }
         let records = {
@@ -505,12 +612,16 @@ impl<V: Payload> Clone for Greenlet<V> {
         Greenlet {
             inner: Arc::clone(&self.inner),
             id: self.id,
+            counted: true,
         }
     }
 }
 
 impl<V: Payload> Drop for Greenlet<V> {
     fn drop(&mut self) {
+        if !self.counted {
+            return;
+        }
         let mut garbage = Garbage::new();
         let kill_now = {
             let mut st = lock(&self.inner);
@@ -547,6 +658,7 @@ impl<V: Payload> fmt::Debug for Greenlet<V> {
 
 impl<V: Payload> Hub<V> for ThreadHub<V> {
     type Greenlet = Greenlet<V>;
+    type Weak = WeakGreenlet<V>;
 
     fn new(config: &HubConfig) -> Result<Self, BackendError> {
         let mut records = BTreeMap::new();
@@ -559,7 +671,8 @@ impl<V: Payload> Hub<V> for ThreadHub<V> {
                 inbox: None,
                 cv: Arc::new(Condvar::new()),
                 thread: thread::current().id(),
-                kill_tried: false,
+                killing: 0,
+                zombie: false,
             },
         );
         Ok(ThreadHub {
@@ -573,6 +686,7 @@ impl<V: Payload> Hub<V> for ThreadHub<V> {
                 }),
                 stack_size: config.stack_size,
                 users: AtomicUsize::new(1),
+                hook: Mutex::new(None),
             }),
             counted: true,
         })
@@ -618,17 +732,18 @@ impl<V: Payload> Hub<V> for ThreadHub<V> {
                 inbox: None,
                 cv: Arc::new(Condvar::new()),
                 thread,
-                kill_tried: false,
+                killing: 0,
+                zombie: false,
             },
         );
         Ok(self.handle(&mut st, id))
     }
 
-    fn switch(&self, target: &Greenlet<V>, value: V) -> Outcome<V> {
+    fn switch(&self, target: Greenlet<V>, value: V) -> Outcome<V> {
         self.transfer(target, Ok(value))
     }
 
-    fn throw(&self, target: &Greenlet<V>, error: V::Error) -> Outcome<V> {
+    fn throw(&self, target: Greenlet<V>, error: V::Error) -> Outcome<V> {
         self.transfer(target, Err(error))
     }
 
@@ -681,5 +796,28 @@ impl<V: Payload> Hub<V> for ThreadHub<V> {
             Some(Phase::Started) => State::Suspended,
             Some(Phase::Dead) | None => State::Dead,
         }
+    }
+
+    fn downgrade(&self, greenlet: &Greenlet<V>) -> WeakGreenlet<V> {
+        self.check(greenlet);
+        WeakGreenlet {
+            inner: Arc::downgrade(&self.inner),
+            id: greenlet.id,
+        }
+    }
+
+    fn upgrade(&self, weak: &WeakGreenlet<V>) -> Option<Greenlet<V>> {
+        if !std::ptr::eq(weak.inner.as_ptr(), Arc::as_ptr(&self.inner)) {
+            return None;
+        }
+        let mut st = lock(&self.inner);
+        if st.closed || !st.records.contains_key(&weak.id) {
+            return None;
+        }
+        Some(self.handle(&mut st, weak.id))
+    }
+
+    fn set_unraisable_hook(&self, hook: UnraisableHook<Self, V>) {
+        *self.inner.hook.lock().unwrap_or_else(|e| e.into_inner()) = Some(Arc::new(hook));
     }
 }

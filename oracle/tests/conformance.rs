@@ -28,7 +28,7 @@ mod oracle_specific {
         let g = hub
             .spawn(body(|h: &H, _| Ok(Val::Int(h.current().id() as i64))), None)
             .unwrap();
-        assert_eq!(hub.switch(&g, Val::None), Ok(Val::Int(1)));
+        assert_eq!(hub.switch(g.clone(), Val::None), Ok(Val::Int(1)));
         assert_eq!(format!("{g:?}"), "Greenlet#1");
         assert_eq!(format!("{:?}", hub.main()), "Greenlet#0");
     }
@@ -40,9 +40,9 @@ mod oracle_specific {
         let hub2 = hub();
         assert_ne!(hub1.main(), hub2.main());
         let g = hub2.spawn(body(|_, v| Ok(v.unwrap())), None).unwrap();
-        assert_eq!(hub2.switch(&g, Val::Int(3)), Ok(Val::Int(3)));
+        assert_eq!(hub2.switch(g.clone(), Val::Int(3)), Ok(Val::Int(3)));
         let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            let _ = hub1.switch(&g, Val::None);
+            let _ = hub1.switch(g.clone(), Val::None);
         }));
         let msg = switchyard_greenlet::panic_message(&*r.unwrap_err());
         assert!(msg.contains("another hub"), "{msg}");
@@ -60,14 +60,14 @@ mod oracle_specific {
                 body(move |h: &H, _| {
                     let main = h.main();
                     loop {
-                        let r = h.switch(&main, Val::Int(1));
+                        let r = h.switch(main.clone(), Val::Int(1));
                         l.push(format!("recv {r:?}"));
                     }
                 }),
                 None,
             )
             .unwrap();
-        hub.switch(&g, Val::None).unwrap();
+        hub.switch(g.clone(), Val::None).unwrap();
         drop(g);
         assert_eq!(log.take(), vec!["recv Err(Exit)"]);
         drop(hub); // teardown throws exit once more, then releases the thread

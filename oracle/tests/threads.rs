@@ -32,7 +32,7 @@ fn five_thousand_hubs_leak_no_threads() {
                     body(move |h, _| {
                         // One resists its kill (caught exit, switches back) to exercise release.
                         loop {
-                            let r = h.switch(&h.main(), Val::Int(j));
+                            let r = h.switch(h.main(), Val::Int(j));
                             if j != 3 {
                                 r?;
                             }
@@ -42,7 +42,7 @@ fn five_thousand_hubs_leak_no_threads() {
                 )
                 .unwrap();
             if j < 3 {
-                hub.switch(&g, Val::None).unwrap();
+                hub.switch(g.clone(), Val::None).unwrap();
             }
             keep.push(g);
         }

@@ -231,6 +231,11 @@ registry! {
             "BROKEN ON PURPOSE: walks past two dead greenlets skip the next parent",
         ),
         #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
+        Backend::new::<switchyard_impls::mutants::hubs::KillParent<RtValue>>(
+            "mutant-kill-parent",
+            "BROKEN ON PURPOSE: a kill on the last reference skips `parent := current`",
+        ),
+        #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
         Backend::new::<switchyard_impls::mutants::hubs::CrashSegv<RtValue>>(
             "crash-segv",
             "BROKEN ON PURPOSE: correct, but the third throw into a suspended greenlet is a SIGSEGV",

@@ -13,7 +13,8 @@
 //! - switch and throw targets: counted at run time by the interpreter, which looks at each
 //!   `switch`/`throw` statement's target state just before the switch (`interp::RunCounts`;
 //!   teardown's throws are not statements and are not counted);
-//! - fuel exhaustion and teardown: read from the traces;
+//! - fuel exhaustion, teardown and kills on a last reference (`#I kill #J`): read from the
+//!   traces;
 //! - register probe checks: each program is also run on the `mmap` backend (with the register
 //!   probe, as the registry runs every native backend), counting the backend switches the
 //!   probe checked (`switchyard_impls::probe::checks`); every native backend makes the same
@@ -52,6 +53,8 @@ pub struct Stats {
     pub any_fuel: u64,
     /// Programs with a teardown event.
     pub teardown: u64,
+    /// Per program: kill-on-last-reference events (`#I kill #J`).
+    pub kills: Vec<u64>,
     /// Programs on which the oracle made a fatal finding.
     pub fatal: u64,
     /// Per program: backend switches the register probe checked on `mmap` (empty where that
@@ -73,6 +76,7 @@ fn kind(stmt: &Stmt) -> &'static str {
         Stmt::Recurse(..) => "recurse",
         Stmt::Reparent(..) => "reparent",
         Stmt::Observe(_) => "observe",
+        Stmt::Drop(_) => "drop",
     }
 }
 
@@ -174,6 +178,7 @@ pub fn measure(seed: u64, programs: u64, profile: Profile, threads: usize) -> St
         total.trace_lengths.extend(p.trace_lengths);
         total.max_suspended.extend(p.max_suspended);
         total.switch_depths.extend(p.switch_depths);
+        total.kills.extend(p.kills);
         total.main_out_of_fuel += p.main_out_of_fuel;
         total.any_fuel += p.any_fuel;
         total.teardown += p.teardown;
@@ -227,6 +232,8 @@ fn measure_one(program: &Program, s: &mut Stats) {
     {
         s.any_fuel += 1;
     }
+    s.kills
+        .push(lines.iter().filter(|l| l.contains(" kill #")).count() as u64);
     let teardowns = lines.iter().filter(|l| l.contains(" teardown ")).count() as u64;
     if teardowns > 0 {
         s.teardown += 1;
@@ -331,6 +338,18 @@ impl Stats {
                 percent(none, self.register_checks.len() as u64)
             );
         }
+        let killed = self.kills.iter().filter(|&&k| k > 0).count() as u64;
+        let kills: u64 = self.kills.iter().sum();
+        let q = quantiles(&self.kills);
+        let _ = writeln!(
+            out,
+            "programs reaching a kill on a last reference (`#I kill #J`): {:.1}%; kills: {kills} in all, {:.2} a program (per program: median {}, p90 {}, max {})",
+            percent(killed, n),
+            kills as f64 / n.max(1) as f64,
+            q.1,
+            q.2,
+            q.3
+        );
         if self.fatal > 0 {
             let _ = writeln!(
                 out,
@@ -368,5 +387,6 @@ mod tests {
             assert!(s.register_checks.iter().sum::<u64>() > 0);
             assert!(s.report().contains("register probe"));
         }
+        assert!(s.report().contains("programs reaching a kill"));
     }
 }

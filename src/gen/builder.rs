@@ -8,8 +8,9 @@
 //! spawns name defined bodies, valid unique names, fuel ≤ 1000000) and stays within the
 //! [`GenConfig`] bounds. Programs are tuned to really switch: main spawns first, references
 //! lean on the slots main has filled, bodies switch to `parent` and `main`, throws reach
-//! greenlets in every state, greenlets get reparented, switches sometimes sit under deep
-//! `recurse` chains, and fuel is sometimes small. The lowest choice of every roll (what an
+//! greenlets in every state, greenlets get reparented, slots get dropped (killing suspended
+//! greenlets whose last reference that was), switches sometimes sit under deep `recurse`
+//! chains, and fuel is sometimes small. The lowest choice of every roll (what an
 //! exhausted fuzz input gives) is a switch into `g0`, so even short inputs switch.
 
 use super::{Choices, GenConfig};
@@ -127,6 +128,10 @@ impl<C: Choices> Builder<'_, C> {
                 break;
             }
             let stmt = self.stmt(1, 0, Role::Main, false);
+            let switched = match stmt {
+                Stmt::Switch(Ref::Slot(k), _) => Some(k),
+                _ => None,
+            };
             let guard = matches!(
                 stmt,
                 Stmt::Switch(..) | Stmt::Throw(..) | Stmt::Reparent(..)
@@ -147,6 +152,14 @@ impl<C: Choices> Builder<'_, C> {
                 });
             } else {
                 block.push(stmt);
+            }
+            // A greenlet main has just switched to is often suspended now: dropping its slot
+            // then is the likeliest way to reach a kill on a last reference.
+            if let Some(k) = switched {
+                if self.room() > 0 && self.percent() < 35 {
+                    self.statements += 1;
+                    block.push(Stmt::Drop(k));
+                }
             }
         }
         block
@@ -339,7 +352,10 @@ impl<C: Choices> Builder<'_, C> {
                 };
                 Stmt::Reparent(child, parent)
             }
-            89..=99 => Stmt::Observe(self.target(role)),
+            89..=95 => Stmt::Observe(self.target(role)),
+            // Releases a slot: when that was the last reference to a suspended greenlet, it
+            // is killed (`#I kill #J`); in a body, often the body's own slot.
+            96..=99 => Stmt::Drop(self.live_slot()),
             _ => Stmt::Switch(self.target(role), self.value()),
         };
         self.statements += 1;

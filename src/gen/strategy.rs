@@ -69,6 +69,7 @@ fn leaf_strategy() -> impl Strategy<Value = Stmt> {
         error_strategy().prop_map(Stmt::Raise),
         (ref_strategy(), ref_strategy()).prop_map(|(a, b)| Stmt::Reparent(a, b)),
         ref_strategy().prop_map(Stmt::Observe),
+        (0..SLOTS).prop_map(Stmt::Drop),
     ]
 }
 
@@ -233,6 +234,7 @@ fn switching_leaf_strategy(in_main: bool) -> BoxedStrategy<Stmt> {
         ends => error_strategy().prop_map(Stmt::Raise),
         1 => (r(), r()).prop_map(|(a, b)| Stmt::Reparent(a, b)),
         1 => r().prop_map(Stmt::Observe),
+        1 => (0..4u8).prop_map(Stmt::Drop),
     ]
     .boxed()
 }
@@ -266,7 +268,7 @@ fn switching_stmt_strategy(in_main: bool) -> BoxedStrategy<Stmt> {
 }
 
 /// Valid programs that really switch, for differential property tests: main first spawns
-/// greenlets into g0.. (up to g3), then switches, throws, reparents and observes mostly
+/// greenlets into g0.. (up to g3), then switches, throws, reparents, observes and drops mostly
 /// through those slots, `parent` and `main`. Shrinking makes a failing program small.
 pub fn switching_program_strategy() -> impl Strategy<Value = Program> {
     (

@@ -99,6 +99,7 @@ impl Stmt {
             }
             Stmt::Switch(r, _) | Stmt::Throw(r, _) | Stmt::Observe(r) => vec![r],
             Stmt::Reparent(a, b) => vec![a, b],
+            Stmt::Drop(k) => return vec![k],
             _ => Vec::new(),
         };
         refs.into_iter()
@@ -161,6 +162,8 @@ pub enum Stmt {
     Reparent(Ref, Ref),
     /// `observe REF`.
     Observe(Ref),
+    /// `drop gK`: empties the slot, releasing its reference to the greenlet it held.
+    Drop(u8),
 }
 
 /// What a `catch` catches.
@@ -291,6 +294,7 @@ pub const RESERVED: &[&str] = &[
     "recurse",
     "reparent",
     "observe",
+    "drop",
     "parent",
     "current",
     "none",

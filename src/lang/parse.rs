@@ -369,6 +369,7 @@ impl<'a> Parser<'a> {
                 Stmt::Reparent(child, self.reference()?)
             }
             "observe" => Stmt::Observe(self.reference()?),
+            "drop" => Stmt::Drop(self.slot()?),
             _ => return fail(pos, format!("unknown statement '{}'", show(word))),
         })
     }

@@ -99,5 +99,6 @@ fn statement(out: &mut String, stmt: &Stmt, indent: usize) {
         }
         Stmt::Reparent(a, b) => write!(out, "reparent {a} {b}"),
         Stmt::Observe(r) => write!(out, "observe {r}"),
+        Stmt::Drop(k) => write!(out, "drop g{k}"),
     };
 }

@@ -470,6 +470,11 @@ impl Minimizer<'_> {
                         push(Stmt::Observe(r2));
                     }
                 }
+                Stmt::Drop(k) => {
+                    for k2 in 0..*k {
+                        push(Stmt::Drop(k2));
+                    }
+                }
                 Stmt::Repeat(..) | Stmt::Recurse(..) => {}
             }
             out

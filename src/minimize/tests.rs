@@ -184,3 +184,32 @@ fn stops_at_the_run_budget() {
     assert!(m.exhausted);
     assert_eq!(m.program, p);
 }
+
+fn kills(p: &Program) -> bool {
+    oracle_trace(p).iter().any(|l| l.contains(" kill #"))
+}
+
+/// Seeded programs that reach a kill on a last reference minimize to the few statements a
+/// kill needs (spawn, switch there, suspend back, drop: at most 8 with the spawn inside a body),
+/// with the dropped slot renumbered low.
+#[test]
+fn reaches_a_small_kill_with_drop_renumbered() {
+    let found = generated(5, kills);
+    assert!(!found.is_empty());
+    for p in found {
+        let m = minimize(&p, &Budget::default(), kills);
+        let q = &m.program;
+        let size = count_statements(&q.main)
+            + q.defs
+                .iter()
+                .map(|d| count_statements(&d.body))
+                .sum::<usize>();
+        assert!(size <= 8, "{size} statements:\n{}", print(q));
+        let text = print(q);
+        assert!(
+            text.contains("drop g0") || text.contains("drop g1"),
+            "{text}"
+        );
+        assert!(kills(q));
+    }
+}

@@ -28,6 +28,7 @@
 //! panic message for a handle used with the wrong hub, and how many times a hub that goes away
 //! throws GreenletExit into a greenlet that keeps refusing to die (here: at least once).
 
+pub mod kills;
 pub mod scenarios;
 
 use std::panic::resume_unwind;
@@ -238,6 +239,13 @@ macro_rules! conformance_tests {
                 a_chain_held_only_by_parent_links_dies_with_its_leaf,
                 dropping_an_unstarted_handle_drops_its_body_unrun,
                 a_greenlet_suspending_with_no_references_is_killed_by_the_next_one_to_run,
+                a_kill_makes_the_killer_the_parent_and_restores_the_old_parent,
+                a_killed_greenlets_result_is_discarded_and_its_error_swallowed,
+                a_throw_into_a_dropper_suspended_in_its_drop_is_swallowed,
+                nested_kills_run_at_once_with_the_victim_as_killer,
+                dropping_your_own_last_handle_kills_you_when_you_switch_away,
+                an_error_into_an_unstarted_greenlet_makes_it_the_killer,
+                weak_handles_do_not_keep_greenlets_alive,
                 handles_are_send_and_compare_by_identity,
                 a_handle_used_on_another_thread_panics_and_changes_nothing,
                 hubs_on_two_threads_run_side_by_side,

@@ -5,6 +5,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+pub use super::kills::*;
 use super::{body, s, Err, Log, Setup, Slot, Val};
 use crate::{Body, Hub, ParentError, State};
 
@@ -18,9 +19,9 @@ pub fn the_language_doc_example_runs_as_documented<H: Hub<Val> + 'static>(setup:
             body(move |h: &H, start| {
                 l.push(format!("start {start:?}"));
                 let p = h.parent(&h.current()).unwrap();
-                let r = h.switch(&p, Val::Int(10));
+                let r = h.switch(p.clone(), Val::Int(10));
                 l.push(format!("recv {r:?}"));
-                match h.switch(&h.main(), Val::Int(11)) {
+                match h.switch(h.main(), Val::Int(11)) {
                     Err(Err::E(3)) => l.push("caught E3"),
                     other => panic!("unexpected {other:?}"),
                 }
@@ -30,10 +31,10 @@ pub fn the_language_doc_example_runs_as_documented<H: Hub<Val> + 'static>(setup:
         )
         .unwrap();
     assert_eq!(hub.state(&g), State::Unstarted);
-    assert_eq!(hub.switch(&g, Val::Int(1)), Ok(Val::Int(10)));
+    assert_eq!(hub.switch(g.clone(), Val::Int(1)), Ok(Val::Int(10)));
     assert_eq!(hub.state(&g), State::Suspended);
-    assert_eq!(hub.switch(&g, Val::Int(2)), Ok(Val::Int(11)));
-    assert_eq!(hub.throw(&g, Err::E(3)), Ok(s("done")));
+    assert_eq!(hub.switch(g.clone(), Val::Int(2)), Ok(Val::Int(11)));
+    assert_eq!(hub.throw(g.clone(), Err::E(3)), Ok(s("done")));
     assert_eq!(hub.state(&g), State::Dead);
     assert_eq!(hub.parent(&g), Some(hub.main()));
     assert_eq!(
@@ -66,7 +67,7 @@ pub fn main_is_current_until_a_greenlet_runs<H: Hub<Val> + 'static>(setup: &Setu
             None,
         )
         .unwrap();
-    assert_eq!(hub.switch(&g, Val::None), Ok(Val::Int(1)));
+    assert_eq!(hub.switch(g.clone(), Val::None), Ok(Val::Int(1)));
     assert_eq!(
         slot.get(),
         g,
@@ -81,23 +82,23 @@ pub fn switch_and_throw_to_the_current_greenlet_return_at_once<H: Hub<Val> + 'st
 ) {
     let hub = setup.hub::<H>();
     let main = hub.main();
-    assert_eq!(hub.switch(&main, Val::Int(5)), Ok(Val::Int(5)));
-    assert_eq!(hub.throw(&main, Err::E(1)), Err(Err::E(1)));
-    assert_eq!(hub.throw(&main, Err::Exit), Err(Err::Exit));
+    assert_eq!(hub.switch(main.clone(), Val::Int(5)), Ok(Val::Int(5)));
+    assert_eq!(hub.throw(main.clone(), Err::E(1)), Err(Err::E(1)));
+    assert_eq!(hub.throw(main.clone(), Err::Exit), Err(Err::Exit));
     let g = hub
         .spawn(
             body(|h: &H, v| {
                 let me = h.current();
-                assert_eq!(h.switch(&me, Val::Int(7)), Ok(Val::Int(7)));
-                assert_eq!(h.throw(&me, Err::E(2)), Err(Err::E(2)));
-                assert_eq!(h.throw(&me, Err::Exit), Err(Err::Exit));
+                assert_eq!(h.switch(me.clone(), Val::Int(7)), Ok(Val::Int(7)));
+                assert_eq!(h.throw(me.clone(), Err::E(2)), Err(Err::E(2)));
+                assert_eq!(h.throw(me.clone(), Err::Exit), Err(Err::Exit));
                 assert_eq!(h.state(&me), State::Running);
                 Ok(v.unwrap())
             }),
             None,
         )
         .unwrap();
-    assert_eq!(hub.switch(&g, s("x")), Ok(s("x")));
+    assert_eq!(hub.switch(g.clone(), s("x")), Ok(s("x")));
 }
 
 /// A hundred round trips, then the body's return value comes back to main.
@@ -111,7 +112,7 @@ pub fn values_ping_pong_between_main_and_a_greenlet<H: Hub<Val> + 'static>(setup
                 assert_eq!(start, Some(Val::Int(1)));
                 let mut n = 1;
                 loop {
-                    match h.switch(&m2, Val::Int(n * 10))? {
+                    match h.switch(m2.clone(), Val::Int(n * 10))? {
                         Val::Int(k) => n = k,
                         Val::Str(s) => return Ok(Val::Str(s + "!")),
                         v => panic!("unexpected {v:?}"),
@@ -126,10 +127,10 @@ pub fn values_ping_pong_between_main_and_a_greenlet<H: Hub<Val> + 'static>(setup
     assert_eq!(h.parent(&main), None);
     assert_eq!(h.current(), main);
     for i in 1..100 {
-        assert_eq!(h.switch(&g, Val::Int(i)), Ok(Val::Int(i * 10)));
+        assert_eq!(h.switch(g.clone(), Val::Int(i)), Ok(Val::Int(i * 10)));
         assert_eq!(h.state(&g), State::Suspended);
     }
-    assert_eq!(h.switch(&g, s("end")), Ok(s("end!")));
+    assert_eq!(h.switch(g.clone(), s("end")), Ok(s("end!")));
     assert_eq!(h.state(&g), State::Dead);
     assert_eq!(h.state(&main), State::Running);
 }
@@ -149,7 +150,7 @@ pub fn return_to_an_unstarted_parent_starts_it<H: Hub<Val> + 'static>(setup: &Se
         )
         .unwrap();
     let c = hub.spawn(body(|_, _| Ok(Val::Int(5))), Some(&p)).unwrap();
-    assert_eq!(hub.switch(&c, Val::None), Ok(s("p")));
+    assert_eq!(hub.switch(c.clone(), Val::None), Ok(s("p")));
     assert_eq!(log.take(), vec!["p start Some(Int(5))"]);
     assert_eq!(hub.state(&p), State::Dead);
 }
@@ -169,7 +170,7 @@ pub fn error_through_an_unstarted_parent_kills_it<H: Hub<Val> + 'static>(setup: 
         )
         .unwrap();
     let k = hub.spawn(body(|_, _| Err(Err::E(2))), Some(&u)).unwrap();
-    assert_eq!(hub.switch(&k, Val::None), Err(Err::E(2)));
+    assert_eq!(hub.switch(k.clone(), Val::None), Err(Err::E(2)));
     assert_eq!(hub.state(&u), State::Dead);
     assert_eq!(hub.state(&k), State::Dead);
     assert!(log.take().is_empty());
@@ -178,7 +179,7 @@ pub fn error_through_an_unstarted_parent_kills_it<H: Hub<Val> + 'static>(setup: 
 pub fn uncaught_exit_becomes_the_exit_value<H: Hub<Val> + 'static>(setup: &Setup) {
     let hub = setup.hub::<H>();
     let g = hub.spawn(body(|_: &H, _| Err(Err::Exit)), None).unwrap();
-    assert_eq!(hub.switch(&g, Val::None), Ok(Val::Exit));
+    assert_eq!(hub.switch(g.clone(), Val::None), Ok(Val::Exit));
     assert_eq!(hub.state(&g), State::Dead);
 }
 
@@ -199,7 +200,7 @@ pub fn exit_value_reaching_an_unstarted_greenlet_starts_it_with_nothing<H: Hub<V
         )
         .unwrap();
     let c = hub.spawn(body(|_, _| Err(Err::Exit)), Some(&p)).unwrap();
-    assert_eq!(hub.switch(&c, Val::None), Ok(s("p")));
+    assert_eq!(hub.switch(c.clone(), Val::None), Ok(s("p")));
     assert_eq!(log.take(), vec!["p start None"]);
 }
 
@@ -222,7 +223,7 @@ pub fn throw_into_unstarted_kills_it_without_running_its_body<H: Hub<Val> + 'sta
             None,
         )
         .unwrap();
-    assert_eq!(hub.throw(&u, Err::E(4)), Err(Err::E(4)));
+    assert_eq!(hub.throw(u.clone(), Err::E(4)), Err(Err::E(4)));
     assert_eq!(hub.state(&u), State::Dead);
     let (l, r) = (log.clone(), ran.clone());
     let u2 = hub
@@ -235,7 +236,7 @@ pub fn throw_into_unstarted_kills_it_without_running_its_body<H: Hub<Val> + 'sta
             None,
         )
         .unwrap();
-    assert_eq!(hub.throw(&u2, Err::Exit), Ok(Val::Exit));
+    assert_eq!(hub.throw(u2.clone(), Err::Exit), Ok(Val::Exit));
     assert_eq!(hub.state(&u2), State::Dead);
     assert!(!ran.load(Ordering::SeqCst));
     // A thrown exit that kills an unstarted greenlet whose parent is unstarted starts the parent
@@ -260,7 +261,7 @@ pub fn throw_into_unstarted_kills_it_without_running_its_body<H: Hub<Val> + 'sta
             Some(&p),
         )
         .unwrap();
-    assert_eq!(hub.throw(&k, Err::Exit), Ok(s("p")));
+    assert_eq!(hub.throw(k.clone(), Err::Exit), Ok(s("p")));
     assert_eq!(log.take(), vec!["p start None"]);
 }
 
@@ -269,27 +270,27 @@ pub fn throw_into_suspended_raises_at_its_switch<H: Hub<Val> + 'static>(setup: &
     let hub = setup.hub::<H>();
     let g = hub
         .spawn(
-            body(|h: &H, _| match h.switch(&h.main(), Val::Int(1)) {
+            body(|h: &H, _| match h.switch(h.main(), Val::Int(1)) {
                 Err(e) => Ok(s(&format!("caught {e:?}"))),
                 Ok(v) => Ok(v),
             }),
             None,
         )
         .unwrap();
-    assert_eq!(hub.switch(&g, Val::None), Ok(Val::Int(1)));
-    assert_eq!(hub.throw(&g, Err::E(7)), Ok(s("caught E(7)")));
+    assert_eq!(hub.switch(g.clone(), Val::None), Ok(Val::Int(1)));
+    assert_eq!(hub.throw(g.clone(), Err::E(7)), Ok(s("caught E(7)")));
     // An uncaught exit thrown into a suspended greenlet comes back as the exit value.
     let g2 = hub
         .spawn(
             body(|h: &H, _| {
-                h.switch(&h.main(), Val::Int(1))?;
+                h.switch(h.main(), Val::Int(1))?;
                 Ok(Val::None)
             }),
             None,
         )
         .unwrap();
-    hub.switch(&g2, Val::None).unwrap();
-    assert_eq!(hub.throw(&g2, Err::Exit), Ok(Val::Exit));
+    hub.switch(g2.clone(), Val::None).unwrap();
+    assert_eq!(hub.throw(g2.clone(), Err::Exit), Ok(Val::Exit));
     assert_eq!(hub.state(&g2), State::Dead);
 }
 
@@ -302,15 +303,15 @@ pub fn an_error_a_thrown_greenlet_fails_with_reaches_the_thrower<H: Hub<Val> + '
     let m = h.main();
     let g = h
         .spawn(
-            body(move |h: &H, _| match h.switch(&m, Val::Int(1)) {
+            body(move |h: &H, _| match h.switch(m.clone(), Val::Int(1)) {
                 Err(Err::E(2)) => Err(Err::E(5)),
                 other => panic!("{other:?}"),
             }),
             None,
         )
         .unwrap();
-    assert_eq!(h.switch(&g, Val::None), Ok(Val::Int(1)));
-    assert_eq!(h.throw(&g, Err::E(2)), Err(Err::E(5)));
+    assert_eq!(h.switch(g.clone(), Val::None), Ok(Val::Int(1)));
+    assert_eq!(h.throw(g.clone(), Err::E(2)), Err(Err::E(5)));
     assert_eq!(h.state(&g), State::Dead);
 }
 
@@ -327,7 +328,7 @@ pub fn throw_into_a_suspended_parent_of_an_unstarted_child_raises_at_its_switch<
         .spawn(
             body(move |h: &H, _| {
                 let child = h.spawn(body(|_, _| Ok(Val::None)), None).unwrap();
-                let r = h.switch(&m, s("child ready"));
+                let r = h.switch(m.clone(), s("child ready"));
                 assert_eq!(h.state(&child), State::Unstarted);
                 drop(child);
                 match r {
@@ -338,8 +339,8 @@ pub fn throw_into_a_suspended_parent_of_an_unstarted_child_raises_at_its_switch<
             None,
         )
         .unwrap();
-    assert_eq!(h.switch(&p, Val::None), Ok(s("child ready")));
-    assert_eq!(h.throw(&p, Err::E(9)), Ok(s("parent caught")));
+    assert_eq!(h.switch(p.clone(), Val::None), Ok(s("child ready")));
+    assert_eq!(h.throw(p.clone(), Err::E(9)), Ok(s("parent caught")));
     assert_eq!(h.state(&p), State::Dead);
 }
 
@@ -351,26 +352,26 @@ pub fn switch_to_dead_forwards_up_a_chain_of_dead_greenlets<H: Hub<Val> + 'stati
     let x = hub
         .spawn(
             body(move |h: &H, _| {
-                let r = h.switch(&h.main(), s("x suspended"));
+                let r = h.switch(h.main(), s("x suspended"));
                 l.push(format!("x recv {r:?}"));
                 Ok(s("x done"))
             }),
             None,
         )
         .unwrap();
-    assert_eq!(hub.switch(&x, Val::None), Ok(s("x suspended")));
+    assert_eq!(hub.switch(x.clone(), Val::None), Ok(s("x suspended")));
     // a, b, c: a chain of dead greenlets c -> b -> a -> x.
     let a = hub.spawn(body(|_, _| Ok(Val::Int(1))), None).unwrap();
     let b = hub.spawn(body(|_, _| Ok(Val::Int(2))), Some(&a)).unwrap();
     let c = hub.spawn(body(|_, _| Ok(Val::Int(3))), Some(&b)).unwrap();
-    assert_eq!(hub.switch(&a, Val::None), Ok(Val::Int(1)));
-    assert_eq!(hub.switch(&b, Val::None), Ok(Val::Int(2))); // b's parent a is dead: to main
-    assert_eq!(hub.switch(&c, Val::None), Ok(Val::Int(3)));
+    assert_eq!(hub.switch(a.clone(), Val::None), Ok(Val::Int(1)));
+    assert_eq!(hub.switch(b.clone(), Val::None), Ok(Val::Int(2))); // b's parent a is dead: to main
+    assert_eq!(hub.switch(c.clone(), Val::None), Ok(Val::Int(3)));
     // With main at the top, switching to c comes straight back.
-    assert_eq!(hub.switch(&c, Val::Int(9)), Ok(Val::Int(9)));
+    assert_eq!(hub.switch(c.clone(), Val::Int(9)), Ok(Val::Int(9)));
     hub.set_parent(&a, &x).unwrap();
     // Now the walk c -> b -> a -> x reaches suspended x.
-    assert_eq!(hub.switch(&c, Val::Int(42)), Ok(s("x done")));
+    assert_eq!(hub.switch(c.clone(), Val::Int(42)), Ok(s("x done")));
     assert_eq!(log.take(), vec!["x recv Ok(Int(42))"]);
 }
 
@@ -379,35 +380,35 @@ pub fn switch_to_dead_forwards_up_a_chain_of_dead_greenlets<H: Hub<Val> + 'stati
 pub fn throw_into_dead_goes_up_the_chain<H: Hub<Val> + 'static>(setup: &Setup) {
     let hub = setup.hub::<H>();
     let d = hub.spawn(body(|_: &H, _| Ok(Val::None)), None).unwrap();
-    hub.switch(&d, Val::None).unwrap();
-    assert_eq!(hub.throw(&d, Err::E(1)), Err(Err::E(1)));
-    assert_eq!(hub.throw(&d, Err::Exit), Ok(Val::Exit));
+    hub.switch(d.clone(), Val::None).unwrap();
+    assert_eq!(hub.throw(d.clone(), Err::E(1)), Err(Err::E(1)));
+    assert_eq!(hub.throw(d.clone(), Err::Exit), Ok(Val::Exit));
     let x = hub
         .spawn(
-            body(|h: &H, _| match h.switch(&h.main(), s("x suspended")) {
+            body(|h: &H, _| match h.switch(h.main(), s("x suspended")) {
                 Err(e) => Ok(s(&format!("x caught {e:?}"))),
                 Ok(v) => Ok(v),
             }),
             None,
         )
         .unwrap();
-    hub.switch(&x, Val::None).unwrap();
+    hub.switch(x.clone(), Val::None).unwrap();
     hub.set_parent(&d, &x).unwrap();
-    assert_eq!(hub.throw(&d, Err::E(2)), Ok(s("x caught E(2)")));
+    assert_eq!(hub.throw(d.clone(), Err::E(2)), Ok(s("x caught E(2)")));
     // Exit into dead with an unstarted parent starts the parent with nothing.
     // Python: d.parent = u (unstarted); d.throw(GreenletExit) -> ('u started', ())
     let u = hub
         .spawn(body(|_, v| Ok(s(&format!("u {v:?}")))), None)
         .unwrap();
     hub.set_parent(&d, &u).unwrap();
-    assert_eq!(hub.throw(&d, Err::Exit), Ok(s("u None")));
+    assert_eq!(hub.throw(d.clone(), Err::Exit), Ok(s("u None")));
     // A plain switch to dead d landing on an unstarted greenlet starts it with the value.
     // Python: d2.parent = u3; d2.switch(9) -> ('u3 started', (9,))
     let u3 = hub
         .spawn(body(|_, v| Ok(s(&format!("u3 {v:?}")))), None)
         .unwrap();
     hub.set_parent(&d, &u3).unwrap();
-    assert_eq!(hub.switch(&d, Val::Int(9)), Ok(s("u3 Some(Int(9))")));
+    assert_eq!(hub.switch(d.clone(), Val::Int(9)), Ok(s("u3 Some(Int(9))")));
 }
 
 /// Switches and throws to a dead greenlet whose ancestors are suspended, dead up to main, or
@@ -424,7 +425,7 @@ pub fn switch_and_throw_to_dead_walk_up_to_the_first_greenlet_not_dead<H: Hub<Va
             body(move |h: &H, _| {
                 let mut got = vec![];
                 loop {
-                    match h.switch(&m2, Val::Int(got.len() as i64)) {
+                    match h.switch(m2.clone(), Val::Int(got.len() as i64)) {
                         Ok(v) => got.push(format!("{v:?}")),
                         Err(e) => got.push(format!("err {e:?}")),
                     }
@@ -436,27 +437,27 @@ pub fn switch_and_throw_to_dead_walk_up_to_the_first_greenlet_not_dead<H: Hub<Va
             None,
         )
         .unwrap();
-    assert_eq!(h.switch(&p, Val::None), Ok(Val::Int(0)));
+    assert_eq!(h.switch(p.clone(), Val::None), Ok(Val::Int(0)));
     let g = h.spawn(body(|_, _| Ok(Val::None)), Some(&p)).unwrap();
     // g starts, returns None to p, p (suspended) receives it and switches back to main.
-    assert_eq!(h.switch(&g, Val::None), Ok(Val::Int(1)));
+    assert_eq!(h.switch(g.clone(), Val::None), Ok(Val::Int(1)));
     assert_eq!(h.state(&g), State::Dead);
     // Switch to dead g -> p gets 42.
-    assert_eq!(h.switch(&g, Val::Int(42)), Ok(Val::Int(2)));
+    assert_eq!(h.switch(g.clone(), Val::Int(42)), Ok(Val::Int(2)));
     // Throw exit into dead g -> p gets the exit value.
-    assert_eq!(h.throw(&g, Err::Exit), Ok(s("None,Int(42),Exit")));
+    assert_eq!(h.throw(g.clone(), Err::Exit), Ok(s("None,Int(42),Exit")));
     // Everything dead up to main: a switch to g comes straight back.
-    assert_eq!(h.switch(&g, Val::Int(3)), Ok(Val::Int(3)));
-    assert_eq!(h.throw(&g, Err::E(1)), Err(Err::E(1)));
-    assert_eq!(h.throw(&g, Err::Exit), Ok(Val::Exit));
+    assert_eq!(h.switch(g.clone(), Val::Int(3)), Ok(Val::Int(3)));
+    assert_eq!(h.throw(g.clone(), Err::E(1)), Err(Err::E(1)));
+    assert_eq!(h.throw(g.clone(), Err::Exit), Ok(Val::Exit));
 
     // Dead greenlet whose first live ancestor is unstarted: error kills it and goes on.
     let q = h.spawn(body(|_, _| panic!("must not run")), None).unwrap();
     let d = h.spawn(body(|_, _| Ok(Val::None)), Some(&q)).unwrap();
     h.set_parent(&d, &m).unwrap();
-    assert_eq!(h.switch(&d, Val::None), Ok(Val::None));
+    assert_eq!(h.switch(d.clone(), Val::None), Ok(Val::None));
     h.set_parent(&d, &q).unwrap();
-    assert_eq!(h.throw(&d, Err::E(7)), Err(Err::E(7)));
+    assert_eq!(h.throw(d.clone(), Err::E(7)), Err(Err::E(7)));
     assert_eq!(h.state(&q), State::Dead);
     // ... and a value (exit) starts it with no value.
     let log = Log::default();
@@ -471,7 +472,7 @@ pub fn switch_and_throw_to_dead_walk_up_to_the_first_greenlet_not_dead<H: Hub<Va
         )
         .unwrap();
     h.set_parent(&d, &q).unwrap();
-    assert_eq!(h.throw(&d, Err::Exit), Ok(Val::Int(8)));
+    assert_eq!(h.throw(d.clone(), Err::Exit), Ok(Val::Int(8)));
     assert_eq!(log.take(), vec!["None"]);
 }
 
@@ -496,7 +497,7 @@ pub fn set_parent_refuses_cycles_and_main<H: Hub<Val> + 'static>(setup: &Setup) 
     assert_eq!(hub.parent(&g), Some(h.clone()));
     // The new parent counts: g returns to h (unstarted), which starts with g's value and
     // returns to main.
-    assert_eq!(hub.switch(&g, Val::None), Ok(s("h Some(None)")));
+    assert_eq!(hub.switch(g.clone(), Val::None), Ok(s("h Some(None)")));
     assert_eq!(hub.state(&g), State::Dead);
     assert_eq!(hub.state(&h), State::Dead);
 }
@@ -506,13 +507,16 @@ pub fn panic_in_a_body_is_raised_in_the_parent<H: Hub<Val> + 'static>(setup: &Se
     let g = hub
         .spawn(body(|_: &H, _| panic!("boom {}", 42)), None)
         .unwrap();
-    assert_eq!(hub.switch(&g, Val::None), Err(Err::Panic("boom 42".into())));
+    assert_eq!(
+        hub.switch(g.clone(), Val::None),
+        Err(Err::Panic("boom 42".into()))
+    );
     assert_eq!(hub.state(&g), State::Dead);
     let g = hub
         .spawn(body(|_: &H, _| panic!("boom in body")), None)
         .unwrap();
     assert_eq!(
-        hub.switch(&g, Val::None),
+        hub.switch(g.clone(), Val::None),
         Err(Err::Panic("boom in body".into()))
     );
     // The panic goes up the chain like any error: to a suspended parent's switch.
@@ -522,7 +526,7 @@ pub fn panic_in_a_body_is_raised_in_the_parent<H: Hub<Val> + 'static>(setup: &Se
                 let c = h
                     .spawn(body(|_, _| panic!("{}", String::from("deep"))), None)
                     .unwrap();
-                match h.switch(&c, Val::None) {
+                match h.switch(c.clone(), Val::None) {
                     Err(e) => Ok(s(&format!("p caught {e:?}"))),
                     Ok(v) => Ok(v),
                 }
@@ -530,7 +534,10 @@ pub fn panic_in_a_body_is_raised_in_the_parent<H: Hub<Val> + 'static>(setup: &Se
             None,
         )
         .unwrap();
-    assert_eq!(hub.switch(&p, Val::None), Ok(s("p caught Panic(\"deep\")")));
+    assert_eq!(
+        hub.switch(p.clone(), Val::None),
+        Ok(s("p caught Panic(\"deep\")"))
+    );
 }
 
 /// Python (E6): g6 = greenlet(b6) spawned and switched into by `starter`; starter sets
@@ -549,7 +556,7 @@ pub fn dropping_the_last_handle_kills_a_suspended_greenlet<H: Hub<Val> + 'static
                 let me2 = me.clone();
                 let g6 = h
                     .spawn(
-                        body(move |h: &H, _| match h.switch(&h.main(), Val::Int(1)) {
+                        body(move |h: &H, _| match h.switch(h.main(), Val::Int(1)) {
                             Err(Err::Exit) => {
                                 let p = h.parent(&h.current()).unwrap();
                                 l2.push(format!("caught exit, parent is starter: {}", p == me2));
@@ -560,17 +567,17 @@ pub fn dropping_the_last_handle_kills_a_suspended_greenlet<H: Hub<Val> + 'static
                         None,
                     )
                     .unwrap();
-                h.switch(&g6, Val::None)?;
+                h.switch(g6.clone(), Val::None)?;
                 l.push("starter: dropping");
                 drop(g6);
                 l.push("starter: dropped");
-                h.switch(&h.main(), s("s"))
+                h.switch(h.main(), s("s"))
             }),
             None,
         )
         .unwrap();
-    assert_eq!(hub.switch(&starter, Val::None), Ok(Val::Int(1)));
-    assert_eq!(hub.switch(&starter, Val::None), Ok(s("s")));
+    assert_eq!(hub.switch(starter.clone(), Val::None), Ok(Val::Int(1)));
+    assert_eq!(hub.switch(starter.clone(), Val::None), Ok(s("s")));
     assert_eq!(
         log.take(),
         vec![
@@ -591,7 +598,7 @@ pub fn a_greenlet_killed_from_main_gets_main_as_parent<H: Hub<Val> + 'static>(se
     let g = h
         .spawn(
             body(move |h: &H, _| {
-                let r = h.switch(&m, Val::Int(1));
+                let r = h.switch(m.clone(), Val::Int(1));
                 l2.push(format!("got {r:?}"));
                 let cur = h.current();
                 let parent = h.parent(&cur).unwrap();
@@ -601,7 +608,7 @@ pub fn a_greenlet_killed_from_main_gets_main_as_parent<H: Hub<Val> + 'static>(se
             None,
         )
         .unwrap();
-    assert_eq!(h.switch(&g, Val::None), Ok(Val::Int(1)));
+    assert_eq!(h.switch(g.clone(), Val::None), Ok(Val::Int(1)));
     drop(g);
     assert_eq!(log.take(), vec!["got Err(Exit)", "parent is main: true"]);
     assert_eq!(h.current(), h.main());
@@ -625,7 +632,7 @@ pub fn a_greenlet_surviving_its_kill_is_left_alone_until_the_hub_goes_away<
     let g = h
         .spawn(
             body(move |h: &H, _| loop {
-                let r = h.switch(&m, Val::Int(1));
+                let r = h.switch(m.clone(), Val::Int(1));
                 l.push(format!("recv {r:?}"));
                 match r {
                     Err(Err::Exit) => {
@@ -639,13 +646,13 @@ pub fn a_greenlet_surviving_its_kill_is_left_alone_until_the_hub_goes_away<
             None,
         )
         .unwrap();
-    h.switch(&g, Val::None).unwrap();
+    h.switch(g.clone(), Val::None).unwrap();
     drop(g);
     assert_eq!(count.load(Ordering::SeqCst), 1);
     assert_eq!(log.take(), vec!["recv Err(Exit)"]);
     // Other greenlets come and go; the survivor is not killed again meanwhile.
     let other = h.spawn(body(|_, v| Ok(v.unwrap())), None).unwrap();
-    assert_eq!(h.switch(&other, Val::Int(2)), Ok(Val::Int(2)));
+    assert_eq!(h.switch(other.clone(), Val::Int(2)), Ok(Val::Int(2)));
     drop(other);
     assert_eq!(count.load(Ordering::SeqCst), 1);
     drop(h);
@@ -669,7 +676,7 @@ pub fn dropping_the_hub_kills_every_suspended_greenlet<H: Hub<Val> + 'static>(se
         let g = h
             .spawn(
                 body(move |h: &H, _| {
-                    let r = h.switch(&m, Val::None);
+                    let r = h.switch(m.clone(), Val::None);
                     assert_eq!(r, Err(Err::Exit));
                     k.fetch_add(1, Ordering::SeqCst);
                     r
@@ -677,7 +684,7 @@ pub fn dropping_the_hub_kills_every_suspended_greenlet<H: Hub<Val> + 'static>(se
                 None,
             )
             .unwrap();
-        h.switch(&g, Val::None).unwrap();
+        h.switch(g.clone(), Val::None).unwrap();
         keep.push(g);
     }
     drop(h);
@@ -698,7 +705,7 @@ pub fn dropping_the_hub_kills_suspended_greenlets_in_spawn_order<H: Hub<Val> + '
         let g = hub
             .spawn(
                 body(move |h: &H, _| {
-                    let r = h.switch(&h.main(), Val::None);
+                    let r = h.switch(h.main(), Val::None);
                     l.push(format!("#{i} recv {r:?}"));
                     let p = h.parent(&h.current()).unwrap();
                     l.push(format!("#{i} parent is main: {}", p == h.main()));
@@ -711,8 +718,8 @@ pub fn dropping_the_hub_kills_suspended_greenlets_in_spawn_order<H: Hub<Val> + '
     }
     // #2 is suspended under #1 (parent #1), #3 stays unstarted.
     hub.set_parent(&keep[1], &keep[0]).unwrap();
-    hub.switch(&keep[0], Val::None).unwrap();
-    hub.switch(&keep[1], Val::None).unwrap();
+    hub.switch(keep[0].clone(), Val::None).unwrap();
+    hub.switch(keep[1].clone(), Val::None).unwrap();
     drop(hub);
     assert_eq!(
         log.take(),
@@ -734,14 +741,14 @@ pub fn a_parent_link_keeps_a_greenlet_alive<H: Hub<Val> + 'static>(setup: &Setup
     let p = hub
         .spawn(
             body(move |h: &H, _| {
-                let r = h.switch(&h.main(), Val::None);
+                let r = h.switch(h.main(), Val::None);
                 l.push(format!("p recv {r:?}"));
                 Ok(Val::None)
             }),
             None,
         )
         .unwrap();
-    hub.switch(&p, Val::None).unwrap();
+    hub.switch(p.clone(), Val::None).unwrap();
     let c = hub.spawn(body(|_, _| Ok(Val::None)), Some(&p)).unwrap();
     drop(p);
     assert!(log.take().is_empty(), "p is still referenced as c's parent");
@@ -765,14 +772,14 @@ pub fn a_chain_held_only_by_parent_links_dies_with_its_leaf<H: Hub<Val> + 'stati
         let g = h
             .spawn(
                 body(move |h: &H, _| {
-                    let r = h.switch(&m, Val::None);
+                    let r = h.switch(m.clone(), Val::None);
                     o.push(format!("{name} {r:?}"));
                     r
                 }),
                 prev.as_ref(),
             )
             .unwrap();
-        h.switch(&g, Val::None).unwrap();
+        h.switch(g.clone(), Val::None).unwrap();
         prev = Some(g.clone());
         handles.push(g);
     }
@@ -833,7 +840,7 @@ pub fn a_greenlet_suspending_with_no_references_is_killed_by_the_next_one_to_run
         .spawn(
             body(move |h: &H, _| {
                 sl.clear();
-                match h.switch(&h.main(), Val::Int(1)) {
+                match h.switch(h.main(), Val::Int(1)) {
                     Err(Err::Exit) => {
                         l.push("exit caught in body");
                         Err(Err::Exit)
@@ -849,7 +856,7 @@ pub fn a_greenlet_suspending_with_no_references_is_killed_by_the_next_one_to_run
         .unwrap();
     slot.set(&g);
     // Main still holds `g` while the switch runs: the body's drop is not the last one.
-    let r = hub.switch(&g, Val::None);
+    let r = hub.switch(g.clone(), Val::None);
     assert!(log.take().is_empty());
     drop(g);
     log.push(format!("main recv {r:?}"));
@@ -864,7 +871,7 @@ pub fn a_greenlet_suspending_with_no_references_is_killed_by_the_next_one_to_run
         .spawn(
             body(move |h: &H, v| {
                 l2.push(format!("other start {v:?}"));
-                h.switch(&h.main(), s("from other"))
+                h.switch(h.main(), s("from other"))
             }),
             None,
         )
@@ -874,7 +881,7 @@ pub fn a_greenlet_suspending_with_no_references_is_killed_by_the_next_one_to_run
         .spawn(
             body(move |h: &H, _| {
                 sl.clear();
-                match h.switch(&other2, Val::Int(1)) {
+                match h.switch(other2.clone(), Val::Int(1)) {
                     Err(Err::Exit) => {
                         l.push("exit caught in body");
                         Err(Err::Exit)
@@ -889,7 +896,7 @@ pub fn a_greenlet_suspending_with_no_references_is_killed_by_the_next_one_to_run
         )
         .unwrap();
     slot.set(&g);
-    let r = hub.switch(&g, Val::None);
+    let r = hub.switch(g.clone(), Val::None);
     drop(g);
     log.push(format!("main recv {r:?}"));
     assert_eq!(
@@ -924,7 +931,7 @@ pub fn handles_are_send_and_compare_by_identity<H: Hub<Val> + 'static>(setup: &S
     // Dropped on another thread: no kill from there (the handle is to an unstarted greenlet).
     setup.spawn_thread(move || drop(g2)).join().unwrap();
     assert_eq!(hub.state(&g), State::Unstarted);
-    assert_eq!(hub.switch(&g, Val::None), Ok(Val::None));
+    assert_eq!(hub.switch(g.clone(), Val::None), Ok(Val::None));
 }
 
 /// A switch from another thread's hub to this thread's greenlet panics (before anything is
@@ -940,7 +947,7 @@ pub fn a_handle_used_on_another_thread_panics_and_changes_nothing<H: Hub<Val> + 
         .spawn_thread(move || {
             let other = s2.hub::<H>();
             let r = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-                let _ = other.switch(&g2, Val::None);
+                let _ = other.switch(g2.clone(), Val::None);
             }));
             drop(g2); // dropping on the wrong thread is harmless
             r.map_err(|e| crate::panic_message(&*e))
@@ -950,7 +957,7 @@ pub fn a_handle_used_on_another_thread_panics_and_changes_nothing<H: Hub<Val> + 
     let msg = r.expect_err("a switch to another thread's greenlet must panic");
     assert!(!msg.is_empty());
     assert_eq!(h.state(&g), State::Unstarted);
-    assert_eq!(h.switch(&g, Val::Int(1)), Ok(Val::None));
+    assert_eq!(h.switch(g.clone(), Val::Int(1)), Ok(Val::None));
 }
 
 /// Two threads, a hub each, switching 20,000 times at the same time.
@@ -967,7 +974,7 @@ pub fn hubs_on_two_threads_run_side_by_side<H: Hub<Val> + 'static>(setup: &Setup
                             let mut n = 0;
                             loop {
                                 n += 1;
-                                if let Val::Str(_) = h.switch(&m, Val::Int(n))? {
+                                if let Val::Str(_) = h.switch(m.clone(), Val::Int(n))? {
                                     return Ok(Val::Int(n * 1000 + t));
                                 }
                             }
@@ -976,9 +983,9 @@ pub fn hubs_on_two_threads_run_side_by_side<H: Hub<Val> + 'static>(setup: &Setup
                     )
                     .unwrap();
                 for i in 1..=20_000 {
-                    assert_eq!(h.switch(&g, Val::None), Ok(Val::Int(i)));
+                    assert_eq!(h.switch(g.clone(), Val::None), Ok(Val::Int(i)));
                 }
-                h.switch(&g, s("stop")).unwrap()
+                h.switch(g.clone(), s("stop")).unwrap()
             })
         })
         .collect();
@@ -1004,7 +1011,7 @@ pub fn deep_recursion_fits_in_the_default_stack<H: Hub<Val> + 'static>(setup: &S
     let g = hub
         .spawn(body(|_: &H, _| Ok(Val::Int(recurse(8_000) as i64))), None)
         .unwrap();
-    assert_eq!(hub.switch(&g, Val::None), Ok(Val::Int(512)));
+    assert_eq!(hub.switch(g.clone(), Val::None), Ok(Val::Int(512)));
 }
 
 #[inline(never)]
@@ -1037,7 +1044,7 @@ pub fn big_frames_survive_interleaved_switches<H: Hub<Val> + 'static>(setup: &Se
     let mk = |m: H::Greenlet| -> Body<H, Val> {
         body(move |h: &H, _| {
             let sw = |d: i64| {
-                assert_eq!(h.switch(&m, Val::Int(d)), Ok(Val::None));
+                assert_eq!(h.switch(m.clone(), Val::Int(d)), Ok(Val::None));
             };
             let sum = deep(&sw, 0, depth);
             Ok(Val::Int(sum as i64))
@@ -1047,8 +1054,8 @@ pub fn big_frames_survive_interleaved_switches<H: Hub<Val> + 'static>(setup: &Se
     let b = h.spawn(mk(m.clone()), None).unwrap();
     let mut switches = 0;
     let result = loop {
-        let ra = h.switch(&a, Val::None).unwrap();
-        let rb = h.switch(&b, Val::None).unwrap();
+        let ra = h.switch(a.clone(), Val::None).unwrap();
+        let rb = h.switch(b.clone(), Val::None).unwrap();
         assert_eq!(ra, rb);
         switches += 1;
         if h.state(&a) == State::Dead {
@@ -1074,7 +1081,7 @@ pub fn sixty_four_greenlets_run_fast<H: Hub<Val> + 'static>(setup: &Setup) {
                         _ => 0,
                     };
                     for _ in 0..10 {
-                        match h.switch(&h.main(), Val::Int(acc))? {
+                        match h.switch(h.main(), Val::Int(acc))? {
                             Val::Int(n) => acc += n,
                             _ => unreachable!(),
                         }
@@ -1088,7 +1095,7 @@ pub fn sixty_four_greenlets_run_fast<H: Hub<Val> + 'static>(setup: &Setup) {
     }
     for round in 0..11 {
         for g in &gs {
-            let r = hub.switch(g, Val::Int(1)).unwrap();
+            let r = hub.switch(g.clone(), Val::Int(1)).unwrap();
             if round == 10 {
                 assert_eq!(hub.state(g), State::Dead);
                 assert!(matches!(r, Val::Int(n) if n >= 11));
@@ -1116,7 +1123,7 @@ fn many<H: Hub<Val> + 'static>(setup: &Setup, n: usize, tolerate_limit: bool) {
         let f = finished.clone();
         let g = match h.spawn(
             body(move |h: &H, v| {
-                let r = h.switch(&m, v.unwrap())?;
+                let r = h.switch(m.clone(), v.unwrap())?;
                 f.fetch_add(1, Ordering::Relaxed);
                 Ok(r)
             }),
@@ -1130,13 +1137,16 @@ fn many<H: Hub<Val> + 'static>(setup: &Setup, n: usize, tolerate_limit: bool) {
             }
             Err(e) => panic!("{e}"),
         };
-        assert_eq!(h.switch(&g, Val::Int(i as i64)), Ok(Val::Int(i as i64)));
+        assert_eq!(
+            h.switch(g.clone(), Val::Int(i as i64)),
+            Ok(Val::Int(i as i64))
+        );
         gs.push(g);
     }
     let made = gs.len();
     for (i, g) in gs.iter().enumerate() {
         assert_eq!(
-            h.switch(g, Val::Int(-(i as i64))),
+            h.switch(g.clone(), Val::Int(-(i as i64))),
             Ok(Val::Int(-(i as i64)))
         );
         assert_eq!(h.state(g), State::Dead);

@@ -2,14 +2,31 @@
 //! that get one rule of greenlet's semantics wrong, and a wrapper that crashes.
 
 use crate::backend::mmap::Mmap;
-use crate::greenlet::{BackendError, Body, Hub, HubConfig, Outcome, ParentError, Payload, State};
+use crate::greenlet::{
+    BackendError, Body, Hub, HubConfig, Outcome, ParentError, Payload, State, UnraisableHook,
+};
 use crate::runtime::Runtime;
+use crate::switch::StackSwitch;
 use std::cell::Cell;
 
 /// Which bug a [`Wrap`] has.
 const WRONG_TARGET: u8 = 1;
 const PARENT_SKIP: u8 = 2;
 const CRASH_SEGV: u8 = 3;
+const KILL_PARENT: u8 = 4;
+
+/// A hub whose kill-on-last-reference can be broken.
+pub trait KillBug {
+    /// From now on, kills leave the victim's parent as it was instead of setting it to the
+    /// killer.
+    fn break_kill(&self);
+}
+
+impl<S: StackSwitch, V: Payload> KillBug for Runtime<S, V> {
+    fn break_kill(&self) {
+        self.mutate_kill_keeps_parent();
+    }
+}
 
 /// The real runtime over `H`, with bug `KIND`.
 pub struct Wrap<H, const KIND: u8> {
@@ -30,6 +47,11 @@ pub type ParentSkip<V> = Wrap<Runtime<Mmap, V>, PARENT_SKIP>;
 /// A correct backend, except that the third `throw` into a suspended greenlet in a run raises
 /// SIGSEGV (with the default disposition): the process dies by signal.
 pub type CrashSegv<V> = Wrap<Runtime<Mmap, V>, CRASH_SEGV>;
+
+/// Bug: killing a suspended greenlet whose last reference went skips greenlet's
+/// `parent := current` step: the kill's GreenletExit, and whatever the victim ends with, go to
+/// its old parent instead of the greenlet that released it.
+pub type KillParent<V> = Wrap<Runtime<Mmap, V>, KILL_PARENT>;
 
 /// The wrapped hub: owned by the main greenlet's wrapper, borrowed by a body's.
 enum Hold<H> {
@@ -81,13 +103,18 @@ fn skipped<V: Payload, H: Hub<V>>(h: &H, start: &H::Greenlet) -> Option<H::Green
     h.parent(&grandparent)
 }
 
-impl<V: Payload, H: Hub<V> + 'static, const KIND: u8> Hub<V> for Wrap<H, KIND> {
+impl<V: Payload, H: Hub<V> + KillBug + 'static, const KIND: u8> Hub<V> for Wrap<H, KIND> {
     type Greenlet = H::Greenlet;
+    type Weak = H::Weak;
 
     fn new(config: &HubConfig) -> Result<Self, BackendError> {
         THROWS_INTO_SUSPENDED.with(|n| n.set(0));
+        let hub = H::new(config)?;
+        if KIND == KILL_PARENT {
+            hub.break_kill();
+        }
         Ok(Wrap {
-            hub: Hold::Owned(H::new(config)?),
+            hub: Hold::Owned(hub),
         })
     }
 
@@ -123,28 +150,29 @@ impl<V: Payload, H: Hub<V> + 'static, const KIND: u8> Hub<V> for Wrap<H, KIND> {
         self.inner().spawn(inner, parent)
     }
 
-    fn switch(&self, target: &H::Greenlet, value: V) -> Outcome<V> {
+    fn switch(&self, target: H::Greenlet, value: V) -> Outcome<V> {
         match KIND {
             WRONG_TARGET => {
-                let dest = wrong_target(self.inner(), target);
-                self.inner().switch(&dest, value)
+                let dest = wrong_target(self.inner(), &target);
+                drop(target);
+                self.inner().switch(dest, value)
             }
-            PARENT_SKIP => match skipped(self.inner(), target) {
-                Some(dest) => self.inner().switch(&dest, value),
+            PARENT_SKIP => match skipped(self.inner(), &target) {
+                Some(dest) => self.inner().switch(dest, value),
                 None => self.inner().switch(target, value),
             },
             _ => self.inner().switch(target, value),
         }
     }
 
-    fn throw(&self, target: &H::Greenlet, error: V::Error) -> Outcome<V> {
+    fn throw(&self, target: H::Greenlet, error: V::Error) -> Outcome<V> {
         match KIND {
-            PARENT_SKIP => match skipped(self.inner(), target) {
-                Some(dest) => self.inner().throw(&dest, error),
+            PARENT_SKIP => match skipped(self.inner(), &target) {
+                Some(dest) => self.inner().throw(dest, error),
                 None => self.inner().throw(target, error),
             },
             CRASH_SEGV => {
-                if self.inner().state(target) == State::Suspended {
+                if self.inner().state(&target) == State::Suspended {
                     let n = THROWS_INTO_SUSPENDED.with(|n| {
                         n.set(n.get() + 1);
                         n.get()
@@ -169,6 +197,24 @@ impl<V: Payload, H: Hub<V> + 'static, const KIND: u8> Hub<V> for Wrap<H, KIND> {
 
     fn state(&self, greenlet: &H::Greenlet) -> State {
         self.inner().state(greenlet)
+    }
+
+    fn downgrade(&self, greenlet: &H::Greenlet) -> H::Weak {
+        self.inner().downgrade(greenlet)
+    }
+
+    fn upgrade(&self, weak: &H::Weak) -> Option<H::Greenlet> {
+        self.inner().upgrade(weak)
+    }
+
+    fn set_unraisable_hook(&self, hook: UnraisableHook<Self, V>) {
+        self.inner()
+            .set_unraisable_hook(Box::new(move |hub: &H, error: &V::Error| {
+                let me = Wrap::<H, KIND> {
+                    hub: Hold::Borrowed(hub),
+                };
+                hook(&me, error);
+            }));
     }
 }
 

@@ -13,7 +13,8 @@
 //!   ([`stack_copy::MutantShortSave`]), through the hooks in [`crate::backend::stack_copy`].
 //! - [`hubs`]: greenlet-semantics bugs, as [`crate::greenlet::Hub`] wrappers around the real
 //!   runtime: a value delivered to the wrong greenlet ([`hubs::WrongTarget`]), a dead-parent
-//!   walk that skips a level ([`hubs::ParentSkip`]), and a backend that crashes with SIGSEGV
+//!   walk that skips a level ([`hubs::ParentSkip`]), a kill on the last reference that skips
+//!   `parent := current` ([`hubs::KillParent`]), and a backend that crashes with SIGSEGV
 //!   on some programs ([`hubs::CrashSegv`]), to prove that a campaign survives dead workers.
 //! - [`lost`]: every native backend (mmap, stack-copy, ucontext) with a switch that loses one
 //!   callee-saved register or control word, for each of rbx, rbp, r12-r15, MXCSR and the x87

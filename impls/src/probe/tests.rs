@@ -226,7 +226,7 @@ fn ping_pong<S: crate::runtime::StableStacks>() {
             Box::new(move |h, v| {
                 let mut n = v.unwrap().0;
                 for _ in 0..50 {
-                    n = h.switch(&m, N(n + 1))?.0;
+                    n = h.switch(m.clone(), N(n + 1))?.0;
                 }
                 Ok(N(n))
             }),
@@ -235,14 +235,14 @@ fn ping_pong<S: crate::runtime::StableStacks>() {
         .unwrap();
     let mut n = 0;
     for _ in 0..50 {
-        n = hub.switch(&a, N(n)).unwrap().0;
+        n = hub.switch(a.clone(), N(n)).unwrap().0;
         let b = hub
             .spawn(Box::new(|_, v| Ok(N(v.unwrap().0 * 2))), None)
             .unwrap();
-        n = hub.switch(&b, N(n)).unwrap().0 / 2;
+        n = hub.switch(b.clone(), N(n)).unwrap().0 / 2;
     }
     assert_eq!(n, 50);
-    assert_eq!(hub.switch(&a, N(n)).unwrap(), N(50));
+    assert_eq!(hub.switch(a.clone(), N(n)).unwrap(), N(50));
     assert_eq!(take_corruption(), None);
     // Main switches 101 times (51 to `a`, 50 to the `b`s) and `a` 50 times, all returning.
     assert!(checks() - before >= 151, "{} checks", checks() - before);

@@ -1,5 +1,6 @@
 //! The function every greenlet starts in, on its own context: takes its body and start value
-//! from the hub, runs it with panics caught (a panic becomes the payload's error, carrying
+//! from the hub (an error instead of a start value: it dies with that error at once, its body
+//! never run), runs it with panics caught (a panic becomes the payload's error, carrying
 //! the panic message), and dies with the outcome. Nothing unwinds past it.
 
 use super::{Inner, Runtime, Transfer};
@@ -45,7 +46,12 @@ pub(super) unsafe extern "C" fn entry<S: StackSwitch, V: Payload>(arg: *mut c_vo
     let start = match start {
         Transfer::Value(v) => Some(v),
         Transfer::NoArg => None,
-        Transfer::Error(_) => unreachable!("errors never start a greenlet"),
+        Transfer::Error(e) => {
+            // An error reached this unstarted greenlet: it dies with it, its body never runs.
+            drop(body);
+            std::mem::forget(bomb);
+            inner.die(Err(e))
+        }
     };
     let result = match catch_unwind(AssertUnwindSafe(move || body(&hub, start))) {
         Ok(r) => r,

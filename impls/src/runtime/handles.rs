@@ -50,6 +50,23 @@ impl fmt::Debug for Greenlet {
     }
 }
 
+impl Greenlet {
+    /// This handle if it is its greenlet's last one (so that dropping it would release the
+    /// greenlet), `None` (and the handle dropped) otherwise: what a switch keeps while the
+    /// caller is suspended.
+    pub(super) fn unless_shared(self) -> Option<Greenlet> {
+        (Arc::strong_count(&self.token) == 1).then_some(self)
+    }
+}
+
+/// A weak handle to a greenlet of a [`Runtime`]: names it without keeping it alive.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WeakGreenlet {
+    pub(super) hub: u64,
+    pub(super) slot: u32,
+    pub(super) generation: u64,
+}
+
 /// The type-erased view of a hub that handle drops and `Hub::new` use through the thread-local
 /// registry.
 pub(super) trait ErasedHub: Any {
@@ -168,7 +185,6 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
             rec.orphan = false;
             self.orphans.set(self.orphans.get() - 1);
         }
-        rec.kill_tried = false;
         Greenlet { token }
     }
 }

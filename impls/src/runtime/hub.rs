@@ -1,5 +1,5 @@
-//! Switching: where a switch's value or error goes (greenlet's parent-chain walks, killing
-//! unstarted greenlets that an error reaches), the switch itself through the backend, the
+//! Switching: where a switch's value or error goes (greenlet's parent-chain walks), the switch
+//! itself through the backend, the
 //! housekeeping a resumed greenlet does first, and a finished greenlet's last switch.
 //!
 //! Two kinds of switch are refused (the switch or throw returns the payload's panic error,
@@ -25,43 +25,23 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
     pub(super) fn resolve(
         &self,
         mut dest: u32,
-        mut payload: Transfer<V>,
+        payload: Transfer<V>,
     ) -> Result<(u32, Transfer<V>), Outcome<V>> {
-        let cur = self.current.get();
-        loop {
-            while self.state_of(dest) == St::Dead {
-                dest = self.parent_slot(dest);
-            }
-            if dest == cur {
-                return Err(payload.into_outcome());
-            }
-            if self.state_of(dest) != St::Unstarted {
-                return Ok((dest, payload));
-            }
-            match payload {
-                Transfer::Error(e) => {
-                    // An error reaching an unstarted greenlet kills it without running it.
-                    let ctx = {
-                        let mut recs = self.recs.borrow_mut();
-                        let rec = &mut recs[dest as usize];
-                        rec.state = St::Dead;
-                        std::mem::replace(&mut rec.ctx, std::ptr::null_mut())
-                    };
-                    if !ctx.is_null() {
-                        // SAFETY: `ctx` came from `Box::into_raw` in `spawn` and was never
-                        // switched to (the greenlet was unstarted), so nothing runs on it.
-                        drop(unsafe { Box::from_raw(ctx) });
-                    }
-                    payload = if V::is_exit(&e) {
-                        Transfer::Value(V::exit_value())
-                    } else {
-                        Transfer::Error(e)
-                    };
-                    dest = self.parent_slot(dest);
-                }
-                Transfer::Value(v) if v.is_exit_value() => return Ok((dest, Transfer::NoArg)),
-                other => return Ok((dest, other)),
-            }
+        while self.state_of(dest) == St::Dead {
+            dest = self.parent_slot(dest);
+        }
+        if dest == self.current.get() {
+            return Err(payload.into_outcome());
+        }
+        if self.state_of(dest) != St::Unstarted {
+            return Ok((dest, payload));
+        }
+        // An error reaching an unstarted greenlet starts it all the same (greenlet's
+        // `g_initialstub`): it is current for a moment, releases the greenlet that switched to
+        // it (see `after_switch`), and dies with the error without running its body (`entry`).
+        match payload {
+            Transfer::Value(v) if v.is_exit_value() => Ok((dest, Transfer::NoArg)),
+            other => Ok((dest, other)),
         }
     }
 
@@ -131,16 +111,19 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
                 self.release(dead);
             }
         } else {
+            // The greenlet that switched here is no longer current: if that was its last
+            // reference, it is killed now, before this greenlet's own switch returns.
             let prev = self.prev.get();
-            let needs_kill = {
+            let needs_release = {
                 let recs = self.recs.borrow();
                 let rec = &recs[prev as usize];
                 prev != self.current.get()
                     && rec.orphan
                     && rec.state == St::Started
-                    && !rec.kill_tried
+                    && rec.killing == 0
+                    && !rec.zombie
             };
-            if needs_kill {
+            if needs_release {
                 self.release(prev);
             }
         }

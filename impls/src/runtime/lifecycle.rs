@@ -6,6 +6,7 @@ use super::{Inner, Rec, Runtime, St, Transfer, MAIN};
 use crate::greenlet::Payload;
 use crate::switch::StackSwitch;
 use std::rc::Rc;
+use std::sync::Arc;
 
 /// How many kill passes the hub makes over still-suspended greenlets when it goes away.
 const TEARDOWN_PASSES: usize = 3;
@@ -26,79 +27,115 @@ impl<S: StackSwitch, V: Payload> Drop for Runtime<S, V> {
 }
 
 impl<S: StackSwitch, V: Payload> Inner<S, V> {
-    /// The last handle to `slot` went away (or its kill became possible): free or kill it.
-    pub(super) fn release(&self, slot: u32) {
-        if self.tearing_down.get() {
-            return;
-        }
-        self.pending.borrow_mut().push(slot);
-        if self.draining.get() {
-            return;
-        }
-        self.draining.set(true);
-        loop {
-            let next = self.pending.borrow_mut().pop();
-            let Some(slot) = next else { break };
-            self.process_release(slot);
-        }
-        self.draining.set(false);
+    /// Whether `slot` has a reference besides its handles: being current, being killed now,
+    /// being a zombie.
+    fn held(&self, rec: &Rec<S, V>, slot: u32) -> bool {
+        slot == self.current.get() || rec.killing > 0 || rec.zombie
     }
 
-    pub(super) fn process_release(&self, slot: u32) {
-        let state = {
-            let mut recs = self.recs.borrow_mut();
-            let rec = &mut recs[slot as usize];
-            if rec.state == St::Free || rec.token.strong_count() > 0 {
+    /// `slot` may have lost its last reference (its last handle went, it stopped being current,
+    /// or a kill of it ended): free it, or kill it, if nothing refers to it any more. Frees run
+    /// up a chain of parent links iteratively; a kill runs at once, on the current greenlet.
+    pub(super) fn release(&self, slot: u32) {
+        let mut slot = slot;
+        loop {
+            if self.tearing_down.get() {
                 return;
             }
-            if !rec.orphan {
-                rec.orphan = true;
-                self.orphans.set(self.orphans.get() + 1);
-            }
-            rec.state
-        };
-        match state {
-            St::Free => {}
-            St::Unstarted | St::Dead => {
-                if self.dying.get() != Some(slot) {
-                    self.free_record(slot);
+            let state = {
+                let mut recs = self.recs.borrow_mut();
+                let rec = &mut recs[slot as usize];
+                if rec.state == St::Free || rec.token.strong_count() > 0 {
+                    return;
                 }
-            }
-            St::Started => {
-                let tried = self.recs.borrow()[slot as usize].kill_tried;
-                if slot == self.current.get() || tried {
-                    return; // killed once it suspends (see `after_switch`), or left alone
+                if !rec.orphan {
+                    rec.orphan = true;
+                    self.orphans.set(self.orphans.get() + 1);
                 }
-                self.kill(slot);
-                let (dead, still_orphan) = {
-                    let recs = self.recs.borrow();
-                    let rec = &recs[slot as usize];
-                    (rec.state == St::Dead, rec.token.strong_count() == 0)
-                };
-                if dead && still_orphan && self.dying.get() != Some(slot) {
-                    self.free_record(slot);
+                if self.held(rec, slot) {
+                    return;
+                }
+                rec.state
+            };
+            match state {
+                St::Free => return,
+                St::Started => return self.kill(slot),
+                St::Unstarted | St::Dead => {
+                    if self.dying.get() == Some(slot) {
+                        return; // freed by the context that runs next (`after_switch`)
+                    }
+                    let Some(parent) = self.free_record(slot) else {
+                        return;
+                    };
+                    // The parent link was a reference: release it without recursing.
+                    match Arc::into_inner(parent.token) {
+                        Some(token) => {
+                            slot = token.slot;
+                            // Its `Drop` would release `slot`, which this loop does instead.
+                            std::mem::forget(token);
+                        }
+                        None => return,
+                    }
                 }
             }
         }
     }
 
-    /// parent := current; throw GreenletExit into `slot`; discard the outcome.
+    /// Kills suspended `slot` on behalf of the current greenlet (greenlet's
+    /// `_green_dealloc_kill_started_non_main_greenlet`): parent := current (the old parent stays
+    /// referenced meanwhile), the kill error thrown in, the outcome discarded (an error goes to
+    /// the unraisable hook), the old parent restored; then the victim is freed if dead and
+    /// unreferenced, or becomes a zombie if suspended and unreferenced.
     pub(super) fn kill(&self, slot: u32) {
         let cur = self.current.get();
-        let new_parent = self.handle(cur);
+        let killer = self.handle(cur);
         let old = {
             let mut recs = self.recs.borrow_mut();
             let rec = &mut recs[slot as usize];
-            rec.kill_tried = true;
-            rec.parent.replace(new_parent)
+            rec.killing += 1;
+            #[cfg(feature = "mutants")]
+            if self.kill_keeps_parent.get() {
+                let current = rec.parent.clone();
+                drop(recs);
+                return self.kill_finish(slot, current, Some(killer));
+            }
+            rec.parent.replace(killer)
         };
-        drop(old);
-        if self.state_of(slot) == St::Started {
-            let _ = self.deliver(slot, Transfer::Error(V::exit_error()));
+        self.kill_finish(slot, old, None);
+    }
+
+    /// The rest of [`Inner::kill`] once the victim's parent is set: `old` is what to put back.
+    fn kill_finish(&self, slot: u32, old: Option<super::Greenlet>, spare: Option<super::Greenlet>) {
+        drop(spare);
+        if self.state_of(slot) == St::Started && slot != self.current.get() {
+            if let Err(e) = self.deliver(slot, Transfer::Error(V::kill_error())) {
+                self.unraisable(&e);
+            }
+        }
+        let killer = {
+            let mut recs = self.recs.borrow_mut();
+            let rec = &mut recs[slot as usize];
+            rec.killing -= 1;
+            std::mem::replace(&mut rec.parent, old)
+        };
+        drop(killer);
+        let zombie = {
+            let mut recs = self.recs.borrow_mut();
+            let rec = &mut recs[slot as usize];
+            let unreferenced = rec.token.strong_count() == 0 && !self.held(rec, slot);
+            if unreferenced && rec.state == St::Started && !self.tearing_down.get() {
+                rec.zombie = true;
+            }
+            rec.zombie
+        };
+        if !zombie {
+            self.release(slot);
         }
     }
 
-    pub(super) fn free_record(&self, slot: u32) {
+    /// Frees `slot`'s record (unstarted or dead, not `dying`), returning its parent link.
+    #[must_use]
+    pub(super) fn free_record(&self, slot: u32) -> Option<super::Greenlet> {
         let (body, parent, ctx) = {
             let mut recs = self.recs.borrow_mut();
             let rec = &mut recs[slot as usize];
@@ -118,7 +155,7 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
             drop(unsafe { Box::from_raw(ctx) });
         }
         drop(body);
-        drop(parent);
+        parent
     }
 
     /// Kills every still-suspended greenlet (parent := main), from the main greenlet.
@@ -131,7 +168,7 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
             while (slot as usize) < self.recs.borrow().len() {
                 if self.state_of(slot) == St::Started {
                     any = true;
-                    self.recs.borrow_mut()[slot as usize].kill_tried = false;
+                    self.recs.borrow_mut()[slot as usize].zombie = false;
                     self.kill(slot);
                 }
                 slot += 1;

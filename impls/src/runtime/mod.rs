@@ -7,17 +7,22 @@
 //! so they are `Send` and cheap to clone. Using a handle with a hub it does not belong to (for
 //! instance on another thread) panics before anything is switched or changed.
 //!
-//! Lifetime rules (CPython greenlet's garbage-collection semantics):
-//! - parent links are strong: a greenlet's record holds a handle to its parent;
-//! - when the last handle to a *suspended* greenlet is dropped on its own thread, the runtime
-//!   kills it: its parent becomes the current greenlet and GreenletExit is thrown into it; the
-//!   outcome is discarded. A greenlet that survives that (it caught GreenletExit and suspended
-//!   again) is left alone until the hub goes away. A handle dropped on another thread does
-//!   nothing: that greenlet is dealt with when its hub goes away;
-//! - a greenlet whose last handle is dropped while it is running is killed as soon as it
-//!   suspends;
+//! Lifetime rules (CPython greenlet 3.5.6's deallocation, `docs/language.md` "drop"; the trait
+//! doc of `switchyard_greenlet` lists which references count):
+//! - handles are tokens; a greenlet's record holds a handle to its parent, so parent links
+//!   count as references. Being current, being killed right now (`killing`) and being a
+//!   zombie count too; weak handles ([`WeakGreenlet`]) and switch targets do not;
+//! - when the last reference goes (`lifecycle::release`): unstarted or dead, the record is
+//!   freed and its parent link released (iteratively up a chain); suspended, it is killed at
+//!   once by the current greenlet: parent := current, the payload's kill error thrown in, the
+//!   outcome discarded (an error goes to the unraisable hook), the old parent restored; then
+//!   dead and unreferenced, it is freed; still suspended and unreferenced, it becomes a zombie
+//!   that is never killed again (until the hub goes away);
+//! - a greenlet whose last handle is dropped while it is running loses its last reference when
+//!   it switches away: the greenlet resumed next kills it first (`after_switch`). A handle
+//!   dropped on another thread does nothing: that greenlet is dealt with when its hub goes away;
 //! - when the last [`Runtime`] handle of a thread goes away (on the main greenlet), every
-//!   greenlet still suspended is killed the same way (parent := main, up to three passes), then
+//!   greenlet still suspended (zombies too) is killed the same way (parent := main, up to three passes), then
 //!   every context and stack is freed. A greenlet that still refuses to die after that has its
 //!   stack deliberately leaked (never unmapped), which is memory-safe;
 //! - a hub still alive when its thread exits (a suspended greenlet holds a `Runtime` clone) is
@@ -57,10 +62,12 @@ mod lifecycle;
 pub mod sharing;
 mod thread_exit;
 
-pub use handles::Greenlet;
+pub use handles::{Greenlet, WeakGreenlet};
 pub use sharing::{SharedStack, SharedStackContract, StableStacks};
 
-use crate::greenlet::{BackendError, Body, Hub, HubConfig, Outcome, ParentError, Payload, State};
+use crate::greenlet::{
+    BackendError, Body, Hub, HubConfig, Outcome, ParentError, Payload, State, UnraisableHook,
+};
 use crate::switch::StackSwitch;
 use entry::entry;
 use handles::{drop_erased, ErasedHub, Token, THREAD_HUB};
@@ -115,8 +122,13 @@ struct Rec<S: StackSwitch, V: Payload> {
     body: Option<Body<Runtime<S, V>, V>>,
     /// Its last handle is gone.
     orphan: bool,
-    /// A kill on behalf of a dropped handle was tried once already.
-    kill_tried: bool,
+    /// Kills of this greenlet in progress (each a reference while it lasts).
+    killing: u32,
+    /// Survived its kill unreferenced: a permanent reference, never killed again (until the
+    /// hub goes away).
+    zombie: bool,
+    /// Tells this greenlet from earlier ones in the same record (weak handles).
+    generation: u64,
 }
 
 impl<S: StackSwitch, V: Payload> Rec<S, V> {
@@ -128,10 +140,15 @@ impl<S: StackSwitch, V: Payload> Rec<S, V> {
             ctx: std::ptr::null_mut(),
             body: None,
             orphan: false,
-            kill_tried: false,
+            killing: 0,
+            zombie: false,
+            generation: 0,
         }
     }
 }
+
+/// The installed unraisable hook, cloned out of its cell to be called.
+type SharedHook<S, V> = Rc<UnraisableHook<Runtime<S, V>, V>>;
 
 struct Inner<S: StackSwitch, V: Payload> {
     serial: u64,
@@ -149,13 +166,19 @@ struct Inner<S: StackSwitch, V: Payload> {
     /// resumed greenlet has no housekeeping to do (see `after_switch`).
     orphans: Cell<u32>,
     /// Slots whose last handle went away, waiting to be processed.
-    pending: RefCell<Vec<u32>>,
-    draining: Cell<bool>,
     tearing_down: Cell<bool>,
     /// The runtime is resolving a switch or a death and may be calling `Payload` methods:
     /// a switch now (from inside such a method) is refused (see `hub::Inner::refusal`).
     resolving: Cell<bool>,
     main_token: RefCell<Option<Arc<Token>>>,
+    /// The last generation handed out (see `Rec::generation`).
+    generations: Cell<u64>,
+    hook: RefCell<Option<SharedHook<S, V>>>,
+    /// This hub itself, to hand the hook a `&Runtime`.
+    me: Weak<Inner<S, V>>,
+    /// Mutant `mutant-kill-parent` (feature `mutants`): kills leave the victim's parent alone.
+    #[cfg(feature = "mutants")]
+    kill_keeps_parent: Cell<bool>,
     _not_send: PhantomData<*mut ()>,
 }
 
@@ -199,6 +222,7 @@ impl<S: StackSwitch, V: Payload> Runtime<S, V> {
 
 impl<S: StableStacks, V: Payload> Hub<V> for Runtime<S, V> {
     type Greenlet = Greenlet;
+    type Weak = WeakGreenlet;
 
     fn new(config: &HubConfig) -> Result<Self, BackendError> {
         let existing = THREAD_HUB
@@ -237,7 +261,7 @@ impl<S: StableStacks, V: Payload> Hub<V> for Runtime<S, V> {
         main_rec.state = St::Started;
         main_rec.ctx = main_ctx;
         main_rec.token = Arc::downgrade(&main_token);
-        let inner = Rc::new(Inner {
+        let inner = Rc::new_cyclic(|me| Inner {
             serial,
             thread,
             config: config.clone(),
@@ -248,11 +272,14 @@ impl<S: StableStacks, V: Payload> Hub<V> for Runtime<S, V> {
             transfer: Cell::new(None),
             dying: Cell::new(None),
             orphans: Cell::new(0),
-            pending: RefCell::new(Vec::new()),
-            draining: Cell::new(false),
             tearing_down: Cell::new(false),
             resolving: Cell::new(false),
             main_token: RefCell::new(Some(main_token)),
+            generations: Cell::new(0),
+            hook: RefCell::new(None),
+            me: me.clone(),
+            #[cfg(feature = "mutants")]
+            kill_keeps_parent: Cell::new(false),
             _not_send: PhantomData,
         });
         let weak: Weak<dyn ErasedHub> = Rc::downgrade(&inner) as Weak<dyn ErasedHub>;
@@ -298,6 +325,8 @@ impl<S: StableStacks, V: Payload> Hub<V> for Runtime<S, V> {
             hub: inner.serial,
             thread: inner.thread,
         });
+        let generation = inner.generations.get() + 1;
+        inner.generations.set(generation);
         recs[slot as usize] = Rec {
             token: Arc::downgrade(&token),
             state: St::Unstarted,
@@ -305,24 +334,32 @@ impl<S: StableStacks, V: Payload> Hub<V> for Runtime<S, V> {
             ctx,
             body: Some(body),
             orphan: false,
-            kill_tried: false,
+            killing: 0,
+            zombie: false,
+            generation,
         };
         Ok(Greenlet { token })
     }
 
-    fn switch(&self, target: &Greenlet, value: V) -> Outcome<V> {
-        let slot = self.inner.check(target);
-        self.inner.deliver(slot, Transfer::Value(value))
+    fn switch(&self, target: Greenlet, value: V) -> Outcome<V> {
+        let slot = self.inner.check(&target);
+        let kept = target.unless_shared();
+        let outcome = self.inner.deliver(slot, Transfer::Value(value));
+        drop(kept);
+        outcome
     }
 
-    fn throw(&self, target: &Greenlet, error: V::Error) -> Outcome<V> {
-        let slot = self.inner.check(target);
+    fn throw(&self, target: Greenlet, error: V::Error) -> Outcome<V> {
+        let slot = self.inner.check(&target);
+        let kept = target.unless_shared();
         let payload = if self.inner.state_of(slot) == St::Dead && V::is_exit(&error) {
             Transfer::Value(V::exit_value())
         } else {
             Transfer::Error(error)
         };
-        self.inner.deliver(slot, payload)
+        let outcome = self.inner.deliver(slot, payload);
+        drop(kept);
+        outcome
     }
 
     fn parent(&self, greenlet: &Greenlet) -> Option<Greenlet> {
@@ -360,5 +397,49 @@ impl<S: StableStacks, V: Payload> Hub<V> for Runtime<S, V> {
             St::Started if slot == self.inner.current.get() => State::Running,
             St::Started => State::Suspended,
         }
+    }
+
+    fn downgrade(&self, greenlet: &Greenlet) -> WeakGreenlet {
+        let slot = self.inner.check(greenlet);
+        WeakGreenlet {
+            hub: self.inner.serial,
+            slot,
+            generation: self.inner.recs.borrow()[slot as usize].generation,
+        }
+    }
+
+    fn upgrade(&self, weak: &WeakGreenlet) -> Option<Greenlet> {
+        if weak.hub != self.inner.serial {
+            return None;
+        }
+        let alive = {
+            let recs = self.inner.recs.borrow();
+            let rec = recs.get(weak.slot as usize)?;
+            rec.generation == weak.generation && rec.state != St::Free
+        };
+        alive.then(|| self.inner.handle(weak.slot))
+    }
+
+    fn set_unraisable_hook(&self, hook: UnraisableHook<Self, V>) {
+        *self.inner.hook.borrow_mut() = Some(Rc::new(hook));
+    }
+}
+
+impl<S: StackSwitch, V: Payload> Inner<S, V> {
+    /// Hands a swallowed error to the unraisable hook, if one is installed.
+    fn unraisable(&self, error: &V::Error) {
+        let hook = self.hook.borrow().clone();
+        if let (Some(hook), Some(inner)) = (hook, self.me.upgrade()) {
+            hook(&Runtime { inner }, error);
+        }
+    }
+}
+
+#[cfg(feature = "mutants")]
+impl<S: StackSwitch, V: Payload> Runtime<S, V> {
+    /// Makes this hub a mutant whose kills do not set the victim's parent to the killer (the
+    /// victim's GreenletExit, and whatever it ends with, go to its old parent instead).
+    pub fn mutate_kill_keeps_parent(&self) {
+        self.inner.kill_keeps_parent.set(true);
     }
 }
