@@ -1,6 +1,9 @@
 //! Tests of the stack-copy backend, driving `StackSwitch` directly through a tiny scheduler:
 //! a `World` holds one thread's main context and the contexts spawned from it; each new
 //! context runs a closure (its "spec") that says what to switch to.
+//!
+//! About 700 lines: the scheduler and the tests share one file because every test drives the
+//! same `World` (the raw backend, below the runtime), and the scheduler is only for them.
 #![cfg(all(target_arch = "x86_64", target_os = "linux"))]
 
 use std::cell::Cell;
