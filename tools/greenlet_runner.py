@@ -133,6 +133,22 @@ class Run:
         for st in stmts:
             self.stmt(st)
 
+    def transfer(self, raw, target, *args):
+        """Switches or throws (`raw`) to the greenlet at address `target`; returns what the
+        current greenlet receives. A kill reaching the pending switch is recorded; the end of
+        the program unwinds as `Ended`."""
+        try:
+            v = raw(target, *args)
+        except BaseException as e:
+            if self.ended:
+                raise Ended() from None
+            if _is_kill(e):
+                self.record_kill()
+            raise
+        if self.ended:
+            raise Ended()
+        return v
+
     def stmt(self, st):
         if self.ended:
             raise Ended()
@@ -141,31 +157,11 @@ class Run:
         self.fuel -= 1
         op = st[0]
         if op == SWITCH:
-            addr = id(self.resolve(st[1]))
-            try:
-                v = _RAW_SWITCH(addr, (st[2],), None)
-            except BaseException as e:
-                if self.ended:
-                    raise Ended() from None
-                if _is_kill(e):
-                    self.record_kill()
-                raise
-            if self.ended:
-                raise Ended()
-            self.record("recv " + value_text(v))
+            target = id(self.resolve(st[1]))
+            self.record("recv " + value_text(self.transfer(_RAW_SWITCH, target, (st[2],), None)))
         elif op == THROW:
-            addr = id(self.resolve(st[1]))
-            try:
-                v = _RAW_THROW(addr, st[2], None, None)
-            except BaseException as e:
-                if self.ended:
-                    raise Ended() from None
-                if _is_kill(e):
-                    self.record_kill()
-                raise
-            if self.ended:
-                raise Ended()
-            self.record("recv " + value_text(v))
+            target = id(self.resolve(st[1]))
+            self.record("recv " + value_text(self.transfer(_RAW_THROW, target, st[2], None, None)))
         elif op == TRY:
             caught = None
             try:
