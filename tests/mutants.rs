@@ -308,6 +308,7 @@ mod mutants {
                 "mutant-short-save",
                 "mutant-wrong-target",
                 "mutant-parent-skip",
+                "mutant-hang",
                 "crash-segv",
             ]
         );

@@ -25,6 +25,7 @@
 //! below it ([`crate::check`], [`crate::gen`], [`crate::minimize`], [`crate::lang`]), never on
 //! the CLI.
 
+pub mod fault;
 pub mod findings;
 pub mod inject;
 pub mod isolate;
@@ -36,7 +37,7 @@ pub mod worker;
 pub use findings::{FindingDir, Provenance};
 pub use inject::CRASH_ENV;
 pub use isolate::{isolate, Reproducer};
-pub use protocol::{Failure, FailureKind, Job, Mode, WORKER_COMMAND};
+pub use protocol::{Failure, FailureKind, Job, Mode, Timeouts, WORKER_COMMAND};
 pub use worker::{Outcome, Worker};
 
 use crate::check::registry::{self, Backend};
@@ -78,8 +79,9 @@ pub struct Options {
     pub jobs: usize,
     /// Where finding files go.
     pub out: PathBuf,
-    /// How long a worker may take for one program.
-    pub timeout: Duration,
+    /// How long a worker may take on one program: the oracle, and each backend relative to
+    /// the oracle's time.
+    pub timeouts: Timeouts,
     pub profile: Profile,
     /// The switchyard binary workers run.
     pub exe: PathBuf,
@@ -297,12 +299,14 @@ pub fn run(options: &Options) -> io::Result<Summary> {
 fn campaign_loop(
     options: &Options,
     counters: &Counters,
-    stop: &AtomicBool,
+    stop: &Arc<AtomicBool>,
     next: &AtomicU64,
     found: &mpsc::Sender<Pending>,
     log: &Log,
 ) -> io::Result<()> {
-    let mut worker = Worker::new(&options.exe);
+    // Cancelled as soon as the campaign stops (time limit, --stop-after): a hung or slow
+    // program in flight is killed, not waited for.
+    let mut worker = Worker::new(&options.exe).cancel_on(Arc::clone(stop));
     let config = options.profile.config();
     let send = |reproducer: Reproducer, program: &Program| {
         counters.pending.fetch_add(1, Ordering::Relaxed);
@@ -326,9 +330,13 @@ fn campaign_loop(
             profile: options.profile,
             text: None,
         };
-        let outcome = worker.run(&job, options.timeout)?;
+        let outcome = worker.run(&job, options.timeouts)?;
+        if outcome == Outcome::Cancelled {
+            break;
+        }
         Counters::add(&counters.programs);
         match outcome {
+            Outcome::Cancelled => break,
             Outcome::Done(failures) => {
                 if failures.is_empty() {
                     continue;
@@ -347,13 +355,23 @@ fn campaign_loop(
                     send(isolate::reproducer_for(&job, f), &program);
                 }
             }
-            Outcome::Crashed { kind, detail } => {
+            Outcome::Crashed {
+                kind,
+                backend,
+                detail,
+            } => {
                 Counters::add(&counters.crashes);
+                let during = backend
+                    .as_deref()
+                    .map_or(String::new(), |b| format!(" while running {b}"));
                 log.line(&format!(
-                    "program {index}: worker crashed ({kind}: {detail}); isolating"
+                    "program {index}: worker crashed{during} ({kind}: {detail}); isolating"
                 ));
                 let program = seeded::program(options.seed, index, &config);
-                let reproducers = isolate(&options.exe, &job, options.timeout)?;
+                let reproducers = isolate(&worker, &job, backend.as_deref(), options.timeouts)?;
+                if stop.load(Ordering::Relaxed) && reproducers.is_empty() {
+                    break;
+                }
                 if reproducers.is_empty() {
                     Counters::add(&counters.unreproduced);
                     log.line(&format!(
@@ -433,16 +451,16 @@ fn minimize_finding(
     }
     *count += 1;
     let before = crate::minimize::program_size(&pending.program);
-    let (program, note) = match minimize::minimize_in_worker(
+    let (program, note, failure) = match minimize::minimize_in_worker(
         worker,
         &pending.reproducer,
         &pending.program,
         &options.minimize,
-        options.timeout,
+        options.timeouts,
     )? {
         Some(m) => {
-            let note = findings::minimized_note(&m);
-            (m.program, note)
+            let note = findings::minimized_note(&m.minimized);
+            (m.minimized.program, note, m.failure)
         }
         None => {
             Counters::add(&counters.not_reproduced);
@@ -451,6 +469,7 @@ fn minimize_finding(
                 format!(
                     "not minimized: it did not fail that way again in a fresh worker ({before} statements)"
                 ),
+                failure.clone(),
             )
         }
     };
@@ -461,7 +480,7 @@ fn minimize_finding(
         found_by: options.command_line.clone(),
         minimized: note,
     };
-    match findings.write(failure, &provenance, &program)? {
+    match findings.write(&failure, &provenance, &program)? {
         Some(path) => {
             Counters::add(&counters.written);
             log.line(&format!("wrote {}", path.display()));

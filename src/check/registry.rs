@@ -185,6 +185,11 @@ pub static BACKENDS: &[Backend] = &[
         "BROKEN ON PURPOSE: walks past two dead greenlets skip the next parent",
     ),
     #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
+    Backend::new::<switchyard_impls::mutants::hang::MutantHang<RtValue>>(
+        "mutant-hang",
+        "BROKEN ON PURPOSE: a switch to a dead greenlet whose parent is dead loops forever",
+    ),
+    #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
     Backend::new::<switchyard_impls::mutants::hubs::CrashSegv<RtValue>>(
         "crash-segv",
         "BROKEN ON PURPOSE: correct, but the third throw into a suspended greenlet is a SIGSEGV",

@@ -18,6 +18,7 @@ mod stats;
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 use std::time::Duration;
+use switchyard::campaign::Timeouts;
 use switchyard::check::registry::{self, Backend};
 use switchyard::gen::Profile;
 use switchyard::lang::ast::Program;
@@ -187,16 +188,36 @@ fn bad_argument(message: &str) -> u8 {
     INVALID
 }
 
-/// What `fuzz` and `minimize` need to run workers: the `--timeout-ms` timeout, the budget of
+/// How long a worker may take, as `fuzz` and `minimize` take it on the command line.
+#[derive(clap::Args)]
+struct TimeoutArgs {
+    /// The floor of a backend's deadline: a backend is killed (a `timeout` finding) when it
+    /// runs longer than --timeout-factor times the oracle's time on the same program plus
+    /// this. Worker start-up is never counted.
+    #[arg(long, value_name = "T", default_value_t = 250)]
+    timeout_ms: u64,
+    /// A backend may take this many times the oracle's time on the same program (plus
+    /// --timeout-ms).
+    #[arg(long, value_name = "K", default_value_t = 20)]
+    timeout_factor: u32,
+    /// The bound on a worker's start-up and on the oracle's own run (a hang this long is the
+    /// oracle's).
+    #[arg(long, value_name = "T", default_value_t = 10_000)]
+    oracle_timeout_ms: u64,
+}
+
+/// What `fuzz` and `minimize` need to run workers: the timeouts, the budget of
 /// `--minimize-runs` and `--minimize-seconds`, and this executable (which workers run);
 /// each checked in that order.
 fn worker_settings(
-    timeout_ms: u64,
+    timeouts: &TimeoutArgs,
     minimize_runs: usize,
     minimize_seconds: f64,
-) -> Result<(Duration, Budget, PathBuf), u8> {
-    if timeout_ms == 0 {
-        return Err(bad_argument("--timeout-ms must be at least 1"));
+) -> Result<(Timeouts, Budget, PathBuf), u8> {
+    if timeouts.timeout_ms == 0 || timeouts.oracle_timeout_ms == 0 {
+        return Err(bad_argument(
+            "--timeout-ms and --oracle-timeout-ms must be at least 1",
+        ));
     }
     if !(minimize_seconds.is_finite() && minimize_seconds >= 0.0) {
         return Err(bad_argument(
@@ -209,5 +230,10 @@ fn worker_settings(
     };
     let exe = std::env::current_exe()
         .map_err(|e| bad_argument(&format!("cannot find my own executable: {e}")))?;
-    Ok((Duration::from_millis(timeout_ms), budget, exe))
+    let timeouts = Timeouts {
+        oracle: Duration::from_millis(timeouts.oracle_timeout_ms),
+        factor: timeouts.timeout_factor,
+        floor: Duration::from_millis(timeouts.timeout_ms),
+    };
+    Ok((timeouts, budget, exe))
 }

@@ -15,7 +15,10 @@
 //!   runtime: a value delivered to the wrong greenlet ([`hubs::WrongTarget`]), a dead-parent
 //!   walk that skips a level ([`hubs::ParentSkip`]), and a backend that crashes with SIGSEGV
 //!   on some programs ([`hubs::CrashSegv`]), to prove that a campaign survives dead workers.
+//! - [`hang`]: a switch whose dead-parent walk loops forever ([`hang::MutantHang`]), to prove
+//!   that a hang is found and minimized in seconds.
 
+pub mod hang;
 pub mod hubs;
 pub mod stack_copy;
 pub mod swap;
