@@ -198,7 +198,7 @@ struct TimeoutArgs {
     timeout_ms: u64,
     /// A backend may take this many times the oracle's time on the same program (plus
     /// --timeout-ms).
-    #[arg(long, value_name = "K", default_value_t = 20)]
+    #[arg(long, value_name = "K", default_value_t = 200)]
     timeout_factor: u32,
     /// The bound on a worker's start-up and on the oracle's own run (a hang this long is the
     /// oracle's).
