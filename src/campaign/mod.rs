@@ -315,7 +315,22 @@ fn campaign_loop(
             program: program.clone(),
         });
     };
+    // With --stop-after N, findings already on their way to the minimizer that would make N
+    // are enough: new programs wait (leaving the cores to the minimizer) until they are
+    // written, or turn out not to count.
+    let enough_on_the_way = || {
+        options.stop_after.is_some_and(|n| {
+            Counters::get(&counters.written)
+                + Counters::get(&counters.duplicates)
+                + Counters::get(&counters.pending)
+                >= n
+        })
+    };
     while !stop.load(Ordering::Relaxed) {
+        if enough_on_the_way() {
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        }
         let index = next.fetch_add(1, Ordering::Relaxed);
         if let Limit::Programs(n) = options.limit {
             if index >= n {
