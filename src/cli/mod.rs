@@ -53,8 +53,11 @@ enum Command {
     ///
     /// Every file is parsed first; a malformed one is reported as FILE:LINE:COL: message and
     /// nothing runs (exit 2). The oracle's trace is printed on stdout (after a `== FILE` line
-    /// when there are several files); each divergence is reported on stderr with the first
-    /// differing line, its number, and the expected and actual lines.
+    /// when there are several files). Each other backend runs in a worker process of its own,
+    /// so that a crash or a hang is reported, not suffered: every failure goes to stderr as
+    /// `FILE: BACKEND: KIND: detail` (a divergence with the first differing line, its number,
+    /// and the expected and actual lines; a crash as `crash-SIGSEGV` with the faulting
+    /// address; a hang as `timeout`), and the exit status is 1.
     Run(run::Args),
     /// List the registered backends, one name a line (the oracle, `thread`, first).
     Backends(backends::Args),
