@@ -6,15 +6,19 @@
 //!
 //! The campaign (the parent) never runs a program itself. It starts `--jobs` long-lived worker
 //! processes (the same binary, hidden subcommand [`WORKER_COMMAND`]) and hands each one job at
-//! a time over its stdin; the worker answers on its stdout. A worker that dies (a signal, an
-//! abort, a stack overflow message, an exit) or does not answer within the timeout (it is
-//! killed) is a crash of the program it was running: the parent re-runs that program in a
-//! fresh worker on each backend separately (the oracle first) to find which backend crashed,
-//! starts a new worker and goes on.
+//! a time over its stdin; the worker answers on its stdout, announcing each backend just
+//! before it runs it. A worker that dies (a signal, an abort, a stack overflow message, an
+//! exit) or does not answer within the running backend's deadline ([`Timeouts`]: a multiple
+//! of the oracle's own time on the program plus a floor; it is killed) is a crash of the
+//! program it was running: the parent re-runs that program in a fresh worker on each backend
+//! separately (the oracle first, then the backend that was running) to find which backend
+//! crashed, starts a new worker and goes on. When the campaign stops (its time is up, or
+//! `--stop-after` findings are written) the workers still running are killed at once.
 //!
 //! # Modules
 //!
-//! - [`protocol`]: the worker wire protocol and [`FailureKind`];
+//! - [`protocol`]: the worker wire protocol and [`FailureKind`]; [`timeouts`]: how long a
+//!   worker may take, backend by backend; [`fault`]: the worker's fault-address reporter;
 //! - [`serve`]: the worker process (child side); [`worker`]: a worker as the parent drives it;
 //! - [`isolate`]: which backend crashed; [`minimize`]: minimizing a finding in workers;
 //! - [`findings`]: finding files (header written and parsed, atomic, deduplicated);
@@ -32,6 +36,7 @@ pub mod isolate;
 pub mod minimize;
 pub mod protocol;
 pub mod serve;
+pub mod timeouts;
 pub mod worker;
 
 pub use findings::{FindingDir, Provenance};
