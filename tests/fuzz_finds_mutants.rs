@@ -9,6 +9,7 @@
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
+use std::sync::Mutex;
 use std::time::{Duration, Instant};
 use switchyard::check::registry;
 use switchyard::lang::ast::count_statements;
@@ -18,6 +19,10 @@ const LIMIT: Duration = Duration::from_secs(60);
 /// For `mutant-hang`: found, isolated and minimized, every hanging run waited for.
 const HANG_LIMIT: Duration = Duration::from_secs(10);
 const MAX_STATEMENTS: usize = 15;
+
+/// The tests here measure time on a shared machine: they take turns, so that one campaign's
+/// workers do not slow the other's down.
+static ONE_AT_A_TIME: Mutex<()> = Mutex::new(());
 
 fn out_dir(name: &str) -> PathBuf {
     let dir = std::env::temp_dir().join(format!("switchyard-mutant-{}-{name}", std::process::id()));
@@ -67,6 +72,7 @@ fn statements(file: &Path) -> usize {
 
 #[test]
 fn fuzz_finds_and_minimizes_every_mutant_within_a_minute() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let mut table = Vec::new();
     for mutant in registry::mutants().filter(|b| b.name.starts_with("mutant-")) {
         let dir = out_dir(mutant.name);
@@ -146,6 +152,7 @@ fn fuzz_finds_and_minimizes_every_mutant_within_a_minute() {
 
 #[test]
 fn a_worker_killed_by_sigsegv_is_a_finding_and_the_campaign_completes() {
+    let _turn = ONE_AT_A_TIME.lock().unwrap_or_else(|p| p.into_inner());
     let dir = out_dir("crash-segv");
     let (code, stderr, _) = fuzz(&[
         "--backend",
