@@ -85,7 +85,12 @@ pub fn worker_main() -> u8 {
                     if let Some(backend) = next {
                         lines.push_str(&ReplyLine::encode_running(backend));
                     }
-                    let _ = out.write_all(lines.as_bytes()).and_then(|()| out.flush());
+                    // `running` must reach the parent before the backend runs (it may hang or
+                    // crash); the last `ran` goes out with the reply.
+                    let _ = out.write_all(lines.as_bytes());
+                    if next.is_some() {
+                        let _ = out.flush();
+                    }
                     running = next.map(|b| (b.to_string(), Instant::now()));
                 };
                 let result = execute(&job, |b| {
