@@ -15,7 +15,7 @@
 //! needs no change here unless it has blocks of its own that should merge.
 
 use super::{block_at, BlockPath, Minimizer};
-use crate::lang::ast::{Block, Stmt, MAX_COUNT};
+use crate::lang::ast::{Block, Program, Stmt, MAX_COUNT};
 
 /// Which loop a statement is, with its count and block.
 fn as_loop(s: &Stmt) -> Option<(bool, u32, &Block)> {
@@ -36,6 +36,20 @@ fn make_loop(recurse: bool, n: u32, b: Block) -> Stmt {
 
 /// The top-level statements of a block that name slot `k` (as a target, a parent or the slot
 /// filled).
+/// How many `spawn` statements in `p` (main and every def) run the def called `name`.
+fn spawns_of(p: &Program, name: &str) -> usize {
+    fn count(block: &Block, name: &str) -> usize {
+        block
+            .iter()
+            .map(|s| {
+                let here = usize::from(matches!(s, Stmt::Spawn { body, .. } if body == name));
+                here + s.children().map(|b| count(b, name)).sum::<usize>()
+            })
+            .sum()
+    }
+    count(&p.main, name) + p.defs.iter().map(|d| count(&d.body, name)).sum::<usize>()
+}
+
 fn names_slot(s: &Stmt, k: u8) -> bool {
     s.clone().slots_mut().into_iter().any(|j| *j == k)
 }
@@ -151,6 +165,11 @@ impl Minimizer<'_> {
                 if m.replaced(place, vec![other]).is_some_and(|c| m.attempt(c)) {
                     return;
                 }
+            }
+            // Only a body spawned here alone: its def then goes unused and is dropped, so the
+            // program does not grow (inlining a body spawned in several places copies it).
+            if spawns_of(&m.best, body) != 1 {
+                return;
             }
             let Some((_, inlined)) = defs.iter().find(|(n, _)| n == body) else {
                 return;
