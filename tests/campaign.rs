@@ -5,7 +5,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
-use switchyard::campaign::{Job, Mode, Outcome, Worker, CRASH_ENV};
+use switchyard::campaign::{Job, Mode, Outcome, Timeouts, Worker, CRASH_ENV};
 use switchyard::gen::Profile;
 
 const EXE: &str = env!("CARGO_BIN_EXE_switchyard");
@@ -437,4 +437,136 @@ fn replay_of_a_minimized_hand_written_file_reproduces_it() {
         err.contains("register corruption on backend mutant-mxcsr"),
         "{err}"
     );
+}
+
+/// A ping-pong 4,000 frames deep: correct and equal on every backend, but stack-copy copies
+/// the deep stack on every switch and takes far longer than the oracle.
+const DEEP_PING_PONG: &str = "fuel 1000000
+def f {
+  recurse 1000 { recurse 1000 { recurse 1000 { recurse 1000 {
+    repeat 1000 { switch parent none }
+  } } } }
+}
+main {
+  spawn g0 f
+  repeat 1000 { switch g0 none }
+}
+";
+
+#[test]
+fn a_correct_but_slow_backend_is_not_a_timeout() {
+    let mut worker = Worker::new(Path::new(EXE));
+    let job = Job {
+        backends: vec!["stack-copy".into(), "mmap".into(), "ucontext".into()],
+        ..job(0, Some(DEEP_PING_PONG))
+    };
+    assert_eq!(
+        worker.run(&job, Timeouts::default()).unwrap(),
+        Outcome::Done(vec![])
+    );
+}
+
+#[test]
+fn a_tiny_timeout_never_blames_the_oracle_nor_counts_start_up() {
+    // Worker start-up and the oracle's own run have their own bound (--oracle-timeout-ms):
+    // a 1 ms floor for the backends does not make the oracle time out.
+    let dir = temp_dir("tiny-timeout");
+    let out = dir.join("findings");
+    let (_, _, err) = switchyard(
+        &[
+            "fuzz",
+            "--programs",
+            "40",
+            "--seed",
+            "5",
+            "--jobs",
+            "2",
+            "--timeout-ms",
+            "1",
+            "--minimize-runs",
+            "0",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(summary(&err).contains("40 programs in"), "{err}");
+    let files = if out.exists() {
+        entries(&out)
+    } else {
+        Vec::new()
+    };
+    assert!(
+        files.iter().all(|f| !f.starts_with("thread-")),
+        "{files:?}\n{err}"
+    );
+}
+
+#[test]
+fn a_hang_is_pinned_on_the_backend_running_and_stop_after_cancels_work_in_flight() {
+    // Every program hangs on ucontext (injected on each index); with --stop-after 1 the
+    // campaign ends once the first finding is minimized, killing the workers that hang.
+    let dir = temp_dir("stop-after");
+    let out = dir.join("findings");
+    let crash: Vec<String> = (0..400).map(|i| format!("hang@ucontext#{i}")).collect();
+    let started = std::time::Instant::now();
+    let (code, _, err) = switchyard(
+        &[
+            "fuzz",
+            "--programs",
+            "400",
+            "--seed",
+            "6",
+            "--jobs",
+            "2",
+            "--stop-after",
+            "1",
+            "--out",
+            out.to_str().unwrap(),
+        ],
+        Some(&crash.join(",")),
+    );
+    assert_eq!(code, 1, "{err}");
+    let files = entries(&out);
+    assert!(
+        files.iter().all(|f| f.starts_with("ucontext-timeout-")),
+        "{files:?}"
+    );
+    // One finding minimized; the other worker's, seen while that one was minimized, may stay
+    // as written (unminimized), but no more: new programs wait while a finding is pending.
+    let (minimized, unminimized): (Vec<&String>, Vec<&String>) =
+        files.iter().partition(|f| !f.ends_with("-unminimized.gp"));
+    assert_eq!(minimized.len(), 1, "{files:?}\n{err}");
+    assert!(unminimized.len() <= 1, "{files:?}\n{err}");
+    let text = std::fs::read_to_string(out.join(minimized[0])).unwrap();
+    assert!(
+        text.contains("# detail: ucontext took more than "),
+        "{text}"
+    );
+    // Not 400 programs of waiting: the campaign stopped at the first finding.
+    assert!(!summary(&err).contains("400 programs"), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(60));
+}
+
+#[test]
+fn raising_the_cancel_flag_kills_a_hung_worker_at_once() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let flag = Arc::new(AtomicBool::new(false));
+    let mut worker = Worker::new(Path::new(EXE))
+        .env(CRASH_ENV, "hang@mmap#7")
+        .cancel_on(Arc::clone(&flag));
+    let raiser = {
+        let flag = Arc::clone(&flag);
+        std::thread::spawn(move || {
+            std::thread::sleep(Duration::from_millis(300));
+            flag.store(true, Ordering::Relaxed);
+        })
+    };
+    let started = std::time::Instant::now();
+    let outcome = worker.run(&job(7, None), Duration::from_secs(60)).unwrap();
+    raiser.join().unwrap();
+    assert_eq!(outcome, Outcome::Cancelled);
+    assert!(started.elapsed() < Duration::from_secs(30));
+    assert_eq!(worker.pid(), None, "the hung worker is gone");
 }

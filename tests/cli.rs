@@ -207,3 +207,38 @@ fn every_help_states_the_exit_statuses() {
         }
     }
 }
+
+#[test]
+fn run_reports_a_crashing_or_hanging_backend_instead_of_dying() {
+    let file = temp_file(
+        "isolated.gp",
+        b"def f {\n  switch parent 1\n}\nmain {\n  spawn g0 f\n  switch g0 2\n}\n",
+    );
+    // Injected into the worker processes `run` starts for the native backends (program
+    // index 0: a file).
+    let out = Command::new(env!("CARGO_BIN_EXE_switchyard"))
+        .args(["run", &file])
+        .env("SWITCHYARD_TEST_CRASH", "segv@mmap#0,hang@ucontext#0")
+        .output()
+        .expect("run switchyard");
+    let (stdout, stderr) = (
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    );
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(
+        stdout.starts_with("#0 spawn #1\n#1 start 2\n#0 recv 1\n") && stdout.ends_with("end\n"),
+        "{stdout}"
+    );
+    assert!(
+        stderr.contains(&format!("{file}: mmap: crash-SIGSEGV: killed by SIGSEGV")),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains(&format!(
+            "{file}: ucontext: timeout: ucontext took more than"
+        )),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("stack-copy"), "{stderr}");
+}

@@ -5,13 +5,12 @@
 //! Contract: every run here happens in a worker process ([`super::worker`]); a reproducer's
 //! job names only the backends needed to see its failure.
 
-use super::protocol::{Failure, FailureKind, Job, Mode};
+use super::protocol::{Failure, Job, Mode, Timeouts};
 use super::worker::{Outcome, Worker};
 use crate::check::registry;
 use crate::lang::ast::Program;
 use crate::lang::print::print;
 use std::io;
-use std::time::Duration;
 
 /// A failure and how to reproduce it in a worker.
 #[derive(Clone, Debug)]
@@ -23,13 +22,34 @@ pub struct Reproducer {
 
 impl Reproducer {
     /// Whether `outcome` is this failure again: the same backend and kind (for a divergence,
-    /// any divergence on that backend).
+    /// any divergence on that backend; for a crash, one while this failure's backend was
+    /// running, or anywhere when the worker had announced none).
     pub fn matches(&self, outcome: &Outcome) -> bool {
+        self.failure_in(outcome).is_some()
+    }
+
+    /// This failure as `outcome` shows it again (its detail is the new run's), if it does.
+    pub fn failure_in(&self, outcome: &Outcome) -> Option<Failure> {
         match outcome {
             Outcome::Done(failures) => failures
                 .iter()
-                .any(|f| f.backend == self.failure.backend && f.kind == self.failure.kind),
-            Outcome::Crashed { kind, .. } => *kind == self.failure.kind,
+                .find(|f| f.backend == self.failure.backend && f.kind == self.failure.kind)
+                .cloned(),
+            Outcome::Crashed {
+                kind,
+                backend,
+                detail,
+            } => {
+                let ours = backend
+                    .as_ref()
+                    .is_none_or(|b| self.failure.backend.split('+').any(|x| x == b));
+                (*kind == self.failure.kind && ours).then(|| Failure {
+                    backend: self.failure.backend.clone(),
+                    kind: *kind,
+                    detail: detail.clone(),
+                })
+            }
+            Outcome::Cancelled => None,
         }
     }
 
@@ -42,12 +62,14 @@ impl Reproducer {
     }
 }
 
-/// The reproducers of a failure a live worker reported in `job` (a check job).
+/// The reproducer of a failure a live worker reported in `job` (a check job): the oracle and
+/// that backend (the oracle runs first so that the backend's deadline is relative to it), or
+/// the oracle alone for the oracle's own fatal finding.
 pub fn reproducer_for(job: &Job, failure: Failure) -> Reproducer {
-    let mode = if failure.kind == FailureKind::Divergence {
-        Mode::Check
-    } else {
+    let mode = if failure.backend == registry::ORACLE {
         Mode::Run
+    } else {
+        Mode::Check
     };
     Reproducer {
         job: Job {
@@ -59,13 +81,23 @@ pub fn reproducer_for(job: &Job, failure: Failure) -> Reproducer {
     }
 }
 
-/// Finds which backend crashed on `job` (which crashed a worker): the oracle alone, then the
-/// oracle and each backend in turn, each in a fresh process of `worker` (restarted before
-/// each run, so that its cancel flag stops the isolation too). When none crashes alone, the whole
-/// job is run again in a fresh worker; a crash then is pinned on the backends together (names joined by `+`).
-/// Empty: the crash did not happen again.
-pub fn isolate(worker: &mut Worker, job: &Job, timeout: Duration) -> io::Result<Vec<Reproducer>> {
+/// Finds which backend crashed on `job` (which crashed a worker while running `suspect`, if
+/// it had said): the oracle alone, then the oracle and each backend in turn (`suspect` first),
+/// each in a fresh worker like `template`. When none crashes alone, the whole job is run
+/// again in a fresh worker; a crash then is pinned on the backends together (names joined by
+/// `+`). Empty: the crash did not happen again (or the template's cancel flag was raised). Each fresh worker
+/// has the template's interrupt flag: when it is set, `Err(Interrupted)`.
+pub fn isolate(
+    template: &Worker,
+    job: &Job,
+    suspect: Option<&str>,
+    timeouts: impl Into<Timeouts>,
+) -> io::Result<Vec<Reproducer>> {
+    let timeouts = timeouts.into();
     let mut names = vec![registry::ORACLE.to_string()];
+    if let Some(s) = suspect.filter(|s| job.backends.iter().any(|b| b == s)) {
+        names.push(s.to_string());
+    }
     for b in &job.backends {
         if !names.contains(b) {
             names.push(b.clone());
@@ -85,25 +117,31 @@ pub fn isolate(worker: &mut Worker, job: &Job, timeout: Duration) -> io::Result<
             backends: vec![name.clone()],
             ..job.clone()
         };
-        worker.restart();
-        if let Outcome::Crashed { kind, detail } = worker.run(&alone, timeout)? {
-            found.push(Reproducer {
-                failure: Failure {
-                    backend: name,
-                    kind,
-                    detail,
-                },
-                job: alone,
-            });
-            if mode == Mode::Run {
-                // The oracle crashes alone: every check job would crash too.
-                return Ok(found);
+        match template.fresh().run(&alone, timeouts)? {
+            Outcome::Cancelled => return Ok(Vec::new()),
+            Outcome::Crashed {
+                kind,
+                backend,
+                detail,
+            } if backend.as_ref().is_none_or(|b| *b == name) => {
+                found.push(Reproducer {
+                    failure: Failure {
+                        backend: name,
+                        kind,
+                        detail,
+                    },
+                    job: alone,
+                });
+                if mode == Mode::Run {
+                    // The oracle crashes alone: every check job would crash too.
+                    return Ok(found);
+                }
             }
+            _ => {}
         }
     }
     if found.is_empty() {
-        worker.restart();
-        if let Outcome::Crashed { kind, detail } = worker.run(job, timeout)? {
+        if let Outcome::Crashed { kind, detail, .. } = template.fresh().run(job, timeouts)? {
             found.push(Reproducer {
                 failure: Failure {
                     backend: job.backends.join("+"),

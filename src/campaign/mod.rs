@@ -6,11 +6,14 @@
 //!
 //! The campaign (the parent) never runs a program itself. It starts `--jobs` long-lived worker
 //! processes (the same binary, hidden subcommand [`WORKER_COMMAND`]) and hands each one job at
-//! a time over its stdin; the worker answers on its stdout. A worker that dies (a signal, an
-//! abort, a stack overflow message, an exit) or does not answer within the timeout (it is
-//! killed) is a crash of the program it was running: the parent re-runs that program in a
-//! fresh worker on each backend separately (the oracle first) to find which backend crashed,
-//! starts a new worker and goes on.
+//! a time over its stdin; the worker answers on its stdout, announcing each backend just
+//! before it runs it. A worker that dies (a signal, an abort, a stack overflow message, an
+//! exit) or does not answer within the running backend's deadline ([`Timeouts`]: a multiple
+//! of the oracle's own time on the program plus a floor; it is killed) is a crash of the
+//! program it was running: the parent re-runs that program in a fresh worker on each backend
+//! separately (the oracle first, then the backend that was running) to find which backend
+//! crashed, starts a new worker and goes on. When the campaign stops (its time is up, or
+//! `--stop-after` findings are written) the workers still running are killed at once.
 //!
 //! # Findings first
 //!
@@ -23,12 +26,14 @@
 //!
 //! # Modules
 //!
-//! - [`protocol`]: the worker wire protocol and [`FailureKind`];
+//! - [`protocol`]: the worker wire protocol and [`FailureKind`]; [`timeouts`]: how long a
+//!   worker may take, backend by backend; [`fault`]: the worker's fault-address reporter;
 //! - [`serve`]: the worker process (child side); [`worker`]: a worker as the parent drives it;
 //! - [`isolate`]: which backend crashed; [`minimize`]: minimizing a finding in workers;
 //! - [`findings`]: finding files (header written and parsed, atomic, deduplicated);
 //! - [`ledger`]: the campaign's findings as they happen (written as found, then minimized);
 //! - [`interrupt`]: the signals that stop a campaign;
+//! - [`summary`]: what a campaign reports ([`Stop`], [`Summary`]) and its counters;
 //! - [`inject`]: test-only crash injection;
 //! - this module: the campaign itself (its threads, counters and progress line).
 //!
@@ -36,6 +41,7 @@
 //! below it ([`crate::check`], [`crate::gen`], [`crate::minimize`], [`crate::lang`]), never on
 //! the CLI.
 
+pub mod fault;
 pub mod findings;
 pub mod inject;
 pub mod interrupt;
@@ -44,13 +50,16 @@ pub mod ledger;
 pub mod minimize;
 pub mod protocol;
 pub mod serve;
+pub mod summary;
+pub mod timeouts;
 pub mod worker;
 
 pub use findings::{FindingDir, Origin, Provenance, WriteError};
 pub use inject::CRASH_ENV;
 pub use isolate::{isolate, Reproducer};
 pub use ledger::{Located, Place};
-pub use protocol::{Failure, FailureKind, Job, Mode, WORKER_COMMAND};
+pub use protocol::{Failure, FailureKind, Job, Mode, Timeouts, WORKER_COMMAND};
+pub use summary::{Stop, Summary};
 pub use worker::{Outcome, Worker};
 
 use crate::check::registry::{self, Backend};
@@ -59,13 +68,14 @@ use crate::lang::ast::Program;
 use crate::minimize::Budget;
 use indicatif::{ProgressBar, ProgressStyle};
 use ledger::{Ledger, Seen, Ticket};
-use std::fmt::{self, Write as _};
+use std::fmt::Write as _;
 use std::io::{self, IsTerminal};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use summary::Counters;
 
 /// Backends a campaign runs by default: every registered one but the oracle (it always runs)
 /// and the deliberately broken or test-only ones (`mutant-*`, `crash-*`).
@@ -92,8 +102,9 @@ pub struct Options {
     pub jobs: usize,
     /// Where finding files go.
     pub out: PathBuf,
-    /// How long a worker may take for one program.
-    pub timeout: Duration,
+    /// How long a worker may take on one program: the oracle, and each backend relative to
+    /// the oracle's time.
+    pub timeouts: Timeouts,
     pub profile: Profile,
     /// The switchyard binary workers run.
     pub exe: PathBuf,
@@ -106,90 +117,6 @@ pub struct Options {
     /// End the campaign once this many findings have been written (or recognised as already
     /// written); findings still waiting for the minimizer then stay as written, unminimized.
     pub stop_after: Option<u64>,
-}
-
-/// Why a campaign stopped early, or could not start.
-#[derive(Debug)]
-pub enum Stop {
-    /// `SIGINT`, `SIGTERM` or `SIGHUP` ([`interrupt`]).
-    Signal(i32),
-    /// A finding file (or the probe of `--out`) could not be written.
-    Write(WriteError),
-    /// A worker process or a thread could not be started.
-    Worker(io::Error),
-}
-
-impl fmt::Display for Stop {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Stop::Signal(s) => write!(f, "interrupted by {}", interrupt::name(*s)),
-            Stop::Write(e) => write!(f, "{e}"),
-            Stop::Worker(e) => write!(f, "cannot start a worker: {e}"),
-        }
-    }
-}
-
-/// What a campaign found.
-#[derive(Debug, Default)]
-pub struct Summary {
-    pub programs: u64,
-    pub elapsed: Duration,
-    /// (program, backend) pairs whose trace diverged.
-    pub divergences: u64,
-    /// (program, backend) pairs with a fatal finding (stack corruption, panic, backend error).
-    pub fatal: u64,
-    /// Programs during which a worker died or timed out.
-    pub crashes: u64,
-    /// Crashes that did not happen again when isolated.
-    pub unreproduced: u64,
-    pub written: u64,
-    /// Minimized findings already written (by this run or in the directory before).
-    pub duplicates: u64,
-    /// Findings not minimized because their (backend, kind) had reached the cap.
-    pub over_cap: u64,
-    /// Findings whose program did not fail again in a fresh worker (written unminimized).
-    pub not_reproduced: u64,
-    /// Findings left unminimized because the campaign stopped early.
-    pub unminimized: u64,
-    /// Every finding seen (over the cap or not), in order, with where it is.
-    pub findings: Vec<Located>,
-    /// Why the campaign stopped early (`None`: at its time or program limit, or at
-    /// `--stop-after`).
-    pub stopped: Option<Stop>,
-}
-
-impl Summary {
-    pub fn found_anything(&self) -> bool {
-        self.divergences + self.fatal + self.crashes > 0
-    }
-
-    pub fn rate(&self) -> f64 {
-        self.programs as f64 / self.elapsed.as_secs_f64().max(1e-9)
-    }
-}
-
-#[derive(Default)]
-struct Counters {
-    programs: AtomicU64,
-    divergences: AtomicU64,
-    fatal: AtomicU64,
-    crashes: AtomicU64,
-    unreproduced: AtomicU64,
-    written: AtomicU64,
-    duplicates: AtomicU64,
-    over_cap: AtomicU64,
-    not_reproduced: AtomicU64,
-    unminimized: AtomicU64,
-    pending: AtomicU64,
-}
-
-impl Counters {
-    fn get(c: &AtomicU64) -> u64 {
-        c.load(Ordering::Relaxed)
-    }
-    fn add(c: &AtomicU64) {
-        c.fetch_add(1, Ordering::Relaxed);
-    }
 }
 
 /// Prints a line above the progress bar (or plainly when there is none).
@@ -216,8 +143,9 @@ struct Pending {
 struct Shared {
     counters: Counters,
     ledger: Ledger,
-    /// No more programs are handed out.
-    stop: AtomicBool,
+    /// No more programs are handed out, and the campaign's workers are cancelled in flight
+    /// (the minimizer's are not: findings on their way are still minimized).
+    stop: Arc<AtomicBool>,
     /// Work in flight is abandoned too (workers are killed): an interrupt or a write error.
     cancel: Arc<AtomicBool>,
 }
@@ -231,7 +159,7 @@ pub fn run(options: &Options) -> Result<Summary, Stop> {
     let shared = Arc::new(Shared {
         counters: Counters::default(),
         ledger: Ledger::new(dir, &options.command_line, options.max_per_kind),
-        stop: AtomicBool::new(false),
+        stop: Arc::new(AtomicBool::new(false)),
         cancel: Arc::new(AtomicBool::new(false)),
     });
     let counters = &shared.counters;
@@ -387,7 +315,12 @@ fn campaign_loop(
     log: &Log,
 ) -> io::Result<()> {
     let counters = &shared.counters;
-    let mut worker = Worker::new(&options.exe).cancelled_by(Arc::clone(&shared.cancel));
+    // Interrupted by a signal or a write error (`Err(Interrupted)`); cancelled as soon as the
+    // campaign stops (time limit, --stop-after, `Outcome::Cancelled`): a hung or slow program
+    // in flight is killed, not waited for.
+    let mut worker = Worker::new(&options.exe)
+        .cancelled_by(Arc::clone(&shared.cancel))
+        .cancel_on(Arc::clone(&shared.stop));
     let config = options.profile.config();
     // Writes a finding as found, then hands it to the minimizer.
     let record = |reproducer: Reproducer, program: &Program| {
@@ -408,7 +341,22 @@ fn campaign_loop(
             Seen::Failed => {}
         }
     };
+    // With --stop-after N, findings already on their way to the minimizer that would make N
+    // are enough: new programs wait (leaving the cores to the minimizer) until they are
+    // written, or turn out not to count.
+    let enough_on_the_way = || {
+        options.stop_after.is_some_and(|n| {
+            Counters::get(&counters.written)
+                + Counters::get(&counters.duplicates)
+                + Counters::get(&counters.pending)
+                >= n
+        })
+    };
     while !shared.stop.load(Ordering::Relaxed) {
+        if enough_on_the_way() {
+            std::thread::sleep(Duration::from_millis(10));
+            continue;
+        }
         let index = next.fetch_add(1, Ordering::Relaxed);
         if let Limit::Programs(n) = options.limit {
             if index >= n {
@@ -423,12 +371,16 @@ fn campaign_loop(
             profile: options.profile,
             text: None,
         };
-        let outcome = match worker.run(&job, options.timeout) {
+        let outcome = match worker.run(&job, options.timeouts) {
             Err(e) if e.kind() == io::ErrorKind::Interrupted => break,
             outcome => outcome?,
         };
+        if outcome == Outcome::Cancelled {
+            break;
+        }
         Counters::add(&counters.programs);
         match outcome {
+            Outcome::Cancelled => break,
             Outcome::Done(failures) => {
                 if failures.is_empty() {
                     continue;
@@ -447,10 +399,17 @@ fn campaign_loop(
                     record(isolate::reproducer_for(&job, f), &program);
                 }
             }
-            Outcome::Crashed { kind, detail } => {
+            Outcome::Crashed {
+                kind,
+                backend,
+                detail,
+            } => {
                 Counters::add(&counters.crashes);
+                let during = backend
+                    .as_deref()
+                    .map_or(String::new(), |b| format!(" while running {b}"));
                 log.line(&format!(
-                    "program {index}: worker crashed ({kind}: {detail}); isolating"
+                    "program {index}: worker crashed{during} ({kind}: {detail}); isolating"
                 ));
                 let program = seeded::program(options.seed, index, &config);
                 // Written before isolating it, which takes several runs.
@@ -464,10 +423,15 @@ fn campaign_loop(
                     Seen::Written(ticket) => Some(ticket),
                     _ => None,
                 };
-                let reproducers = match isolate(&mut worker, &job, options.timeout) {
+                let reproducers = match isolate(&worker, &job, backend.as_deref(), options.timeouts)
+                {
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => break,
                     reproducers => reproducers?,
                 };
+                if shared.stop.load(Ordering::Relaxed) && reproducers.is_empty() {
+                    // Cancelled while isolating: the crash stays as written.
+                    break;
+                }
                 if reproducers.is_empty() {
                     Counters::add(&counters.unreproduced);
                     log.line(&format!(
@@ -562,13 +526,15 @@ fn minimize_finding(
         &pending.reproducer,
         &pending.program,
         &options.minimize,
-        options.timeout,
+        options.timeouts,
     )? {
         Some(m) => {
-            let note = findings::minimized_note(&m);
+            // The failure as a replay of the minimized program shows it (its detail: the
+            // signal, fault address or backend message of that run).
+            let note = findings::minimized_note(&m.minimized);
             match shared
                 .ledger
-                .minimized(&pending.ticket, failure, &note, &m.program)
+                .minimized(&pending.ticket, &m.failure, &note, &m.minimized.program)
             {
                 Ok(Some(path)) => {
                     Counters::add(&counters.written);

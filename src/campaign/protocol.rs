@@ -19,14 +19,23 @@
 //!
 //! # Replies, worker to parent
 //!
-//! Zero or more lines
+//! As it goes, for each backend it runs (the oracle first in `check` mode):
+//!
+//! ```text
+//! running BACKEND\n          just before BACKEND runs (flushed at once)
+//! ran BACKEND NANOS\n        BACKEND's run took NANOS nanoseconds
+//! ```
+//!
+//! so that the parent knows which backend a hang or a crash happened in, and can give each
+//! backend a deadline relative to the oracle's own time on the same program ([`Timeouts`]).
+//! Then zero or more lines
 //!
 //! ```text
 //! failure BACKEND KIND DETAIL\n
 //! ```
 //!
-//! then `done\n`; a request the worker cannot understand gets `error MESSAGE\n`. Lines that
-//! start otherwise are ignored. The worker exits 0 at the end of its stdin.
+//! then `done\n`; a request the worker cannot understand gets `error MESSAGE\n`. Any other
+//! line is a protocol error. The worker exits 0 at the end of its stdin.
 //!
 //! # Failure kinds
 //!
@@ -36,6 +45,7 @@
 //! `exit-N` (exited by itself), `timeout`, `worker-error` (it answered `error`) and
 //! `protocol-error` (it answered something that is not the protocol).
 
+use super::fault::FAULT_PREFIX;
 use crate::gen::{seeded, Profile};
 use crate::interp::Fatal;
 use crate::lang::ast::Program;
@@ -44,6 +54,9 @@ use std::fmt;
 use std::io::BufRead;
 use std::os::unix::process::ExitStatusExt;
 use std::process::ExitStatus;
+use std::time::Duration;
+
+pub use super::timeouts::Timeouts;
 
 /// The hidden subcommand that runs a worker.
 pub const WORKER_COMMAND: &str = "__worker";
@@ -121,41 +134,46 @@ impl FailureKind {
     }
 
     /// Names a dead worker's failure from its exit status and the end of its stderr, with a
-    /// one-line detail.
+    /// one-line detail: the signal, the faulting address when the worker's fault reporter
+    /// ([`super::fault`]) wrote one, and the backend's own last message (Rust's `note:` lines
+    /// and backtrace lines left out).
     pub fn of_dead_worker(status: ExitStatus, stderr: &str) -> (FailureKind, String) {
-        let last = stderr
+        let fault = stderr
             .lines()
             .rev()
-            .find(|l| !l.trim().is_empty())
-            .map(one_line)
-            .unwrap_or_default();
-        let with_last = |what: String| {
-            if last.is_empty() {
-                what
-            } else {
-                format!("{what}; stderr: {last}")
-            }
+            .find_map(|l| l.strip_prefix(FAULT_PREFIX))
+            .map(one_line);
+        let noise = |l: &str| {
+            let t = l.trim();
+            t.is_empty()
+                || l.starts_with(FAULT_PREFIX)
+                || t.starts_with("note:")
+                || t.starts_with("stack backtrace:")
+                || t.starts_with("at ")
+                || t.split_once(':')
+                    .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
         };
-        if stderr.contains("stack overflow") {
-            let line = stderr
-                .lines()
-                .find(|l| l.contains("stack overflow"))
-                .map(one_line)
-                .unwrap_or_default();
-            return (FailureKind::StackOverflow, line);
-        }
-        if let Some(signal) = status.signal() {
+        let message = stderr.lines().rev().find(|l| !noise(l)).map(one_line);
+        let mut detail = Vec::new();
+        let kind = if let Some(line) = stderr.lines().find(|l| l.contains("stack overflow")) {
+            detail.push(one_line(line));
+            detail.extend(fault);
+            FailureKind::StackOverflow
+        } else if let Some(signal) = status.signal() {
             let name = signal_name(signal);
-            return (
-                FailureKind::Signal(signal),
-                with_last(format!("worker killed by {name}")),
-            );
-        }
-        let code = status.code().unwrap_or(-1);
-        (
-            FailureKind::Exit(code),
-            with_last(format!("worker exited with status {code}")),
-        )
+            match fault.filter(|f| f.starts_with(&name)) {
+                Some(f) => detail.push(format!("killed by {f}")),
+                None => detail.push(format!("killed by {name}")),
+            }
+            detail.extend(message.map(|m| format!("message: {m}")));
+            FailureKind::Signal(signal)
+        } else {
+            let code = status.code().unwrap_or(-1);
+            detail.push(format!("exited with status {code}"));
+            detail.extend(message.map(|m| format!("message: {m}")));
+            FailureKind::Exit(code)
+        };
+        (kind, printable(&detail.join("; ")))
     }
 
     /// The kind a text names (what [`fmt::Display`] writes), `None` for any other text.
@@ -350,6 +368,10 @@ impl Job {
 /// One line of a worker's reply.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReplyLine {
+    /// `running BACKEND`: BACKEND is about to run.
+    Running(String),
+    /// `ran BACKEND NANOS`: BACKEND ran for that long.
+    Ran(String, Duration),
     /// `failure BACKEND KIND DETAIL`.
     Failure(Failure),
     /// `done`: the reply is complete.
@@ -377,11 +399,31 @@ impl ReplyLine {
         }
     }
 
+    /// The progress line `running BACKEND`.
+    pub fn encode_running(backend: &str) -> String {
+        format!("running {backend}\n")
+    }
+
+    /// The progress line `ran BACKEND NANOS`.
+    pub fn encode_ran(backend: &str, took: Duration) -> String {
+        format!("ran {backend} {}\n", took.as_nanos())
+    }
+
     /// Reads one line (without its line end; a damaged worker may write anything, so control
     /// characters in a detail or message are made printable).
     pub fn decode(line: &str) -> ReplyLine {
         if line == "done" {
             return ReplyLine::Done;
+        }
+        if let Some(backend) = line.strip_prefix("running ") {
+            if !backend.is_empty() && !backend.contains(' ') {
+                return ReplyLine::Running(printable(backend));
+            }
+        }
+        if let Some((backend, nanos)) = line.strip_prefix("ran ").and_then(|r| r.split_once(' ')) {
+            if let Ok(nanos) = nanos.parse::<u64>() {
+                return ReplyLine::Ran(printable(backend), Duration::from_nanos(nanos));
+            }
         }
         if let Some(message) = line.strip_prefix("error ") {
             return ReplyLine::Error(printable(message));
@@ -500,6 +542,20 @@ mod tests {
             ReplyLine::decode(error.trim_end()),
             ReplyLine::Error("no way".into())
         );
+        assert_eq!(
+            ReplyLine::decode(ReplyLine::encode_running("mmap").trim_end()),
+            ReplyLine::Running("mmap".into())
+        );
+        assert_eq!(
+            ReplyLine::decode(
+                ReplyLine::encode_ran("thread", Duration::from_micros(1500)).trim_end()
+            ),
+            ReplyLine::Ran("thread".into(), Duration::from_micros(1500))
+        );
+        assert!(matches!(
+            ReplyLine::decode("ran thread soon"),
+            ReplyLine::Garbage(_)
+        ));
         assert!(matches!(
             ReplyLine::decode("failure b weird d"),
             ReplyLine::Garbage(_)
@@ -547,5 +603,15 @@ mod tests {
         let exited = ExitStatus::from_raw(3 << 8);
         assert_eq!(classify(exited, "bye\n").0, "exit-3");
         assert!(classify(exited, "bye\n").1.contains("bye"));
+        // The fault address and the backend's own message; not Rust's note lines.
+        let stderr = "switchyard: backend says what went wrong\n\
+            switchyard worker: SIGSEGV at address 0x00007f0000001000\n\
+            note: Some details are omitted, run with `RUST_BACKTRACE=full`\n";
+        assert_eq!(
+            classify(signalled, stderr).1,
+            "killed by SIGSEGV at address 0x00007f0000001000; \
+             message: switchyard: backend says what went wrong"
+        );
+        assert_eq!(classify(signalled, "").1, "killed by SIGSEGV");
     }
 }

@@ -11,6 +11,7 @@ use super::protocol::{one_line, Failure, FailureKind, Job, Mode, ReplyLine};
 use crate::check::differential::{self, Comparison, Observer, Verdict};
 use crate::check::registry::{self, Backend};
 use std::io::{self, Write};
+use std::time::Instant;
 
 /// Calls a closure just before each backend runs.
 struct BeforeRun<F: FnMut(&str)>(F);
@@ -61,7 +62,11 @@ pub fn execute(job: &Job, mut before_run: impl FnMut(&str)) -> Result<Vec<Failur
 }
 
 /// The worker's main loop: answers requests on stdin until it ends. Returns the exit status.
+/// Before each backend runs it writes (and flushes) `running BACKEND`, and after it
+/// `ran BACKEND NANOS`, so that the parent can time each backend and knows which one a crash
+/// or a hang happened in.
 pub fn worker_main() -> u8 {
+    super::fault::install();
     let injection = Injection::from_env();
     let stdin = io::stdin();
     let mut input = stdin.lock();
@@ -71,7 +76,29 @@ pub fn worker_main() -> u8 {
         let reply = match Job::decode(&mut input) {
             Ok(None) => return 0,
             Ok(Some(job)) => {
-                ReplyLine::encode_reply(&execute(&job, |b| injection.before_run(b, job.index)))
+                let mut running: Option<(String, Instant)> = None;
+                let mut progress = |out: &mut io::BufWriter<_>, next: Option<&str>| {
+                    let mut lines = String::new();
+                    if let Some((backend, started)) = running.take() {
+                        lines.push_str(&ReplyLine::encode_ran(&backend, started.elapsed()));
+                    }
+                    if let Some(backend) = next {
+                        lines.push_str(&ReplyLine::encode_running(backend));
+                    }
+                    // `running` must reach the parent before the backend runs (it may hang or
+                    // crash); the last `ran` goes out with the reply.
+                    let _ = out.write_all(lines.as_bytes());
+                    if next.is_some() {
+                        let _ = out.flush();
+                    }
+                    running = next.map(|b| (b.to_string(), Instant::now()));
+                };
+                let result = execute(&job, |b| {
+                    progress(&mut out, Some(b));
+                    injection.before_run(b, job.index);
+                });
+                progress(&mut out, None);
+                ReplyLine::encode_reply(&result)
             }
             Err(e) => {
                 let _ = out.write_all(ReplyLine::encode_reply(&Err(e)).as_bytes());

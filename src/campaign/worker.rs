@@ -4,15 +4,17 @@
 //! [`FailureKind`] and is replaced on the next job.
 //!
 //! Contract: nothing a worker does (any signal, any bytes on stdout or stderr, closing its
-//! stdout, never answering) ends or blocks the parent for longer than the timeout plus a
-//! short grace period. A worker process never outlives the thread that started it
-//! ([`crate::lifeline`]), and a worker given a cancel flag ([`Worker::cancelled_by`]) is
-//! killed within a few milliseconds of the flag being set.
+//! stdout, never answering) ends or blocks the parent for longer than the stage's deadline
+//! ([`Timeouts`]) plus a short grace period; worker start-up never counts against a backend.
+//! A worker process never outlives the thread that started it ([`crate::lifeline`]), and a
+//! worker given an interrupt flag ([`Worker::cancelled_by`]) or a cancel flag
+//! ([`Worker::cancel_on`]) is killed within a few tens of milliseconds of the flag being set.
 
-use super::protocol::{printable, Failure, FailureKind, Job, ReplyLine, WORKER_COMMAND};
+use super::protocol::{printable, Failure, FailureKind, Job, ReplyLine, Timeouts, WORKER_COMMAND};
 use crate::check::registry;
 use std::collections::VecDeque;
 use std::io::{self, BufRead, Read, Write};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -26,8 +28,15 @@ use std::time::{Duration, Instant};
 pub enum Outcome {
     /// The worker answered: every backend that failed (none: all agreed).
     Done(Vec<Failure>),
-    /// The worker died, timed out or broke the protocol while running the job.
-    Crashed { kind: FailureKind, detail: String },
+    /// The worker died, timed out or broke the protocol while running the job; `backend` is
+    /// the one it had announced (`running BACKEND`) and not finished, if any.
+    Crashed {
+        kind: FailureKind,
+        backend: Option<String>,
+        detail: String,
+    },
+    /// The worker's cancel flag was raised while it ran the job; it was killed.
+    Cancelled,
 }
 
 /// A worker process as the parent drives it, started on first use and restarted after it
@@ -36,6 +45,9 @@ pub struct Worker {
     exe: PathBuf,
     env: Vec<(String, String)>,
     cancel: Option<Arc<AtomicBool>>,
+    /// Raised: `run` kills the worker and returns `Err(Interrupted)` (a signal, a failed write).
+    interrupt: Option<Arc<AtomicBool>>,
+    fixed_layout: bool,
     live: Option<Live>,
 }
 
@@ -49,7 +61,7 @@ struct Live {
 
 const STDERR_TAIL: usize = 4096;
 
-/// How often a waiting [`Worker::run`] looks at its cancel flag.
+/// How often a waiting [`Worker::run`] looks at its interrupt and cancel flags.
 const CANCEL_POLL: Duration = Duration::from_millis(20);
 
 impl Worker {
@@ -59,6 +71,21 @@ impl Worker {
             exe: exe.to_path_buf(),
             env: Vec::new(),
             cancel: None,
+            interrupt: None,
+            fixed_layout: false,
+            live: None,
+        }
+    }
+
+    /// A worker with the same settings (executable, environment, interrupt and cancel flags,
+    /// layout) that will start its own process.
+    pub fn fresh(&self) -> Worker {
+        Worker {
+            exe: self.exe.clone(),
+            env: self.env.clone(),
+            cancel: self.cancel.clone(),
+            interrupt: self.interrupt.clone(),
+            fixed_layout: self.fixed_layout,
             live: None,
         }
     }
@@ -67,12 +94,20 @@ impl Worker {
     /// and `run` returns an [`io::ErrorKind::Interrupted`] error (the campaign sets it when
     /// interrupted or when it cannot write a finding).
     pub fn cancelled_by(mut self, flag: Arc<AtomicBool>) -> Worker {
+        self.interrupt = Some(flag);
+        self
+    }
+
+    /// Makes [`Worker::run`] kill the worker and return [`Outcome::Cancelled`] as soon as
+    /// `flag` is raised (within a few tens of milliseconds): the campaign's time is up, or
+    /// `--stop-after` findings are written.
+    pub fn cancel_on(mut self, flag: Arc<AtomicBool>) -> Worker {
         self.cancel = Some(flag);
         self
     }
 
-    fn cancelled(&self) -> bool {
-        self.cancel
+    fn interrupted(&self) -> bool {
+        self.interrupt
             .as_ref()
             .is_some_and(|flag| flag.load(Ordering::SeqCst))
     }
@@ -83,6 +118,15 @@ impl Worker {
             let _ = live.child.kill();
             let _ = live.child.wait();
         }
+    }
+
+    /// Starts worker processes with address-space layout randomization off
+    /// (`personality(ADDR_NO_RANDOMIZE)`), so that a crash that depends on where stacks and
+    /// heap blocks lie happens the same way in every fresh worker. Where the system refuses,
+    /// the worker runs randomized as usual.
+    pub fn fixed_layout(mut self) -> Worker {
+        self.fixed_layout = true;
+        self
     }
 
     /// Sets an environment variable of the worker processes (tests use it for
@@ -99,13 +143,30 @@ impl Worker {
 
     fn start(&mut self) -> io::Result<&mut Live> {
         if self.live.is_none() {
-            let mut child = crate::lifeline::bind_to_parent(&mut Command::new(&self.exe))
+            let mut command = Command::new(&self.exe);
+            crate::lifeline::bind_to_parent(&mut command)
                 .arg(WORKER_COMMAND)
                 .envs(self.env.iter().map(|(k, v)| (k, v)))
                 .stdin(Stdio::piped())
                 .stdout(Stdio::piped())
-                .stderr(Stdio::piped())
-                .spawn()?;
+                .stderr(Stdio::piped());
+            if self.fixed_layout {
+                // SAFETY: the closure runs in the forked child before exec and makes only
+                // personality(2) system calls (async-signal-safe, no allocation, no locks).
+                unsafe {
+                    command.pre_exec(|| {
+                        let current = libc::personality(0xffff_ffff);
+                        if current != -1 {
+                            let wanted =
+                                current as libc::c_ulong | libc::ADDR_NO_RANDOMIZE as libc::c_ulong;
+                            // Refused (a seccomp policy): the worker runs randomized.
+                            libc::personality(wanted);
+                        }
+                        Ok(())
+                    });
+                }
+            }
+            let mut child = command.spawn()?;
             let stdin = child.stdin.take().expect("piped");
             let stdout = child.stdout.take().expect("piped");
             let mut stderr = child.stderr.take().expect("piped");
@@ -159,17 +220,29 @@ impl Worker {
         Ok(self.live.as_mut().expect("just started"))
     }
 
-    /// Runs `job`, waiting at most `timeout` for the answer. A worker that dies or times out
-    /// gives [`Outcome::Crashed`] and is replaced on the next call. `Err` when no worker
-    /// can be started, or ([`io::ErrorKind::Interrupted`]) when the cancel flag is set.
-    pub fn run(&mut self, job: &Job, timeout: Duration) -> io::Result<Outcome> {
-        if self.cancelled() {
+    /// Runs `job` within `timeouts` ([`Timeouts`]: start-up and the oracle within
+    /// `timeouts.oracle`; each other backend within `timeouts.factor` times the oracle's time
+    /// on this program plus `timeouts.floor`, counted from the worker's `running BACKEND`
+    /// line). A worker that dies or times out gives [`Outcome::Crashed`] naming the backend it
+    /// was running, and is replaced on the next call; a worker whose cancel flag is raised is
+    /// killed at once ([`Outcome::Cancelled`]). `Err` when no worker can be started, or
+    /// ([`io::ErrorKind::Interrupted`]) when the interrupt flag is set (the worker is killed).
+    pub fn run(&mut self, job: &Job, timeouts: impl Into<Timeouts>) -> io::Result<Outcome> {
+        let timeouts = timeouts.into();
+        if self.interrupted() {
             self.restart();
             return Err(cancelled());
         }
         let cancel = self.cancel.clone();
+        let interrupt = self.interrupt.clone();
+        let raised = |flag: &Option<Arc<AtomicBool>>| {
+            flag.as_ref().is_some_and(|f| f.load(Ordering::SeqCst))
+        };
         let live = self.start()?;
-        let deadline = Instant::now() + timeout;
+        let mut deadline = Instant::now() + timeouts.oracle;
+        let mut limit = timeouts.oracle;
+        let mut running: Option<String> = None;
+        let mut oracle_time: Option<Duration> = None;
         let mut failures = Vec::new();
         // A write error means the worker is already gone; its exit status says why.
         let sent = live
@@ -181,29 +254,32 @@ impl Worker {
                 Err(RecvTimeoutError::Disconnected)
             } else {
                 let left = deadline.saturating_duration_since(Instant::now());
-                let slice = if cancel.is_some() {
-                    left.min(CANCEL_POLL)
-                } else {
-                    left
-                };
-                match live.lines.recv_timeout(slice) {
-                    Err(RecvTimeoutError::Timeout) if !left.is_zero() && slice < left => {
-                        if cancel
-                            .as_ref()
-                            .is_some_and(|flag| flag.load(Ordering::SeqCst))
-                        {
-                            self.restart();
-                            return Err(cancelled());
-                        }
-                        continue;
-                    }
-                    received => received,
-                }
+                live.lines.recv_timeout(left.min(CANCEL_POLL))
+            };
+            let crashed = |kind, detail: String, running: Option<String>| Outcome::Crashed {
+                kind,
+                backend: running,
+                detail: detail.chars().take(300).collect(),
             };
             match received {
                 Ok(line) => {
                     let (kind, detail) = match ReplyLine::decode(&line) {
                         ReplyLine::Done => return Ok(Outcome::Done(failures)),
+                        ReplyLine::Running(backend) => {
+                            limit = match oracle_time {
+                                Some(t) if backend != registry::ORACLE => timeouts.backend(t),
+                                _ => timeouts.oracle,
+                            };
+                            deadline = Instant::now() + limit;
+                            running = Some(backend);
+                            continue;
+                        }
+                        ReplyLine::Ran(backend, took) => {
+                            if backend == registry::ORACLE {
+                                oracle_time = Some(took);
+                            }
+                            continue;
+                        }
                         ReplyLine::Failure(f) if well_formed(&f, job) => {
                             failures.push(f);
                             continue;
@@ -212,22 +288,24 @@ impl Worker {
                         ReplyLine::Garbage(text) => (FailureKind::ProtocolError, text),
                         ReplyLine::Error(message) => (FailureKind::WorkerError, message),
                     };
-                    let _ = live.child.kill();
-                    let _ = live.child.wait();
-                    self.live = None;
-                    return Ok(Outcome::Crashed {
-                        kind,
-                        detail: detail.chars().take(200).collect(),
-                    });
+                    self.restart();
+                    return Ok(crashed(kind, detail, running));
                 }
                 Err(RecvTimeoutError::Timeout) => {
-                    let _ = live.child.kill();
-                    let _ = live.child.wait();
-                    self.live = None;
-                    return Ok(Outcome::Crashed {
-                        kind: FailureKind::Timeout,
-                        detail: format!("no answer within {} ms", timeout.as_millis()),
-                    });
+                    if raised(&interrupt) {
+                        self.restart();
+                        return Err(cancelled());
+                    }
+                    if raised(&cancel) {
+                        self.restart();
+                        return Ok(Outcome::Cancelled);
+                    }
+                    if Instant::now() < deadline {
+                        continue;
+                    }
+                    self.restart();
+                    let detail = timeout_detail(running.as_deref(), limit, oracle_time, &timeouts);
+                    return Ok(crashed(FailureKind::Timeout, detail, running));
                 }
                 Err(RecvTimeoutError::Disconnected) => {
                     let mut live = self.live.take().expect("live");
@@ -246,10 +324,11 @@ impl Worker {
                         std::thread::sleep(Duration::from_millis(2));
                     };
                     let Some(status) = status else {
-                        return Ok(Outcome::Crashed {
-                            kind: FailureKind::ProtocolError,
-                            detail: "the worker closed its stdout without exiting".to_string(),
-                        });
+                        return Ok(crashed(
+                            FailureKind::ProtocolError,
+                            "the worker closed its stdout without exiting".to_string(),
+                            running,
+                        ));
                     };
                     if let Some(reader) = live.stderr_reader.take() {
                         let _ = reader.join();
@@ -263,10 +342,43 @@ impl Worker {
                         .collect::<Vec<u8>>();
                     let (kind, detail) =
                         FailureKind::of_dead_worker(status, &String::from_utf8_lossy(&tail));
-                    return Ok(Outcome::Crashed { kind, detail });
+                    return Ok(crashed(kind, detail, running));
                 }
             }
         }
+    }
+}
+
+/// `mmap took more than 312 ms (20 x the oracle's 3.1 ms + 250 ms)`.
+fn timeout_detail(
+    running: Option<&str>,
+    limit: Duration,
+    oracle_time: Option<Duration>,
+    timeouts: &Timeouts,
+) -> String {
+    let ms = |d: Duration| {
+        let ms = d.as_secs_f64() * 1e3;
+        if ms < 10.0 {
+            format!("{ms:.2} ms")
+        } else {
+            format!("{ms:.0} ms")
+        }
+    };
+    match (running, oracle_time) {
+        (None, _) => format!(
+            "the worker did not start the job within {}",
+            ms(timeouts.oracle)
+        ),
+        (Some(backend), Some(t)) if backend != registry::ORACLE && limit < timeouts.oracle => {
+            format!(
+                "{backend} took more than {} ({} x the oracle's {} + {})",
+                ms(limit),
+                timeouts.factor,
+                ms(t),
+                ms(timeouts.floor)
+            )
+        }
+        (Some(backend), _) => format!("{backend} took more than {}", ms(limit)),
     }
 }
 

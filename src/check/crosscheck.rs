@@ -6,6 +6,7 @@ use crate::gen::{self, GenConfig};
 use crate::lang::ast::Program;
 use crate::lang::print::print;
 use crate::lang::trace::{diff, Divergence, Trace};
+use crate::minimize::{self, Budget, Minimized};
 use std::io::{self, BufRead, BufReader, Write};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -30,6 +31,8 @@ pub fn default_runner() -> PathBuf {
 
 /// A running `greenlet_runner.py --batch`.
 pub struct GreenletRunner {
+    python: PathBuf,
+    runner: PathBuf,
     child: Child,
     stdin: ChildStdin,
     stdout: BufReader<ChildStdout>,
@@ -56,10 +59,18 @@ impl GreenletRunner {
         let stdin = child.stdin.take().expect("piped stdin");
         let stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
         Ok(GreenletRunner {
+            python: python.to_path_buf(),
+            runner: runner.to_path_buf(),
             child,
             stdin,
             stdout,
         })
+    }
+
+    /// Replaces the runner process by a fresh one (after a program it failed on).
+    pub fn restart(&mut self) -> io::Result<()> {
+        *self = GreenletRunner::start(&self.python, &self.runner)?;
+        Ok(())
     }
 
     /// The trace real greenlet gives for the program text `source`.
@@ -151,4 +162,65 @@ pub fn crosscheck(
         progress(report.checked, report.mismatches.len());
     }
     Ok(report)
+}
+
+/// What kind of difference a mismatch is, for keeping it while minimizing: the oracle's fatal
+/// finding, or the events (the word after the greenlet id, `end`, or none when the trace had
+/// ended) that greenlet and the oracle have at the first differing line.
+pub fn difference_kind(greenlet: &Trace, oracle: Option<&Trace>) -> Option<String> {
+    let event = |line: &Option<String>| match line {
+        None => "(ended)".to_string(),
+        Some(l) => {
+            let mut words = l.split_whitespace();
+            let first = words.next().unwrap_or("");
+            if first.starts_with('#') {
+                words.next().unwrap_or("").to_string()
+            } else {
+                first.to_string()
+            }
+        }
+    };
+    match oracle {
+        None => Some("oracle fatal".to_string()),
+        Some(actual) => diff(greenlet, actual).map(|d| {
+            format!(
+                "greenlet {} / oracle {}",
+                event(&d.expected),
+                event(&d.actual)
+            )
+        }),
+    }
+}
+
+/// Minimizes `program`, on which the oracle and real greenlet differ, keeping the kind of
+/// difference ([`difference_kind`]): the same minimizer as the campaign's, with each candidate
+/// run through `runner` and the oracle. A candidate the runner fails on does not count (the
+/// runner is restarted). `Err` only when the runner cannot be restarted.
+pub fn minimize_mismatch(
+    runner: &mut GreenletRunner,
+    program: &Program,
+    budget: &Budget,
+) -> io::Result<Minimized> {
+    let mut error = None;
+    let mut kind_of = |p: &Program| -> Option<String> {
+        match check_program(runner, p) {
+            Ok(found) => {
+                found.and_then(|(_, greenlet, oracle)| difference_kind(&greenlet, oracle.as_ref()))
+            }
+            Err(_) => {
+                if let Err(e) = runner.restart() {
+                    error.get_or_insert(e);
+                }
+                None
+            }
+        }
+    };
+    let wanted = kind_of(program);
+    let minimized = minimize::minimize(program, budget, |p| {
+        wanted.is_some() && kind_of(p) == wanted
+    });
+    match error {
+        Some(e) => Err(e),
+        None => Ok(minimized),
+    }
 }

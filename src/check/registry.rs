@@ -236,6 +236,11 @@ registry! {
             "BROKEN ON PURPOSE: a kill on the last reference skips `parent := current`",
         ),
         #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
+        Backend::new::<switchyard_impls::mutants::hang::MutantHang<RtValue>>(
+            "mutant-hang",
+            "BROKEN ON PURPOSE: a switch to a dead greenlet whose parent is dead loops forever",
+        ),
+        #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
         Backend::new::<switchyard_impls::mutants::hubs::CrashSegv<RtValue>>(
             "crash-segv",
             "BROKEN ON PURPOSE: correct, but the third throw into a suspended greenlet is a SIGSEGV",

@@ -1,12 +1,15 @@
 //! `switchyard crosscheck`: the oracle against real CPython greenlet, on seeded programs and
-//! program files.
+//! program files; the first program on which they differ is minimized (the kind of
+//! difference kept) and shown with both traces.
 
 use super::{bad_argument, parse_files, AGREED, DIVERGED, INVALID};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
 use switchyard::check::crosscheck::{self, GreenletRunner};
 use switchyard::gen::GenConfig;
+use switchyard::lang::ast::Program;
 use switchyard::lang::print::print;
+use switchyard::minimize::{program_size, Budget};
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -58,11 +61,14 @@ pub fn run(args: &Args) -> u8 {
         }
     };
     let mut status = AGREED;
+    // The first program on which they differ, minimized at the end.
+    let mut first_file: Option<(String, Program)> = None;
     for (name, program) in &parsed {
         match crosscheck::check_program(&mut runner, program) {
             Ok(None) => eprintln!("{name}: oracle agrees with greenlet"),
             Ok(Some((problem, _, _))) => {
                 eprintln!("{name}: oracle differs from greenlet: {problem}");
+                first_file.get_or_insert_with(|| (name.clone(), program.clone()));
                 status = DIVERGED;
             }
             Err(e) => {
@@ -72,6 +78,9 @@ pub fn run(args: &Args) -> u8 {
         }
     }
     if programs == 0 {
+        if let Some((name, program)) = first_file {
+            minimize_and_show(&mut runner, &name, &program);
+        }
         return status;
     }
     let bar = ProgressBar::new(programs).with_style(
@@ -105,18 +114,52 @@ pub fn run(args: &Args) -> u8 {
         report.checked,
         report.mismatches.len()
     );
-    if let Some(first) = report.mismatches.first() {
-        eprintln!(
-            "first mismatch: program {} of seed {seed} ({}):\n{}",
-            first.index,
-            first.problem,
-            print(&first.program)
-        );
-        eprintln!("greenlet's trace:\n{}", first.greenlet);
-        if let Some(t) = &first.oracle {
-            eprintln!("oracle's trace:\n{t}");
-        }
+    if !report.mismatches.is_empty() {
         status = DIVERGED;
     }
+    if let Some((name, program)) = first_file {
+        minimize_and_show(&mut runner, &name, &program);
+    } else if let Some(first) = report.mismatches.first() {
+        let name = format!("program {} of seed {seed}", first.index);
+        minimize_and_show(&mut runner, &name, &first.program);
+    }
     status
+}
+
+/// Minimizes a program on which the oracle and greenlet differ (keeping the kind of
+/// difference) and prints the minimized program with both traces.
+fn minimize_and_show(runner: &mut GreenletRunner, name: &str, program: &Program) {
+    eprintln!(
+        "first mismatch: {name} ({} statements); minimizing it, keeping the difference",
+        program_size(program)
+    );
+    let (shown, note) = match crosscheck::minimize_mismatch(runner, program, &Budget::default()) {
+        Ok(m) => {
+            let note = format!(
+                "minimized from {} to {} statements in {} runs{}",
+                m.statements_before,
+                m.statements_after,
+                m.runs,
+                if m.exhausted { " (budget spent)" } else { "" }
+            );
+            (m.program, note)
+        }
+        Err(e) => (
+            program.clone(),
+            format!("not minimized: the greenlet runner failed: {e}"),
+        ),
+    };
+    eprintln!("{note}:\n{}", print(&shown));
+    match crosscheck::check_program(runner, &shown) {
+        Ok(Some((problem, greenlet, oracle))) => {
+            eprintln!("difference: {problem}");
+            eprintln!("greenlet's trace:\n{greenlet}");
+            match oracle {
+                Some(t) => eprintln!("oracle's trace:\n{t}"),
+                None => eprintln!("oracle: no trace (a fatal finding)"),
+            }
+        }
+        Ok(None) => eprintln!("(a replay of it now agrees: the difference is not stable)"),
+        Err(e) => eprintln!("greenlet runner failed on it: {e}"),
+    }
 }

@@ -33,10 +33,8 @@ pub struct Args {
     /// Where finding files go.
     #[arg(long, value_name = "DIR", default_value = "corpus/findings")]
     out: PathBuf,
-    /// A worker that takes longer than this on one program is killed (a `timeout`
-    /// finding).
-    #[arg(long, value_name = "T", default_value_t = 10_000)]
-    timeout_ms: u64,
+    #[command(flatten)]
+    timeouts: super::TimeoutArgs,
     /// Generator settings.
     #[arg(long, value_enum, default_value_t = ProfileArg::Default)]
     profile: ProfileArg,
@@ -73,8 +71,8 @@ pub fn run(args: &Args) -> u8 {
     if jobs == 0 {
         return bad_argument("--jobs must be at least 1");
     }
-    let (timeout, minimize, exe) =
-        match worker_settings(args.timeout_ms, args.minimize_runs, args.minimize_seconds) {
+    let (timeouts, minimize, exe) =
+        match worker_settings(&args.timeouts, args.minimize_runs, args.minimize_seconds) {
             Ok(settings) => settings,
             Err(code) => return code,
         };
@@ -102,7 +100,7 @@ pub fn run(args: &Args) -> u8 {
         seed,
         jobs,
         out: args.out.clone(),
-        timeout,
+        timeouts,
         profile,
         exe,
         minimize,

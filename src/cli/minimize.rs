@@ -27,9 +27,8 @@ pub struct Args {
     /// Also write the minimized program (with its header) to this file, atomically.
     #[arg(long, value_name = "FILE")]
     out: Option<PathBuf>,
-    /// A run that takes longer than this is killed (a `timeout` failure).
-    #[arg(long, value_name = "T", default_value_t = 10_000)]
-    timeout_ms: u64,
+    #[command(flatten)]
+    timeouts: super::TimeoutArgs,
     /// Most test runs.
     #[arg(long, value_name = "N", default_value_t = 2000)]
     minimize_runs: usize,
@@ -59,8 +58,8 @@ pub fn run(args: &Args) -> u8 {
             Err(code) => return code,
         },
     };
-    let (timeout, budget, exe) =
-        match worker_settings(args.timeout_ms, args.minimize_runs, args.minimize_seconds) {
+    let (timeouts, budget, exe) =
+        match worker_settings(&args.timeouts, args.minimize_runs, args.minimize_seconds) {
             Ok(settings) => settings,
             Err(code) => return code,
         };
@@ -90,7 +89,7 @@ pub fn run(args: &Args) -> u8 {
         eprintln!("switchyard minimize: cannot run a worker: {e}");
         OUTPUT_ERROR
     };
-    let reproducer = match worker.run(&job, timeout) {
+    let reproducer = match worker.run(&job, timeouts) {
         Err(e) => return failed(e),
         Ok(Outcome::Done(failures)) => match failures.into_iter().next() {
             Some(f) => isolate::reproducer_for(&job, f),
@@ -103,8 +102,11 @@ pub fn run(args: &Args) -> u8 {
                 return INVALID;
             }
         },
-        Ok(Outcome::Crashed { kind, .. }) => {
-            match isolate::isolate(&mut worker, &job, timeout).map(|r| r.into_iter().next()) {
+        Ok(Outcome::Cancelled) => unreachable!("this worker has no cancel flag"),
+        Ok(Outcome::Crashed { kind, backend, .. }) => {
+            match isolate::isolate(&worker, &job, backend.as_deref(), timeouts)
+                .map(|r| r.into_iter().next())
+            {
                 Err(e) => return failed(e),
                 Ok(Some(r)) => r,
                 Ok(None) => {
@@ -118,8 +120,8 @@ pub fn run(args: &Args) -> u8 {
         "{name}: fails on {}: {}: {}; minimizing",
         reproducer.failure.backend, reproducer.failure.kind, reproducer.failure.detail
     );
-    let minimized =
-        match minimize::minimize_in_worker(&mut worker, &reproducer, &program, &budget, timeout) {
+    let found =
+        match minimize::minimize_in_worker(&mut worker, &reproducer, &program, &budget, timeouts) {
             Err(e) => return failed(e),
             Ok(None) => {
                 eprintln!("{name}: does not fail that way again: nothing to minimize");
@@ -132,11 +134,11 @@ pub fn run(args: &Args) -> u8 {
         found_by: header
             .found_by
             .unwrap_or_else(|| format!("switchyard minimize {name}")),
-        minimized: findings::minimized_note(&minimized),
+        minimized: findings::minimized_note(&found.minimized),
     };
-    let text = print(&minimized.program);
+    let text = print(&found.minimized.program);
     let target = args.out.as_deref().unwrap_or(file);
-    let contents = findings::render(target, &reproducer.failure, &provenance, &text);
+    let contents = findings::render(target, &found.failure, &provenance, &text);
     drop(worker);
     if let Some(out) = &args.out {
         if let Err(e) = findings::write_atomically(out, contents.as_bytes()) {

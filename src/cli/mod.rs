@@ -35,6 +35,7 @@ mod stats;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
+use switchyard::campaign::Timeouts;
 use switchyard::check::registry::{self, Backend};
 use switchyard::gen::Profile;
 use switchyard::lang::ast::Program;
@@ -87,15 +88,19 @@ enum Command {
     ///
     /// Every file is parsed first; a malformed one is reported as FILE:LINE:COL: message and
     /// nothing runs (exit 2). The oracle's trace is printed on stdout (after a `== FILE` line
-    /// when there are several files); each divergence is reported on stderr with the first
-    /// differing line, its number, and the expected and actual lines.
+    /// when there are several files). Each other backend runs in a worker process of its own,
+    /// so that a crash or a hang is reported, not suffered: every failure goes to stderr as
+    /// `FILE: BACKEND: KIND: detail` (a divergence with the first differing line, its number,
+    /// and the expected and actual lines; a crash as `crash-SIGSEGV` with the faulting
+    /// address; a hang as `timeout`), and the exit status is 1.
     Run(run::Args),
     /// List the registered backends, one name a line (the oracle, `thread`, first).
     Backends(backends::Args),
     /// Print seeded random programs (program I of seed S is always the same program).
     Gen(gen::Args),
     /// Run seeded random programs through real CPython greenlet and the thread oracle; fail
-    /// (exit 1) on any difference, printing the first differing program.
+    /// (exit 1) on any difference, minimizing the first differing program (the kind of
+    /// difference kept) and printing it with both traces.
     Crosscheck(crosscheck::Args),
     /// Differential fuzzing campaign: seeded random programs on the chosen backends, each
     /// trace compared with the thread oracle's, every program run in a worker process so that
@@ -253,16 +258,36 @@ fn bad_argument(message: &str) -> u8 {
     INVALID
 }
 
-/// What `fuzz` and `minimize` need to run workers: the `--timeout-ms` timeout, the budget of
+/// How long a worker may take, as `fuzz` and `minimize` take it on the command line.
+#[derive(clap::Args)]
+struct TimeoutArgs {
+    /// The floor of a backend's deadline: a backend is killed (a `timeout` finding) when it
+    /// runs longer than --timeout-factor times the oracle's time on the same program plus
+    /// this. Worker start-up is never counted.
+    #[arg(long, value_name = "T", default_value_t = 250)]
+    timeout_ms: u64,
+    /// A backend may take this many times the oracle's time on the same program (plus
+    /// --timeout-ms).
+    #[arg(long, value_name = "K", default_value_t = 200)]
+    timeout_factor: u32,
+    /// The bound on a worker's start-up and on the oracle's own run (a hang this long is the
+    /// oracle's).
+    #[arg(long, value_name = "T", default_value_t = 10_000)]
+    oracle_timeout_ms: u64,
+}
+
+/// What `fuzz` and `minimize` need to run workers: the timeouts, the budget of
 /// `--minimize-runs` and `--minimize-seconds`, and this executable (which workers run);
 /// each checked in that order.
 fn worker_settings(
-    timeout_ms: u64,
+    timeouts: &TimeoutArgs,
     minimize_runs: usize,
     minimize_seconds: f64,
-) -> Result<(Duration, Budget, PathBuf), u8> {
-    if timeout_ms == 0 {
-        return Err(bad_argument("--timeout-ms must be at least 1"));
+) -> Result<(Timeouts, Budget, PathBuf), u8> {
+    if timeouts.timeout_ms == 0 || timeouts.oracle_timeout_ms == 0 {
+        return Err(bad_argument(
+            "--timeout-ms and --oracle-timeout-ms must be at least 1",
+        ));
     }
     if !(minimize_seconds.is_finite() && minimize_seconds >= 0.0) {
         return Err(bad_argument(
@@ -277,5 +302,10 @@ fn worker_settings(
         eprintln!("switchyard: cannot find my own executable: {e}");
         OUTPUT_ERROR
     })?;
-    Ok((Duration::from_millis(timeout_ms), budget, exe))
+    let timeouts = Timeouts {
+        oracle: Duration::from_millis(timeouts.oracle_timeout_ms),
+        factor: timeouts.timeout_factor,
+        floor: Duration::from_millis(timeouts.timeout_ms),
+    };
+    Ok((timeouts, budget, exe))
 }

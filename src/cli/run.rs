@@ -1,12 +1,17 @@
-//! `switchyard run [--backend NAME]... FILE...`: every file on the oracle and the chosen
-//! backends through THE differential comparison, the oracle's trace on stdout and every
-//! divergence or fatal finding on stderr.
+//! `switchyard run [--backend NAME]... FILE...`: every file on the oracle (in this process,
+//! its trace on stdout) and on each chosen native backend in a worker process of its own
+//! ([`switchyard::campaign::Worker`], the same differential comparison as the campaign), so
+//! that a backend that crashes or hangs is reported as `FILE: BACKEND: crash-SIGSEGV: detail`
+//! (exit 1) instead of taking this process down with it. Divergences and fatal findings go to
+//! stderr the same way.
 
-use super::{parse_files, select_backends, AGREED, DIVERGED};
+use super::{parse_files, select_backends, AGREED, DIVERGED, OUTPUT_ERROR};
+use std::collections::HashMap;
 use std::path::PathBuf;
-use switchyard::check::differential::{self, Comparison, Observer, Verdict};
-use switchyard::check::registry::{self, Backend};
-use switchyard::lang::trace::Trace;
+use switchyard::campaign::{Job, Mode, Outcome, Timeouts, Worker};
+use switchyard::check::registry;
+use switchyard::gen::Profile;
+use switchyard::lang::print::print;
 
 #[derive(clap::Args)]
 pub struct Args {
@@ -19,33 +24,6 @@ pub struct Args {
     files: Vec<PathBuf>,
 }
 
-/// Prints as the comparison goes, so that what was found before a backend crashes this
-/// process is out already.
-struct Report<'a> {
-    name: &'a str,
-    status: u8,
-}
-
-impl Observer for Report<'_> {
-    fn oracle_trace(&mut self, trace: &Trace) {
-        out!("{trace}");
-    }
-
-    fn verdict(&mut self, backend: &'static Backend, verdict: &Verdict) {
-        let name = self.name;
-        match verdict {
-            Verdict::Agrees => return,
-            Verdict::Diverges(d) => eprintln!(
-                "{name}: backend {} diverges from {}: {d}",
-                backend.name,
-                registry::ORACLE
-            ),
-            Verdict::Fatal(fatal) => eprintln!("{name}: {fatal}"),
-        }
-        self.status = DIVERGED;
-    }
-}
-
 pub fn run(args: &Args) -> u8 {
     let backends = match select_backends(&args.backends) {
         Ok(b) => b,
@@ -55,19 +33,69 @@ pub fn run(args: &Args) -> u8 {
         Ok(p) => p,
         Err(code) => return code,
     };
+    let exe = match std::env::current_exe() {
+        Ok(exe) => exe,
+        Err(e) => {
+            eprintln!("switchyard: cannot find my own executable: {e}");
+            return OUTPUT_ERROR;
+        }
+    };
+    let natives: Vec<&str> = backends
+        .iter()
+        .map(|b| b.name)
+        .filter(|b| *b != registry::ORACLE)
+        .collect();
+    // One worker per backend, kept across files (a crashed one is restarted).
+    let mut workers: HashMap<&str, Worker> = natives
+        .iter()
+        .map(|b| (*b, Worker::new(&exe).fixed_layout()))
+        .collect();
     let mut status = AGREED;
     for (name, program) in &programs {
         if programs.len() > 1 {
             outln!("== {name}");
         }
-        let mut report = Report { name, status };
-        if let Comparison::OracleFatal(fatal) =
-            differential::compare(program, &backends, &mut report)
-        {
-            eprintln!("{name}: oracle: {fatal}");
-            report.status = DIVERGED;
+        match registry::oracle().run(program) {
+            Ok(trace) => out!("{trace}"),
+            Err(fatal) => {
+                eprintln!("{name}: oracle: {fatal}");
+                status = DIVERGED;
+                continue;
+            }
         }
-        status = report.status;
+        for backend in &natives {
+            let job = Job {
+                mode: Mode::Check,
+                backends: vec![backend.to_string()],
+                seed: 0,
+                index: 0,
+                profile: Profile::Default,
+                text: Some(print(program)),
+            };
+            let worker = workers.get_mut(backend).expect("a worker per backend");
+            match worker.run(&job, Timeouts::default()) {
+                Err(e) => {
+                    eprintln!("switchyard: cannot start a worker for {backend}: {e}");
+                    return OUTPUT_ERROR;
+                }
+                Ok(Outcome::Done(failures)) => {
+                    for f in failures {
+                        eprintln!("{name}: {}: {}: {}", f.backend, f.kind, f.detail);
+                        status = DIVERGED;
+                    }
+                }
+                Ok(Outcome::Crashed {
+                    kind,
+                    backend: running,
+                    detail,
+                }) => {
+                    let who = running.as_deref().unwrap_or(backend);
+                    eprintln!("{name}: {who}: {kind}: {detail}");
+                    status = DIVERGED;
+                }
+                Ok(Outcome::Cancelled) => unreachable!("these workers have no cancel flag"),
+            }
+        }
     }
     status
 }

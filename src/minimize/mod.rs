@@ -15,12 +15,16 @@
 //!    ... then single statements;
 //! 3. replace a compound statement by its body (`try` by its body or by its handler, `repeat`
 //!    and `recurse` by their block);
-//! 4. lower `repeat`/`recurse` counts (binary search for the smallest count that still fails);
-//! 5. simplify atoms: values to `none` (then integers to 0), errors to `E0`, `catch E` to
+//! 4. merge a `repeat`/`recurse` with the loops of the same kind directly inside it
+//!    (`structure.rs`);
+//! 5. lower `repeat`/`recurse` counts (binary search for the smallest count that still fails);
+//! 6. inline a spawned body in place of its `spawn`, or spawn another def instead; move a
+//!    statement out of its block, or from one body to another (`structure.rs`);
+//! 7. simplify atoms: values to `none` (then integers to 0), errors to `E0`, `catch E` to
 //!    `catch any`, slots to lower slots, `spawn ... parent R` to no parent, spawned bodies to
 //!    earlier bodies, references to `main`;
-//! 6. renumber slots: a slot renamed everywhere to a lower unused one;
-//! 7. remove the `fuel` line.
+//! 8. renumber slots: a slot renamed everywhere to a lower unused one;
+//! 9. remove the `fuel` line.
 //!
 //! Every candidate is a valid program: each one is printed and parsed back, and one that does
 //! not give back the same program (a static rule broken) is skipped without running it. A
@@ -85,7 +89,10 @@ pub fn minimize(
         m.remove_unused_defs();
         m.ddmin_blocks();
         m.unwrap_compounds();
+        m.merge_nested();
         m.lower_counts();
+        m.inline_spawns();
+        m.move_statements();
         m.simplify_atoms();
         m.renumber_slots();
         m.remove_fuel();
@@ -548,5 +555,6 @@ fn simpler_refs(r: Ref) -> Vec<Ref> {
     }
 }
 
+mod structure;
 #[cfg(test)]
 mod tests;

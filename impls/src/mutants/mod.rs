@@ -19,7 +19,10 @@
 //! - [`lost`]: every native backend (mmap, stack-copy, ucontext) with a switch that loses one
 //!   callee-saved register or control word, for each of rbx, rbp, r12-r15, MXCSR and the x87
 //!   control word: 24 mutants, one line each.
+//! - [`hang`]: a switch whose dead-parent walk loops forever ([`hang::MutantHang`]), to prove
+//!   that a hang is found and minimized in seconds.
 
+pub mod hang;
 pub mod hubs;
 pub mod lost;
 pub mod stack_copy;

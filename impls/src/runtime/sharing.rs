@@ -54,7 +54,7 @@
 //! type StackCopyHub = Runtime<SharedStack<StackCopy, NoStackSharing>, Val>;
 //! let hub = StackCopyHub::new(&HubConfig::default()).unwrap();
 //! let g = hub.spawn(Box::new(|_, v| Ok(v.unwrap())), None).unwrap();
-//! assert_eq!(hub.switch(&g, Val::Int(7)), Ok(Val::Int(7)));
+//! assert_eq!(hub.switch(g, Val::Int(7)), Ok(Val::Int(7)));
 //! # }
 //! ```
 //!
