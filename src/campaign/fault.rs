@@ -84,21 +84,9 @@ extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut l
     // SAFETY: `OLD_ACTIONS[i]` was filled before this handler was installed for `sig` and is
     // never written again.
     let old = unsafe { (*OLD_ACTIONS.0.get())[i].assume_init_ref() };
-    let handler = old.sa_sigaction;
-    if handler == libc::SIG_DFL || handler == libc::SIG_IGN {
-        // Returning runs the faulting instruction again, now with the default action.
-        // SAFETY: restoring the default action is a plain system call.
-        unsafe { libc::signal(sig, libc::SIG_DFL) };
-    } else if old.sa_flags & libc::SA_SIGINFO != 0 {
-        // SAFETY: the previous handler was installed with SA_SIGINFO, so it has this type.
-        let f: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void) =
-            unsafe { std::mem::transmute(handler) };
-        f(sig, info, ctx);
-    } else {
-        // SAFETY: the previous handler was installed without SA_SIGINFO: a plain handler.
-        let f: extern "C" fn(libc::c_int) = unsafe { std::mem::transmute(handler) };
-        f(sig);
-    }
+    // SAFETY: this is the SA_SIGINFO handler that replaced `old` for `sig`, passing on what it
+    // received.
+    unsafe { switchyard_impls::stack::chain_signal(sig, old, info, ctx) };
 }
 
 fn copy(dst: &mut [u8], src: &[u8]) -> usize {

@@ -236,7 +236,7 @@ registry! {
             "BROKEN ON PURPOSE: a kill on the last reference skips `parent := current`",
         ),
         #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
-        Backend::new::<switchyard_impls::mutants::hang::MutantHang<RtValue>>(
+        Backend::new::<switchyard_impls::mutants::hubs::Hang<RtValue>>(
             "mutant-hang",
             "BROKEN ON PURPOSE: a switch to a dead greenlet whose parent is dead loops forever",
         ),

@@ -1,5 +1,5 @@
 //! Greenlet-semantics mutants: [`Hub`] wrappers around the real runtime (on the mmap backend)
-//! that get one rule of greenlet's semantics wrong, and a wrapper that crashes.
+//! that get one rule of greenlet's semantics wrong, one that hangs, and one that crashes.
 
 use crate::backend::mmap::Mmap;
 use crate::greenlet::{
@@ -14,6 +14,7 @@ const WRONG_TARGET: u8 = 1;
 const PARENT_SKIP: u8 = 2;
 const CRASH_SEGV: u8 = 3;
 const KILL_PARENT: u8 = 4;
+const HANG: u8 = 5;
 
 /// A hub whose kill-on-last-reference can be broken.
 pub trait KillBug {
@@ -52,6 +53,12 @@ pub type CrashSegv<V> = Wrap<Runtime<Mmap, V>, CRASH_SEGV>;
 /// `parent := current` step: the kill's GreenletExit, and whatever the victim ends with, go to
 /// its old parent instead of the greenlet that released it.
 pub type KillParent<V> = Wrap<Runtime<Mmap, V>, KILL_PARENT>;
+
+/// Bug: `switch` to a dead greenlet looks for the first live greenlet up its parent chain,
+/// but every step restarts from the target's parent instead of the greenlet it reached; when
+/// that parent is dead as well, the walk never ends (the worker running it never answers and
+/// is killed at the backend's deadline: the campaign's hang handling is what it tests).
+pub type Hang<V> = Wrap<Runtime<Mmap, V>, HANG>;
 
 /// The wrapped hub: owned by the main greenlet's wrapper, borrowed by a body's.
 enum Hold<H> {
@@ -101,6 +108,19 @@ fn skipped<V: Payload, H: Hub<V>>(h: &H, start: &H::Greenlet) -> Option<H::Green
     }
     let grandparent = h.parent(&parent)?;
     h.parent(&grandparent)
+}
+
+/// [`Hang`]'s broken walk: where a switch to `target` goes.
+fn hanging_walk<V: Payload, H: Hub<V>>(h: &H, target: &H::Greenlet) -> H::Greenlet {
+    let mut reached = target.clone();
+    while h.state(&reached) == State::Dead {
+        // BUG: should be `h.parent(&reached)`.
+        match h.parent(target) {
+            Some(parent) => reached = parent,
+            None => break,
+        }
+    }
+    reached
 }
 
 impl<V: Payload, H: Hub<V> + KillBug + 'static, const KIND: u8> Hub<V> for Wrap<H, KIND> {
@@ -161,6 +181,15 @@ impl<V: Payload, H: Hub<V> + KillBug + 'static, const KIND: u8> Hub<V> for Wrap<
                 Some(dest) => self.inner().switch(dest, value),
                 None => self.inner().switch(target, value),
             },
+            HANG => {
+                // For a live target, or a dead one whose parent is live, this is where the
+                // runtime's own walk would deliver the value too. (`dest` is a clone of
+                // `target` when the walk does not move, so the caller's reference is handed
+                // over all the same.)
+                let dest = hanging_walk(self.inner(), &target);
+                drop(target);
+                self.inner().switch(dest, value)
+            }
             _ => self.inner().switch(target, value),
         }
     }

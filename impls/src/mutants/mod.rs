@@ -14,15 +14,14 @@
 //! - [`hubs`]: greenlet-semantics bugs, as [`crate::greenlet::Hub`] wrappers around the real
 //!   runtime: a value delivered to the wrong greenlet ([`hubs::WrongTarget`]), a dead-parent
 //!   walk that skips a level ([`hubs::ParentSkip`]), a kill on the last reference that skips
-//!   `parent := current` ([`hubs::KillParent`]), and a backend that crashes with SIGSEGV
-//!   on some programs ([`hubs::CrashSegv`]), to prove that a campaign survives dead workers.
+//!   `parent := current` ([`hubs::KillParent`]), a switch whose dead-parent walk loops forever
+//!   ([`hubs::Hang`]), to prove that a hang is found and minimized, and a backend that crashes
+//!   with SIGSEGV on some programs ([`hubs::CrashSegv`]), to prove that a campaign survives
+//!   dead workers.
 //! - [`lost`]: every native backend (mmap, stack-copy, ucontext) with a switch that loses one
 //!   callee-saved register or control word, for each of rbx, rbp, r12-r15, MXCSR and the x87
 //!   control word: 24 mutants, one line each.
-//! - [`hang`]: a switch whose dead-parent walk loops forever ([`hang::MutantHang`]), to prove
-//!   that a hang is found and minimized in seconds.
 
-pub mod hang;
 pub mod hubs;
 pub mod lost;
 pub mod stack_copy;

@@ -64,10 +64,28 @@ extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut l
     // SAFETY: `OLD_ACTIONS` was filled before this handler was installed and is never written
     // again.
     let old = unsafe { (*OLD_ACTIONS.0.get())[i].assume_init_ref() };
+    // SAFETY: this is the SA_SIGINFO handler that replaced `old` for `sig`, passing on what it
+    // received.
+    unsafe { chain_signal(sig, old, info, ctx) };
+}
+
+/// Hands a signal on to the action a handler of ours replaced: the default or ignore
+/// disposition is put back (the faulting instruction then runs again and gets it), a
+/// previous handler is called with what we received. For fault handlers that only report and
+/// let the process die the way it would have.
+///
+/// # Safety
+///
+/// Call only from a signal handler installed with `SA_SIGINFO` for `sig`, passing the `info`
+/// and `ctx` it received and the action it replaced (as `sigaction` returned it).
+pub unsafe fn chain_signal(
+    sig: libc::c_int,
+    old: &libc::sigaction,
+    info: *mut libc::siginfo_t,
+    ctx: *mut libc::c_void,
+) {
     let handler = old.sa_sigaction;
     if handler == libc::SIG_DFL || handler == libc::SIG_IGN {
-        // Put the old disposition back and return: the faulting instruction runs again and
-        // gets the default behaviour.
         // SAFETY: restoring a sigaction the kernel gave us.
         unsafe { libc::sigaction(sig, old, std::ptr::null_mut()) };
     } else if old.sa_flags & libc::SA_SIGINFO != 0 {
