@@ -10,9 +10,7 @@
 //! backend's own guard-page handler, installed later, hands faults it does not own to this
 //! one. Only the worker process installs it.
 
-use std::cell::UnsafeCell;
-use std::mem::MaybeUninit;
-use std::sync::Once;
+use switchyard_impls::stack::ChainedSignals;
 
 /// The start of the line the handler writes.
 pub const FAULT_PREFIX: &str = "switchyard worker: ";
@@ -24,31 +22,13 @@ const SIGNALS: [(libc::c_int, &str); 4] = [
     (libc::SIGFPE, "SIGFPE"),
 ];
 
-struct OldActions(UnsafeCell<[MaybeUninit<libc::sigaction>; 4]>);
-
-// SAFETY: written once inside `Once::call_once` before the handler is installed for that
-// signal, read-only afterwards.
-unsafe impl Sync for OldActions {}
-
-static OLD_ACTIONS: OldActions = OldActions(UnsafeCell::new([MaybeUninit::uninit(); 4]));
+/// The actions the reporter replaced.
+static CHAIN: ChainedSignals<4> =
+    ChainedSignals::new([SIGNALS[0].0, SIGNALS[1].0, SIGNALS[2].0, SIGNALS[3].0]);
 
 /// Installs the reporter, once per process.
 pub fn install() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        for (i, (sig, _)) in SIGNALS.into_iter().enumerate() {
-            // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value; we fill in
-            // the handler, and the old action is stored before the new one can run.
-            unsafe {
-                let mut action: libc::sigaction = std::mem::zeroed();
-                action.sa_sigaction = on_fault as *const () as usize;
-                action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
-                libc::sigemptyset(&mut action.sa_mask);
-                let old = (*OLD_ACTIONS.0.get())[i].as_mut_ptr();
-                libc::sigaction(sig, &action, old);
-            }
-        }
-    });
+    CHAIN.install(on_fault);
 }
 
 extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
@@ -81,12 +61,9 @@ extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut l
         }
         return;
     }
-    // SAFETY: `OLD_ACTIONS[i]` was filled before this handler was installed for `sig` and is
-    // never written again.
-    let old = unsafe { (*OLD_ACTIONS.0.get())[i].assume_init_ref() };
-    // SAFETY: this is the SA_SIGINFO handler that replaced `old` for `sig`, passing on what it
+    // SAFETY: this is the handler `CHAIN.install` installed for `sig`, passing on what it
     // received.
-    unsafe { switchyard_impls::stack::chain_signal(sig, old, info, ctx) };
+    unsafe { CHAIN.chain(sig, info, ctx) };
 }
 
 fn copy(dst: &mut [u8], src: &[u8]) -> usize {

@@ -18,7 +18,7 @@ mod guard;
 mod overflow;
 mod pool;
 mod valgrind;
-pub use overflow::chain_signal;
+pub use overflow::{chain_signal, ChainedSignals};
 pub(crate) use valgrind::running_on_valgrind;
 
 pub(crate) use pool::MainGuard;

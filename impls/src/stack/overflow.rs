@@ -10,32 +10,13 @@ use std::cell::{RefCell, UnsafeCell};
 use std::mem::MaybeUninit;
 use std::sync::Once;
 
-struct OldActions(UnsafeCell<[MaybeUninit<libc::sigaction>; 2]>);
-
-// SAFETY: written once inside `Once::call_once` before the handler is installed, read-only
-// afterwards.
-unsafe impl Sync for OldActions {}
-
-static OLD_ACTIONS: OldActions = OldActions(UnsafeCell::new([MaybeUninit::uninit(); 2]));
+/// The actions our overflow handler replaced.
+static SIGNALS: ChainedSignals<2> = ChainedSignals::new([libc::SIGSEGV, libc::SIGBUS]);
 
 /// Installs the overflow handler for SIGSEGV and SIGBUS, once per process.
 pub(super) fn install_handler() {
-    static ONCE: Once = Once::new();
-    ONCE.call_once(|| {
-        page_size();
-        for (i, sig) in [libc::SIGSEGV, libc::SIGBUS].into_iter().enumerate() {
-            // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value; we fill in
-            // the handler, and `OLD_ACTIONS` is written before the handler can run.
-            unsafe {
-                let mut action: libc::sigaction = std::mem::zeroed();
-                action.sa_sigaction = on_fault as *const () as usize;
-                action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
-                libc::sigemptyset(&mut action.sa_mask);
-                let old = (*OLD_ACTIONS.0.get())[i].as_mut_ptr();
-                libc::sigaction(sig, &action, old);
-            }
-        }
-    });
+    page_size();
+    SIGNALS.install(on_fault);
 }
 
 extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut libc::c_void) {
@@ -60,13 +41,76 @@ extern "C" fn on_fault(sig: libc::c_int, info: *mut libc::siginfo_t, ctx: *mut l
             libc::abort();
         }
     }
-    let i = if sig == libc::SIGSEGV { 0 } else { 1 };
-    // SAFETY: `OLD_ACTIONS` was filled before this handler was installed and is never written
-    // again.
-    let old = unsafe { (*OLD_ACTIONS.0.get())[i].assume_init_ref() };
-    // SAFETY: this is the SA_SIGINFO handler that replaced `old` for `sig`, passing on what it
+    // SAFETY: this is the handler `SIGNALS.install` installed for `sig`, passing on what it
     // received.
-    unsafe { chain_signal(sig, old, info, ctx) };
+    unsafe { SIGNALS.chain(sig, info, ctx) };
+}
+
+/// Handlers for a set of signals, installed once per process, that pass what they do not
+/// handle on to the actions they replaced ([`chain_signal`]).
+pub struct ChainedSignals<const N: usize> {
+    signals: [libc::c_int; N],
+    old: UnsafeCell<[MaybeUninit<libc::sigaction>; N]>,
+    once: Once,
+}
+
+// SAFETY: `old` is written only inside `once`, before the handler that reads it is installed,
+// and is read-only afterwards.
+unsafe impl<const N: usize> Sync for ChainedSignals<N> {}
+
+impl<const N: usize> ChainedSignals<N> {
+    /// For `signals`; nothing is installed yet.
+    pub const fn new(signals: [libc::c_int; N]) -> Self {
+        ChainedSignals {
+            signals,
+            old: UnsafeCell::new([MaybeUninit::uninit(); N]),
+            once: Once::new(),
+        }
+    }
+
+    /// Installs `handler` for every signal of the set (`SA_SIGINFO | SA_ONSTACK`), keeping the
+    /// actions it replaces; only the first call does anything.
+    pub fn install(
+        &'static self,
+        handler: extern "C" fn(libc::c_int, *mut libc::siginfo_t, *mut libc::c_void),
+    ) {
+        self.once.call_once(|| {
+            for (i, &sig) in self.signals.iter().enumerate() {
+                // SAFETY: a zeroed sigaction is a valid "no flags, empty mask" value; we fill
+                // in the handler, and the old action is stored before the new one can run.
+                unsafe {
+                    let mut action: libc::sigaction = std::mem::zeroed();
+                    action.sa_sigaction = handler as *const () as usize;
+                    action.sa_flags = libc::SA_SIGINFO | libc::SA_ONSTACK;
+                    libc::sigemptyset(&mut action.sa_mask);
+                    let old = (*self.old.get())[i].as_mut_ptr();
+                    libc::sigaction(sig, &action, old);
+                }
+            }
+        });
+    }
+
+    /// Passes `sig` on to the action our handler replaced (see [`chain_signal`]).
+    ///
+    /// # Safety
+    ///
+    /// Call only from the handler [`Self::install`] installed, for a signal of the set, with
+    /// the `info` and `ctx` it received.
+    pub unsafe fn chain(
+        &self,
+        sig: libc::c_int,
+        info: *mut libc::siginfo_t,
+        ctx: *mut libc::c_void,
+    ) {
+        let Some(i) = self.signals.iter().position(|&s| s == sig) else {
+            return;
+        };
+        // SAFETY: the handler runs only after `install` stored the old action for `sig`, and
+        // it is never written again.
+        let old = unsafe { (*self.old.get())[i].assume_init_ref() };
+        // SAFETY: our caller is the SA_SIGINFO handler that replaced `old` for `sig`.
+        unsafe { chain_signal(sig, old, info, ctx) };
+    }
 }
 
 /// Hands a signal on to the action a handler of ours replaced: the default or ignore
