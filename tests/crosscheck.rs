@@ -16,26 +16,7 @@ fn python() -> PathBuf {
     static LOCK: Mutex<()> = Mutex::new(());
     let _guard = LOCK.lock().unwrap();
     PYTHON
-        .get_or_init(|| {
-            let script = crosscheck::repo_root().join("ci/venv.sh");
-            let out = Command::new("bash")
-                .arg(&script)
-                .output()
-                .expect("run ci/venv.sh");
-            assert!(
-                out.status.success(),
-                "ci/venv.sh failed:\n{}",
-                String::from_utf8_lossy(&out.stderr)
-            );
-            let stdout = String::from_utf8(out.stdout).unwrap();
-            PathBuf::from(
-                stdout
-                    .lines()
-                    .last()
-                    .expect("venv.sh prints the python path")
-                    .trim(),
-            )
-        })
+        .get_or_init(|| crosscheck::make_venv().unwrap_or_else(|e| panic!("{e}")))
         .clone()
 }
 

@@ -13,7 +13,6 @@
 //!   program can escape the checks by losing its tag.
 
 use std::path::PathBuf;
-use std::process::Command;
 use switchyard::check::crosscheck::{self, GreenletRunner};
 use switchyard::check::registry;
 use switchyard::lang::trace::{diff, Trace};
@@ -195,26 +194,9 @@ fn every_rejected_example_gives_its_error_line() {
     assert!(failures.is_empty(), "{}", failures.join("\n"));
 }
 
-/// The venv's python (`ci/venv.sh` creates it on first use, as `tests/crosscheck.rs` does).
+/// The venv's python (`ci/venv.sh` creates it on first use).
 fn python() -> PathBuf {
-    let script = crosscheck::repo_root().join("ci/venv.sh");
-    let out = Command::new("bash")
-        .arg(&script)
-        .output()
-        .expect("run ci/venv.sh");
-    assert!(
-        out.status.success(),
-        "ci/venv.sh failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    PathBuf::from(
-        stdout
-            .lines()
-            .last()
-            .expect("venv.sh prints the python path")
-            .trim(),
-    )
+    crosscheck::make_venv().unwrap_or_else(|e| panic!("{e}"))
 }
 
 #[test]

@@ -24,6 +24,25 @@ pub fn default_python() -> PathBuf {
     repo_root().join(".venv/bin/python")
 }
 
+/// Runs `ci/venv.sh`, which makes the project's venv with the pinned greenlet if it is
+/// missing, and returns the venv's Python (the script's last line of output).
+pub fn make_venv() -> io::Result<PathBuf> {
+    let out = Command::new("bash")
+        .arg(repo_root().join("ci/venv.sh"))
+        .output()?;
+    if !out.status.success() {
+        return Err(io::Error::other(format!(
+            "ci/venv.sh failed:\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        )));
+    }
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    match stdout.lines().last() {
+        Some(line) => Ok(PathBuf::from(line.trim())),
+        None => Err(io::Error::other("ci/venv.sh printed no python path")),
+    }
+}
+
 /// The default runner script.
 pub fn default_runner() -> PathBuf {
     repo_root().join("tools/greenlet_runner.py")
