@@ -34,7 +34,7 @@
 //! are varied. Elsewhere than x86-64 Linux, `Probed<S>` is `S` unchecked.
 
 use crate::greenlet::{BackendError, HubConfig};
-use crate::switch::{Entry, StackSwitch};
+use crate::switch::{Entry, Guarantees, StackSwitch};
 use std::cell::Cell;
 use std::ffi::c_void;
 use std::fmt;
@@ -165,7 +165,9 @@ const REGISTER_SALT: [u64; 6] = [
 ];
 
 impl Canaries {
-    fn new(context: usize, switch: u64, valgrind: bool) -> Canaries {
+    /// The canaries of switch number `switch` from `context`; a control word the backend does
+    /// not keep (`kept`) is not varied.
+    fn new(context: usize, switch: u64, valgrind: bool, kept: Guarantees) -> Canaries {
         // One splitmix64 of (context, switch): different contexts and different switches of
         // a thread get different seeds (and so different values in every register).
         let seed = splitmix64((context as u64).rotate_left(32) ^ switch);
@@ -180,11 +182,17 @@ impl Canaries {
         // Precision control 1 is reserved: 0 (single), 2 (double), 3 (extended).
         let precision = [0u16, 2, 3][(x / 4) as usize] << 8;
         let x87 = ((x % 4) as u16) << 10 | precision;
-        let (mxcsr_varied, x87_varied) = if valgrind {
+        let (mut mxcsr_varied, mut x87_varied) = if valgrind {
             (MXCSR_ROUNDING, X87_ROUNDING)
         } else {
             (MXCSR_VARIED, X87_VARIED)
         };
+        if !kept.mxcsr {
+            mxcsr_varied = 0;
+        }
+        if !kept.x87_cw {
+            x87_varied = 0;
+        }
         Canaries {
             gprs,
             mxcsr: mxcsr & mxcsr_varied,
@@ -243,22 +251,22 @@ const _: () = {
 };
 
 impl Record {
-    /// Whether every register came back as it went in.
+    /// Whether every register came back as it went in (of the control words, those `kept`).
     #[inline(always)]
-    fn intact(&self) -> bool {
+    fn intact(&self, kept: Guarantees) -> bool {
         let mut differ = 0;
         for (e, s) in self.expected.iter().zip(&self.seen) {
             differ |= e ^ s;
         }
         differ == 0
-            && (self.mxcsr ^ self.seen_mxcsr) & MXCSR_CONTROL == 0
-            && (self.x87 ^ self.seen_x87) & X87_CONTROL == 0
+            && (!kept.mxcsr || (self.mxcsr ^ self.seen_mxcsr) & MXCSR_CONTROL == 0)
+            && (!kept.x87_cw || (self.x87 ^ self.seen_x87) & X87_CONTROL == 0)
     }
 
     /// The first register that came back other than it went in.
     #[cold]
     #[inline(never)]
-    fn corruption(&self) -> Option<Corruption> {
+    fn corruption(&self, kept: Guarantees) -> Option<Corruption> {
         for (i, (&expected, &seen)) in self.expected.iter().zip(&self.seen).enumerate() {
             if expected != seen {
                 return Some(Corruption {
@@ -268,14 +276,14 @@ impl Record {
                 });
             }
         }
-        if (self.mxcsr ^ self.seen_mxcsr) & MXCSR_CONTROL != 0 {
+        if kept.mxcsr && (self.mxcsr ^ self.seen_mxcsr) & MXCSR_CONTROL != 0 {
             return Some(Corruption {
                 register: REGISTERS[6],
                 expected: self.mxcsr.into(),
                 seen: self.seen_mxcsr.into(),
             });
         }
-        if (self.x87 ^ self.seen_x87) & X87_CONTROL != 0 {
+        if kept.x87_cw && (self.x87 ^ self.seen_x87) & X87_CONTROL != 0 {
             return Some(Corruption {
                 register: REGISTERS[7],
                 expected: self.x87.into(),
@@ -380,7 +388,8 @@ unsafe impl<S: StackSwitch> StackSwitch for Probed<S> {
     unsafe extern "C" fn switch(from: *mut S::Context, to: *mut S::Context, from_dying: bool) {
         #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
         {
-            let canaries = Canaries::new(from as usize, next_switch(), imp::valgrind());
+            let kept = S::guarantees();
+            let canaries = Canaries::new(from as usize, next_switch(), imp::valgrind(), kept);
             let switch: unsafe extern "C" fn(*mut S::Context, *mut S::Context, bool) = S::switch;
             let mut record = Record {
                 expected: canaries.gprs,
@@ -407,10 +416,10 @@ unsafe impl<S: StackSwitch> StackSwitch for Probed<S> {
                 // `S` resumed a context that switched away for good.
                 std::process::abort();
             }
-            note(if record.intact() {
+            note(if record.intact(kept) {
                 None
             } else {
-                record.corruption()
+                record.corruption(kept)
             });
         }
         #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
@@ -419,6 +428,10 @@ unsafe impl<S: StackSwitch> StackSwitch for Probed<S> {
             // SAFETY: switch's contract, passed on.
             unsafe { S::switch(from, to, from_dying) }
         }
+    }
+
+    fn guarantees() -> Guarantees {
+        S::guarantees()
     }
 }
 

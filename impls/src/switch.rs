@@ -21,8 +21,9 @@ pub type Entry = unsafe extern "C" fn(arg: *mut c_void) -> !;
 ///
 /// Implementations promise that [`StackSwitch::switch`] preserves every register the platform
 /// ABI calls callee-saved (on x86-64 System V: rbx, rbp, r12-r15, rsp, the MXCSR control bits
-/// and the x87 control word) of `from` across its suspension, and that memory a suspended
-/// context owns on its stack reads back exactly as it was left when it is resumed.
+/// and the x87 control word) of `from` across its suspension, except the control words that
+/// [`StackSwitch::guarantees`] declares not kept, and that memory a suspended context owns on
+/// its stack reads back exactly as it was left when it is resumed.
 pub unsafe trait StackSwitch: 'static {
     /// Switching state of one greenlet: its stack (or its saved stack slices) and whatever is
     /// needed to resume it.
@@ -57,4 +58,58 @@ pub unsafe trait StackSwitch: 'static {
     ///   again, and it may be dropped only after this call has switched away (so by code
     ///   running in another context).
     unsafe extern "C" fn switch(from: *mut Self::Context, to: *mut Self::Context, from_dying: bool);
+
+    /// What this backend's switch keeps beyond the general-purpose callee-saved registers and
+    /// the stack: all of it unless the switching library does not promise it (a library
+    /// that leaves the floating-point control words to whoever changes them, for example).
+    /// The register probe ([`crate::probe::Probed`]) checks only what is declared here, so a
+    /// campaign on such a backend can go on to look for other bugs; `switchyard backends -v`
+    /// shows it. A wrapper backend must pass its inner backend's answer on.
+    fn guarantees() -> Guarantees {
+        Guarantees::ALL
+    }
+}
+
+/// The parts of the callee-saved state beyond rbx, rbp, r12-r15 and rsp that a backend's
+/// switch may or may not keep (see [`StackSwitch::guarantees`]). The general-purpose registers
+/// and the stack are not optional: every backend keeps them.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct Guarantees {
+    /// The MXCSR control bits (rounding, flush-to-zero, denormals-are-zero, exception masks).
+    pub mxcsr: bool,
+    /// The x87 control word (precision, rounding, exception masks).
+    pub x87_cw: bool,
+}
+
+impl Guarantees {
+    /// Everything the x86-64 System V ABI calls callee-saved.
+    pub const ALL: Guarantees = Guarantees {
+        mxcsr: true,
+        x87_cw: true,
+    };
+
+    /// The names (as the probe reports registers) of what is not kept, empty for
+    /// [`Guarantees::ALL`].
+    pub fn not_kept(self) -> Vec<&'static str> {
+        let mut names = Vec::new();
+        if !self.mxcsr {
+            names.push("mxcsr");
+        }
+        if !self.x87_cw {
+            names.push("x87-cw");
+        }
+        names
+    }
+}
+
+impl std::fmt::Display for Guarantees {
+    /// `all callee-saved state`, or what is left out: `all callee-saved state but mxcsr`.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let missing = self.not_kept();
+        if missing.is_empty() {
+            f.write_str("all callee-saved state")
+        } else {
+            write!(f, "all callee-saved state but {}", missing.join(" and "))
+        }
+    }
 }

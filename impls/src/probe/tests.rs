@@ -7,9 +7,9 @@ use crate::runtime::Runtime;
 
 #[test]
 fn canaries_differ_per_context_and_per_switch() {
-    let a = Canaries::new(0x7000_1000, 5, false);
-    let b = Canaries::new(0x7000_2000, 5, false);
-    let c = Canaries::new(0x7000_1000, 6, false);
+    let a = Canaries::new(0x7000_1000, 5, false, Guarantees::ALL);
+    let b = Canaries::new(0x7000_2000, 5, false, Guarantees::ALL);
+    let c = Canaries::new(0x7000_1000, 6, false, Guarantees::ALL);
     for (x, y) in [(a, b), (a, c), (b, c)] {
         for i in 0..6 {
             assert_ne!(x.gprs[i], y.gprs[i], "register {i}");
@@ -25,13 +25,13 @@ fn canaries_differ_per_context_and_per_switch() {
         std::collections::HashSet::new(),
     );
     for n in 0..200 {
-        let k = Canaries::new(0x7000_1000, n, false);
+        let k = Canaries::new(0x7000_1000, n, false, Guarantees::ALL);
         assert_eq!(k.mxcsr & !MXCSR_VARIED, 0);
         assert_eq!(k.x87 & !X87_VARIED, 0);
         assert_ne!(k.x87 & 0x0300, 0x0100, "precision control 1 is reserved");
         mxcsr.insert(k.mxcsr);
         x87.insert(k.x87);
-        let v = Canaries::new(0x7000_1000, n, true);
+        let v = Canaries::new(0x7000_1000, n, true, Guarantees::ALL);
         assert_eq!(v.gprs, k.gprs);
         assert_eq!(v.mxcsr, k.mxcsr & MXCSR_ROUNDING);
         assert_eq!(v.x87, k.x87 & X87_ROUNDING);
@@ -44,7 +44,7 @@ fn canaries_differ_per_context_and_per_switch() {
     assert_eq!(mxcsr.len(), 16, "rounding x FTZ x DAZ");
     assert_eq!(x87.len(), 12, "rounding x 3 precisions");
     // A control word loaded k switches later differs unless k is a multiple of 16 (12).
-    let at = |n| Canaries::new(0x7000_1000, n, false);
+    let at = |n| Canaries::new(0x7000_1000, n, false, Guarantees::ALL);
     for k in 1..16 {
         assert_ne!(at(40).mxcsr, at(40 + k).mxcsr, "{k}");
     }
@@ -179,6 +179,51 @@ fn each_lost_register_is_named_with_what_it_should_have_held() {
     assert_eq!(r12.seen, 0);
     let x87 = probe_once::<LosesX87>().unwrap();
     assert_eq!(x87.expected ^ x87.seen, 0x0400);
+}
+
+/// `S`, declaring that it keeps neither control word.
+struct KeepsNoControlWords<S>(PhantomData<S>);
+
+// SAFETY: `S`'s promise, less the control words, which this declares not kept.
+unsafe impl<S: StackSwitch<Context = u64>> StackSwitch for KeepsNoControlWords<S> {
+    type Context = u64;
+    fn main_context() -> u64 {
+        S::main_context()
+    }
+    fn new_context(c: &HubConfig, e: Entry, a: *mut c_void) -> Result<u64, BackendError> {
+        S::new_context(c, e, a)
+    }
+    unsafe extern "C" fn switch(from: *mut u64, to: *mut u64, dying: bool) {
+        // SAFETY: the caller's contract, passed on.
+        unsafe { S::switch(from, to, dying) }
+    }
+    fn guarantees() -> Guarantees {
+        Guarantees {
+            mxcsr: false,
+            x87_cw: false,
+        }
+    }
+}
+
+#[test]
+fn a_control_word_declared_not_kept_is_not_checked_but_the_registers_are() {
+    assert_eq!(probe_once::<KeepsNoControlWords<LosesMxcsr>>(), None);
+    assert_eq!(probe_once::<KeepsNoControlWords<LosesX87>>(), None);
+    let rbx = probe_once::<KeepsNoControlWords<LosesRbx>>();
+    assert_eq!(rbx.map(|c| c.register), Some("rbx"));
+    // Not varied either: the probe loads the real words, so the backend runs under them.
+    let k = Canaries::new(
+        0x7000_1000,
+        3,
+        false,
+        KeepsNoControlWords::<Intact>::guarantees(),
+    );
+    assert_eq!((k.mxcsr, k.x87, k.mxcsr_varied, k.x87_varied), (0, 0, 0, 0));
+    assert_eq!(
+        KeepsNoControlWords::<Intact>::guarantees().to_string(),
+        "all callee-saved state but mxcsr and x87-cw"
+    );
+    assert_eq!(Guarantees::ALL.to_string(), "all callee-saved state");
 }
 
 #[test]

@@ -131,6 +131,9 @@ unsafe impl<S: StackSwitch, C: SharedStackContract> StackSwitch for SharedStack<
         // SAFETY: the caller keeps `switch`'s contract, which is `S::switch`'s.
         unsafe { S::switch(from, to, from_dying) }
     }
+    fn guarantees() -> crate::switch::Guarantees {
+        S::guarantees()
+    }
 }
 
 // SAFETY: `C`'s contract says nothing but a suspended greenlet ever reads or writes its stack,
