@@ -12,13 +12,35 @@
 //! - [`lifeline`]: child processes that die with this process (used by `campaign` and
 //!   `check::crosscheck`; imports nothing).
 //!
-//! The `switchyard` binary (`src/main.rs`, `src/cli/`) is a thin layer of argument parsing and
-//! printing over these.
+//! The command line, [`cli`], is a thin layer of argument parsing and printing over these;
+//! the `switchyard` binary (`src/main.rs`) is `cli::main_with(vec![])`, and a crate with its
+//! own backends builds its own binary the same way. [`fuzz_one`] is the body of a cargo-fuzz
+//! target over any backends.
 
 pub mod campaign;
 pub mod check;
+pub mod cli;
 pub mod gen;
 pub mod interp;
 pub mod lang;
 pub mod lifeline;
 pub mod minimize;
+
+use check::registry::Backend;
+
+/// The body of a differential cargo-fuzz target: runs the program `data` decodes to
+/// ([`gen::bytes::decode`]: program text as it is, any other bytes through an `Arbitrary`
+/// builder of valid programs) on the thread oracle and on each of `backends`, and panics with
+/// the findings and the program's text when a backend's trace differs from the oracle's or it
+/// fails (register corruption, a panic, a backend error). A crash kills the fuzzer, which
+/// libFuzzer reports as such.
+///
+/// A whole target, `fuzz/fuzz_targets/my_switch.rs` (see `examples/custom-backend/fuzz/`):
+///
+/// ```ignore
+/// #![no_main]
+/// libfuzzer_sys::fuzz_target!(|data: &[u8]| switchyard::fuzz_one(data, &[&my_crate::MY_BACKEND]));
+/// ```
+pub fn fuzz_one(data: &[u8], backends: &[&'static Backend]) {
+    check::differential::check_or_panic(data, backends);
+}

@@ -1,7 +1,5 @@
-//! The `switchyard` command; everything is in [`cli`].
-
-mod cli;
+//! The `switchyard` command: [`switchyard::cli::main_with`] with no backends of its own.
 
 fn main() -> std::process::ExitCode {
-    std::process::ExitCode::from(cli::main())
+    switchyard::cli::main_with(vec![])
 }

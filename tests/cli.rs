@@ -32,6 +32,34 @@ fn backends_lists_the_oracle_first() {
 }
 
 #[test]
+fn backends_verbose_says_where_each_comes_from_and_what_it_guarantees() {
+    let (code, names, _) = switchyard(&["backends"]);
+    assert_eq!(code, 0);
+    let (code, out, err) = switchyard(&["backends", "-v"]);
+    assert_eq!(code, 0, "{err}");
+    let lines: Vec<&str> = out.lines().collect();
+    // A name, then its summary, provenance and guarantees, for every backend in order.
+    let blocks: Vec<&[&str]> = lines.chunks(4).collect();
+    assert_eq!(blocks.len(), names.lines().count(), "{out}");
+    for (block, name) in blocks.iter().zip(names.lines()) {
+        assert_eq!(block[0], name, "{out}");
+        assert!(
+            block[1].starts_with("  summary:    ") && block[1].len() > 20,
+            "{out}"
+        );
+        assert_eq!(block[2], "  from:       built-in", "{out}");
+        let guarantees = block[3]
+            .strip_prefix("  guarantees: ")
+            .expect("a guarantees line");
+        let expected = match name {
+            "thread" => "the reference trace (Hub-level: each greenlet an OS thread, registers kept by the kernel; no register probe)",
+            _ => "all callee-saved state (register probe at every switch)",
+        };
+        assert_eq!(guarantees, expected, "{name}");
+    }
+}
+
+#[test]
 fn run_prints_the_spec_example_trace_and_exits_0() {
     let file = temp_file(
         "example.gp",

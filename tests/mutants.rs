@@ -20,8 +20,8 @@
 #[cfg(not(feature = "mutants"))]
 #[test]
 fn without_the_feature_only_the_real_backends_are_registered() {
-    use switchyard::check::registry::{self, BACKENDS};
-    let names: Vec<&str> = BACKENDS.iter().map(|b| b.name).collect();
+    use switchyard::check::registry;
+    let names: Vec<&str> = registry::all().iter().map(|b| b.name).collect();
     #[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
     assert_eq!(names, ["thread", "stack-copy", "mmap", "ucontext"]);
     #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]

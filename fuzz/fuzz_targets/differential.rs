@@ -2,10 +2,6 @@
 //! findings (and the program) when any backend fails.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use switchyard::check::{differential, registry};
+use switchyard::check::registry;
 
-fuzz_target!(|data: &[u8]| {
-    let backends: Vec<_> = registry::BACKENDS.iter().collect();
-    differential::check_or_panic(data, &backends);
-});
+libfuzzer_sys::fuzz_target!(|data: &[u8]| switchyard::fuzz_one(data, registry::all()));

@@ -2,10 +2,9 @@
 //! (and the program) when it fails.
 #![no_main]
 
-use libfuzzer_sys::fuzz_target;
-use switchyard::check::{differential, registry};
+use switchyard::check::registry;
 
-fuzz_target!(|data: &[u8]| {
+libfuzzer_sys::fuzz_target!(|data: &[u8]| {
     let backend = registry::find("mmap").expect("the mmap backend is registered on this platform");
-    differential::check_or_panic(data, &[backend]);
+    switchyard::fuzz_one(data, &[backend]);
 });

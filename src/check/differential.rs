@@ -206,12 +206,12 @@ mod tests {
 
     #[test]
     fn decoded_programs_agree_on_every_backend() {
-        let backends: Vec<_> = registry::BACKENDS.iter().collect();
+        let backends = registry::all();
         let mut rng = ChaCha8Rng::seed_from_u64(5);
         for _ in 0..200 {
             let len = rng.random_range(0..800);
             let bytes: Vec<u8> = (0..len).map(|_| rng.random()).collect();
-            check_or_panic(&bytes, &backends);
+            check_or_panic(&bytes, backends);
         }
     }
 

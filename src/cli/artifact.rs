@@ -13,10 +13,7 @@ pub struct Args {
 pub fn run(args: &Args) -> u8 {
     match std::fs::read(&args.file) {
         Ok(bytes) => {
-            out!(
-                "{}",
-                switchyard::gen::bytes::artifact_to_program_text(&bytes)
-            );
+            out!("{}", crate::gen::bytes::artifact_to_program_text(&bytes));
             AGREED
         }
         Err(e) => {

@@ -1,21 +1,25 @@
-//! `switchyard backends [-v]`: the registered backends, one name a line.
+//! `switchyard backends [-v]`: the registered backends, one name a line; with `-v`, each
+//! with its summary, where it comes from and what the checks hold it to.
 
 use super::AGREED;
-use switchyard::check::registry;
+use crate::check::registry;
 
 #[derive(clap::Args)]
 pub struct Args {
-    /// Also print a one-line summary of how each backend switches.
+    /// Also print, under each name, how it switches, where it comes from (built-in, a crate
+    /// and its version, a shared library) and what it guarantees (what the register probe
+    /// checks, or what applies to a Hub-level backend).
     #[arg(long, short = 'v')]
     verbose: bool,
 }
 
 pub fn run(args: &Args) -> u8 {
-    for b in registry::BACKENDS {
+    for b in registry::all() {
+        outln!("{}", b.name);
         if args.verbose {
-            outln!("{:<12} {}", b.name, b.summary);
-        } else {
-            outln!("{}", b.name);
+            outln!("  summary:    {}", b.summary);
+            outln!("  from:       {}", b.provenance);
+            outln!("  guarantees: {}", b.checked());
         }
     }
     AGREED

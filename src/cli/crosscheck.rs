@@ -3,13 +3,13 @@
 //! difference kept) and shown with both traces.
 
 use super::{bad_argument, parse_files, AGREED, DIVERGED, INVALID};
+use crate::check::crosscheck::{self, GreenletRunner};
+use crate::gen::GenConfig;
+use crate::lang::ast::Program;
+use crate::lang::print::print;
+use crate::minimize::{program_size, Budget};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::PathBuf;
-use switchyard::check::crosscheck::{self, GreenletRunner};
-use switchyard::gen::GenConfig;
-use switchyard::lang::ast::Program;
-use switchyard::lang::print::print;
-use switchyard::minimize::{program_size, Budget};
 
 #[derive(clap::Args)]
 pub struct Args {

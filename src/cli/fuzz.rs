@@ -1,16 +1,16 @@
-//! `switchyard fuzz`: the differential campaign ([`switchyard::campaign::run`]) with its
+//! `switchyard fuzz`: the differential campaign ([`crate::campaign::run`]) with its
 //! settings from the command line, a start line naming the replay command and a summary line;
-//! `SIGINT`, `SIGTERM` and `SIGHUP` stop it cleanly ([`switchyard::campaign::interrupt`]).
+//! `SIGINT`, `SIGTERM` and `SIGHUP` stop it cleanly ([`crate::campaign::interrupt`]).
 //! When it stops early, it lists where every finding is before the summary line.
 
 use super::{
     backend_names, bad_argument, cores, shown, worker_settings, ProfileArg, AGREED, DIVERGED,
     OUTPUT_ERROR,
 };
+use crate::campaign::{self, findings, interrupt, Limit, Located, Origin, Place, Stop};
+use crate::check::registry;
+use crate::gen::Profile;
 use std::path::PathBuf;
-use switchyard::campaign::{self, findings, interrupt, Limit, Located, Origin, Place, Stop};
-use switchyard::check::registry;
-use switchyard::gen::Profile;
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -1,9 +1,9 @@
 //! `switchyard gen`: seeded programs, printed or written to files.
 
 use super::{bad_argument, shown, ProfileArg, AGREED, OUTPUT_ERROR};
+use crate::gen::{seeded, Profile};
+use crate::lang::print::print;
 use std::path::PathBuf;
-use switchyard::gen::{seeded, Profile};
-use switchyard::lang::print::print;
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -1,19 +1,19 @@
 //! `switchyard minimize FILE`: how the program fails (in a worker, isolated when it crashes),
 //! then minimized in a worker keeping that failure, printed (and with `--out` written) as a
 //! finding file. The backends, seed, program and profile default to the finding header's
-//! ([`switchyard::campaign::findings::Header`]); the header written says where the program
+//! ([`crate::campaign::findings::Header`]); the header written says where the program
 //! came from: the seed and index of the header read, else the file itself.
 //!
 //! Signals keep their default action here: `minimize` dies by them, and its worker processes
-//! die with it ([`switchyard::lifeline`]).
+//! die with it ([`crate::lifeline`]).
 
 use super::{backend_names, parse_files, shown, worker_settings, AGREED, INVALID, OUTPUT_ERROR};
+use crate::campaign::findings::{self, Header, Origin, Provenance};
+use crate::campaign::{isolate, minimize, Job, Mode, Outcome, Worker};
+use crate::check::registry;
+use crate::gen::Profile;
+use crate::lang::print::print;
 use std::path::PathBuf;
-use switchyard::campaign::findings::{self, Header, Origin, Provenance};
-use switchyard::campaign::{isolate, minimize, Job, Mode, Outcome, Worker};
-use switchyard::check::registry;
-use switchyard::gen::Profile;
-use switchyard::lang::print::print;
 
 #[derive(clap::Args)]
 pub struct Args {

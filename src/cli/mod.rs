@@ -1,4 +1,5 @@
-//! The `switchyard` command line: one module per subcommand, each owning its
+//! The `switchyard` command line ([`main_with`]; `src/main.rs` is `main_with(vec![])`, and a
+//! crate with backends of its own builds the same command over them): one module per subcommand, each owning its
 //! `#[derive(clap::Args)]` struct (every flag stated once, with its help text) and its `run`
 //! function; this module holds the subcommand list, the exit statuses and the helpers several
 //! subcommands share.
@@ -32,15 +33,15 @@ mod output;
 mod run;
 mod stats;
 
+use crate::campaign::Timeouts;
+use crate::check::registry::{self, Backend};
+use crate::gen::Profile;
+use crate::lang::ast::Program;
+use crate::lang::parse::parse;
+use crate::minimize::Budget;
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-use switchyard::campaign::Timeouts;
-use switchyard::check::registry::{self, Backend};
-use switchyard::gen::Profile;
-use switchyard::lang::ast::Program;
-use switchyard::lang::parse::parse;
-use switchyard::minimize::Budget;
 
 /// Exit status: everything agreed.
 const AGREED: u8 = 0;
@@ -131,8 +132,39 @@ enum Command {
     Worker,
 }
 
+/// The `switchyard` command with `extra_backends` registered after the built-in ones: `fuzz`,
+/// `run`, `minimize`, `stats`, `crosscheck` and `backends` take them like any built-in
+/// backend, with the same flags and output. Campaign workers are this same binary
+/// re-executed (`__worker`), so they come through here and register the same extras.
+///
+/// ```no_run
+/// // src/main.rs of a crate with its own `StackSwitch` (here `MySwitch`):
+/// # #[cfg(all(target_arch = "x86_64", target_os = "linux"))] {
+/// # use switchyard_impls::mmap::Mmap as MySwitch;
+/// use switchyard::check::registry::Backend;
+///
+/// fn main() -> std::process::ExitCode {
+///     switchyard::cli::main_with(vec![Backend::native::<MySwitch>("my-switch", "what it does")
+///         .from_crate(env!("CARGO_PKG_NAME"), env!("CARGO_PKG_VERSION"))])
+/// }
+/// # }
+/// ```
+///
+/// A backend that cannot be registered (a taken or malformed name, no provenance) is a
+/// message and exit status 2 before anything runs.
+pub fn main_with(extra_backends: Vec<Backend>) -> std::process::ExitCode {
+    for backend in extra_backends {
+        let name = backend.name;
+        if let Err(e) = registry::register(backend) {
+            eprintln!("switchyard: cannot register backend {name:?}: {e}");
+            return std::process::ExitCode::from(INVALID);
+        }
+    }
+    std::process::ExitCode::from(main())
+}
+
 /// Parses the command line and runs the subcommand; returns the exit status.
-pub fn main() -> u8 {
+fn main() -> u8 {
     // SAFETY: ignoring SIGXFSZ is a plain disposition change with no memory involved: a
     // file-size limit (RLIMIT_FSIZE) then fails the write with EFBIG, which is reported like
     // any other write error, instead of killing the process.
@@ -164,7 +196,7 @@ pub fn main() -> u8 {
         Command::Minimize(args) => minimize::run(&args),
         Command::Stats(args) => stats::run(&args),
         Command::Artifact(args) => artifact::run(&args),
-        Command::Worker => switchyard::campaign::serve::worker_main(),
+        Command::Worker => crate::campaign::serve::worker_main(),
     }
 }
 
@@ -235,7 +267,7 @@ fn select_backends(names: &[String]) -> Result<Vec<&'static Backend>, u8> {
 /// Names of the chosen backends, checked; default: the campaign's default backends.
 fn backend_names(names: &[String]) -> Result<Vec<String>, u8> {
     if names.is_empty() {
-        return Ok(switchyard::campaign::default_backends()
+        return Ok(crate::campaign::default_backends()
             .iter()
             .map(|b| b.name.to_string())
             .collect());
@@ -248,9 +280,9 @@ fn cores() -> usize {
 }
 
 /// A file name as messages show it (control characters escaped, see
-/// [`switchyard::campaign::findings::shown`]).
+/// [`crate::campaign::findings::shown`]).
 fn shown(path: &Path) -> String {
-    switchyard::campaign::findings::shown(path)
+    crate::campaign::findings::shown(path)
 }
 
 fn bad_argument(message: &str) -> u8 {

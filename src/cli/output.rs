@@ -5,7 +5,7 @@
 //! stderr and ends it with [`super::OUTPUT_ERROR`].
 //!
 //! Contract: writing stdout never panics. The process ends inside [`print`] on an error,
-//! without running destructors; worker processes die with it ([`switchyard::lifeline`]).
+//! without running destructors; worker processes die with it ([`crate::lifeline`]).
 
 use std::fmt;
 use std::io::{self, Write};

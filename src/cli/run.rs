@@ -1,17 +1,17 @@
 //! `switchyard run [--backend NAME]... FILE...`: every file on the oracle (in this process,
 //! its trace on stdout) and on each chosen native backend in a worker process of its own
-//! ([`switchyard::campaign::Worker`], the same differential comparison as the campaign), so
+//! ([`crate::campaign::Worker`], the same differential comparison as the campaign), so
 //! that a backend that crashes or hangs is reported as `FILE: BACKEND: crash-SIGSEGV: detail`
 //! (exit 1) instead of taking this process down with it. Divergences and fatal findings go to
 //! stderr the same way.
 
 use super::{parse_files, select_backends, AGREED, DIVERGED, OUTPUT_ERROR};
+use crate::campaign::{Job, Mode, Outcome, Timeouts, Worker};
+use crate::check::registry;
+use crate::gen::Profile;
+use crate::lang::print::print;
 use std::collections::HashMap;
 use std::path::PathBuf;
-use switchyard::campaign::{Job, Mode, Outcome, Timeouts, Worker};
-use switchyard::check::registry;
-use switchyard::gen::Profile;
-use switchyard::lang::print::print;
 
 #[derive(clap::Args)]
 pub struct Args {

@@ -20,8 +20,7 @@ pub struct Args {
 
 pub fn run(args: &Args) -> u8 {
     let jobs = args.jobs.unwrap_or_else(cores);
-    let stats =
-        switchyard::check::stats::measure(args.seed, args.programs, args.profile.into(), jobs);
+    let stats = crate::check::stats::measure(args.seed, args.programs, args.profile.into(), jobs);
     out!("{}", stats.report());
     AGREED
 }
