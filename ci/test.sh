@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test gate: formatting, clippy with -D warnings, and every test (the
 # cross-check against real greenlet included; ci/venv.sh installs greenlet into .venv),
-# Valgrind, and the ClusterFuzzLite build with a short run of every fuzzer.
+# the out-of-tree example (examples/custom-backend), Valgrind, and the ClusterFuzzLite build
+# with a short run of every fuzzer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -19,7 +20,21 @@ echo "== mutants: the differential check and switchyard fuzz find every delibera
 cargo test --release --features mutants --test mutants --test fuzz_finds_mutants
 echo "== a finding's replay command reproduces it (on a mutant)"
 cargo test --release --features mutants --test campaign replay_
+echo "== examples/custom-backend: an out-of-tree switcher (fmt, clippy, conformance, its own CLI, its broken variant found)"
+# Its own workspace; switchyard's target directory, so the dependencies from crates.io are
+# built once.
+example=(--manifest-path examples/custom-backend/Cargo.toml)
+example_target="${CARGO_TARGET_DIR:-$PWD/target}"
+cargo fmt "${example[@]}" -- --check
+CARGO_TARGET_DIR="$example_target" cargo clippy "${example[@]}" --all-targets --release -- -D warnings
+CARGO_TARGET_DIR="$example_target" cargo test "${example[@]}" --release
+CARGO_TARGET_DIR="$example_target" cargo test "${example[@]}" --release --features broken --test broken
 echo "== valgrind: corpus and seeded random programs on every native backend"
 bash ci/valgrind.sh
 echo "== ClusterFuzzLite: .clusterfuzzlite/build.sh, then every fuzzer on its seed corpus"
 bash ci/clusterfuzzlite.sh
+echo "== examples/custom-backend/fuzz: its cargo-fuzz target builds and runs the corpus"
+# fuzz/target, as ClusterFuzzLite's build just left it, for the shared dependencies.
+(cd examples/custom-backend && unset CARGO_TARGET_DIR &&
+  cargo fuzz build -O --debug-assertions -s none --target-dir ../../fuzz/target tiny)
+fuzz/target/x86_64-unknown-linux-gnu/release/tiny -runs=0 corpus

@@ -51,11 +51,13 @@ impl fmt::Display for Provenance {
             Provenance::BuiltIn => f.write_str("built-in"),
             Provenance::Crate { name, version } => write!(f, "crate {name} {version}"),
             Provenance::SharedLibrary { path } => {
-                write!(
-                    f,
-                    "shared library {}",
-                    crate::campaign::findings::shown(path)
-                )
+                // Escaped when it holds control characters, as every file name in messages.
+                let shown = path.display().to_string();
+                if shown.chars().any(char::is_control) {
+                    write!(f, "shared library {shown:?}")
+                } else {
+                    write!(f, "shared library {shown}")
+                }
             }
         }
     }
