@@ -132,3 +132,16 @@ fn fcontext_keeps_both_control_words() {
     assert_eq!(Fcontext::guarantees(), Guarantees::ALL);
     assert_eq!(corrupted::<Fcontext>(), None);
 }
+
+#[test]
+fn campaigns_run_the_adapters_only_when_asked() {
+    let names = |bs: Vec<&registry::Backend>| bs.iter().map(|b| b.name).collect::<Vec<_>>();
+    let default = names(switchyard::campaign::default_backends());
+    let all = names(switchyard::campaign::all_backends());
+    for adapter in ["corosensei", "fcontext"] {
+        assert!(!default.contains(&adapter), "{default:?}");
+        assert!(all.contains(&adapter), "{all:?}");
+    }
+    assert_eq!(all.len(), default.len() + 2);
+    assert!(!all.contains(&registry::ORACLE));
+}
