@@ -37,8 +37,20 @@ fn assert_none_failed(failed: &[Failed], count: u64) {
 #[test]
 fn native_backends_are_registered() {
     let names: Vec<&str> = registry::real().map(|b| b.name).collect();
-    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    #[cfg(all(target_arch = "x86_64", target_os = "linux", not(feature = "adapters")))]
     assert_eq!(names, ["thread", "stack-copy", "mmap", "ucontext"]);
+    #[cfg(all(target_arch = "x86_64", target_os = "linux", feature = "adapters"))]
+    assert_eq!(
+        names,
+        [
+            "thread",
+            "stack-copy",
+            "mmap",
+            "ucontext",
+            "corosensei",
+            "fcontext"
+        ]
+    );
     #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
     assert_eq!(names, ["thread"]);
 }

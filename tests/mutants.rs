@@ -22,8 +22,30 @@
 fn without_the_feature_only_the_real_backends_are_registered() {
     use switchyard::check::registry;
     let names: Vec<&str> = registry::all().iter().map(|b| b.name).collect();
-    #[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
+    #[cfg(all(
+        target_arch = "x86_64",
+        target_os = "linux",
+        target_env = "gnu",
+        not(feature = "adapters")
+    ))]
     assert_eq!(names, ["thread", "stack-copy", "mmap", "ucontext"]);
+    #[cfg(all(
+        target_arch = "x86_64",
+        target_os = "linux",
+        target_env = "gnu",
+        feature = "adapters"
+    ))]
+    assert_eq!(
+        names,
+        [
+            "thread",
+            "stack-copy",
+            "mmap",
+            "ucontext",
+            "corosensei",
+            "fcontext"
+        ]
+    );
     #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
     assert_eq!(names, ["thread"]);
     assert_eq!(registry::mutants().count(), 0);
@@ -323,7 +345,20 @@ mod mutants {
         }
         assert_eq!(names[9..], lost);
         let real: Vec<&str> = registry::real().map(|b| b.name).collect();
+        #[cfg(not(feature = "adapters"))]
         assert_eq!(real, ["thread", "stack-copy", "mmap", "ucontext"]);
+        #[cfg(feature = "adapters")]
+        assert_eq!(
+            real,
+            [
+                "thread",
+                "stack-copy",
+                "mmap",
+                "ucontext",
+                "corosensei",
+                "fcontext"
+            ]
+        );
     }
 
     #[test]

@@ -77,13 +77,27 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use summary::Counters;
 
-/// Backends a campaign runs by default: every registered one but the oracle (it always runs)
-/// and the deliberately broken or test-only ones (`mutant-*`, `crash-*`).
+/// Backends a campaign runs by default: every registered one but the oracle (it always runs),
+/// the deliberately broken or test-only ones (`mutant-*`, `crash-*`) and the adapters over
+/// third-party crates ([`OPT_IN`]).
 pub fn default_backends() -> Vec<&'static Backend> {
+    all_backends()
+        .into_iter()
+        .filter(|b| !OPT_IN.contains(&b.name))
+        .collect()
+}
+
+/// Every real backend but the oracle, the adapters included: `--backend all`.
+pub fn all_backends() -> Vec<&'static Backend> {
     registry::real()
         .filter(|b| b.name != registry::ORACLE)
         .collect()
 }
+
+/// The adapters over third-party switching crates (`switchyard_impls::backend::adapters`):
+/// a campaign runs them when named (or with `--backend all`), not by default, because every
+/// backend in a campaign runs every program (README, "Route 3: adapters", has the cost).
+pub const OPT_IN: &[&str] = &["corosensei", "fcontext"];
 
 /// When a campaign stops.
 #[derive(Clone, Copy, Debug)]

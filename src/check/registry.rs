@@ -375,6 +375,16 @@ registry! {
             "ucontext",
             "getcontext/makecontext/swapcontext from libc on mmap'd stacks with a guard page",
         ),
+        #[cfg(all(feature = "adapters", target_arch = "x86_64", target_os = "linux"))]
+        Backend::new::<Native<switchyard_impls::backend::adapters::corosensei::Corosensei>>(
+            "corosensei",
+            "the corosensei crate's resume/suspend, trampolined through main, on mmap'd stacks",
+        ),
+        #[cfg(all(feature = "adapters", target_arch = "x86_64", target_os = "linux"))]
+        Backend::new::<Native<switchyard_impls::backend::adapters::fcontext::Fcontext>>(
+            "fcontext",
+            "the context crate's Boost.Context jump_fcontext on mmap'd stacks",
+        ),
         // Deliberately broken backends (see `switchyard_impls::mutants`); `is_mutant` is true.
         #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
         Backend::native::<switchyard_impls::mutants::swap::MutantRbx>(

@@ -15,7 +15,9 @@ use std::path::PathBuf;
 #[derive(clap::Args)]
 pub struct Args {
     /// Backend to compare with the oracle (repeatable). Default: every registered backend
-    /// except the oracle (which always runs) and the `mutant-*` / `crash-*` ones.
+    /// except the oracle (which always runs), the `mutant-*` / `crash-*` ones and the adapters
+    /// over other crates (`corosensei`, `fcontext`: name them, or `--backend all` for every
+    /// real backend).
     #[arg(long = "backend", short = 'b', value_name = "NAME")]
     backends: Vec<String>,
     /// Run for this many seconds (default: 60 unless --programs is given).

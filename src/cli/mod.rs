@@ -272,6 +272,12 @@ fn backend_names(names: &[String]) -> Result<Vec<String>, u8> {
             .map(|b| b.name.to_string())
             .collect());
     }
+    if names.len() == 1 && names[0] == "all" {
+        return Ok(switchyard::campaign::all_backends()
+            .iter()
+            .map(|b| b.name.to_string())
+            .collect());
+    }
     select_backends(names).map(|bs| bs.iter().map(|b| b.name.to_string()).collect())
 }
 

@@ -4,11 +4,15 @@
 //! - [`stack_copy`]: greenlet's own algorithm, every greenlet on the thread's stack, slices
 //!   copied to and from the heap;
 //! - [`mmap`]: a guarded `mmap`'d stack per greenlet ([`crate::stack`]) and a call/ret switch;
-//! - [`ucontext`]: libc's `swapcontext` on the same stacks (glibc only).
+//! - [`ucontext`]: libc's `swapcontext` on the same stacks (glibc only);
+//! - [`adapters`] (feature `adapters`, x86-64): the switches of real crates (`corosensei`,
+//!   the `context` crate's Boost fcontext) on the same stacks.
 //!
 //! The two assembly backends build their switch functions from macros that take the register
 //! a mutant loses (see [`crate::arch::x86_64`]).
 
+#[cfg(all(feature = "adapters", target_arch = "x86_64"))]
+pub mod adapters;
 #[cfg(target_arch = "x86_64")]
 pub mod mmap;
 #[cfg(target_arch = "x86_64")]

@@ -1,0 +1,182 @@
+//! The `corosensei` backend: the [`corosensei`] crate's stackful coroutines as a
+//! [`StackSwitch`], on switchyard's guarded, pooled stacks.
+//!
+//! corosensei switches asymmetrically: `Coroutine::resume` runs a coroutine until it calls
+//! `Yielder::suspend`, which returns to that `resume`. Greenlet switching is symmetric, so the
+//! thread's main context is the trampoline (as in the `mmap` backend): main resumes the
+//! target; a greenlet switching to main suspends with a null target, and one switching to
+//! another greenlet suspends naming it, and main's loop resumes that one. Main to X and X to
+//! main are one library switch each, X to Y two (X to main, main to Y).
+//!
+//! What the register probe sees: corosensei's switch is inline assembly that saves rbx and rbp
+//! itself and declares r12-r15 and every caller-saved register clobbered, so the compiler
+//! saves r12-r15 in the frame of the function holding the `resume` / `suspend` (this module's
+//! `switch`). The probe therefore checks rbx, rbp and the stack pointer as corosensei's
+//! assembly keeps them, and r12-r15 as corosensei and rustc keep them together. The MXCSR and
+//! the x87 control word are in neither list: corosensei does not keep them per context (see
+//! [`StackSwitch::guarantees`] below, and the README's "Route 3: adapters" for the finding).
+//!
+//! A dead greenlet's coroutine is left suspended in its last `suspend` (its entry function
+//! never returns); its context is dropped with `Coroutine::force_reset` first, so that
+//! corosensei does not try to unwind a stack that holds nothing to drop (the same as the
+//! `mmap` backend simply reusing such a stack).
+
+use crate::greenlet::{BackendError, HubConfig};
+use crate::runtime::StableStacks;
+use crate::stack::{ContextStack, StackContext};
+use crate::switch::{Entry, Guarantees, StackSwitch};
+use ::corosensei::stack::{Stack as CoroutineStack, StackPointer};
+use ::corosensei::{Coroutine, CoroutineResult, Yielder};
+use std::cell::Cell;
+use std::ffi::c_void;
+use std::ptr::null_mut;
+
+/// The corosensei backend (see the module documentation).
+pub struct Corosensei;
+
+/// A greenlet's switching state under [`Corosensei`].
+pub type CorosenseiContext = StackContext<Saved>;
+
+/// The switchyard stack a coroutine runs on, as corosensei sees it. The stack itself belongs
+/// to the context's [`StackContext`], which drops the coroutine before the stack.
+pub struct Bounds {
+    base: StackPointer,
+    limit: StackPointer,
+}
+
+// SAFETY: `base` is the 16-byte aligned top and `limit` the (page-aligned) lowest usable
+// address of a switchyard stack that outlives the coroutine (the coroutine is the context's
+// first field, dropped before its stack). The guard page lies below `limit`: corosensei uses
+// the limit only to tell sanitizers the stack's extent, for which the usable part is exact.
+unsafe impl CoroutineStack for Bounds {
+    fn base(&self) -> StackPointer {
+        self.base
+    }
+    fn limit(&self) -> StackPointer {
+        self.limit
+    }
+}
+
+/// What a switch hands over in either direction: the greenlet to resume, null for main.
+type Target = *mut CorosenseiContext;
+
+type Co = Coroutine<Target, Target, (), Bounds>;
+
+/// corosensei's state for one context (empty for main).
+pub struct Saved {
+    /// The greenlet's coroutine; `None` in the main context.
+    coroutine: Option<Co>,
+    /// The coroutine's yielder (on its own stack), set when it first runs.
+    yielder: Cell<*const Yielder<Target, Target>>,
+}
+
+impl Drop for Saved {
+    fn drop(&mut self) {
+        if let Some(co) = &mut self.coroutine {
+            if co.started() && !co.done() {
+                // SAFETY: the runtime drops a started context only after it died (switched
+                // away with `from_dying`, never to be resumed): its stack holds the frames of
+                // the entry function, which has nothing left to drop (the runtime's `die`
+                // forgets what it does not free), exactly what the other backends discard
+                // when they reuse such a stack.
+                unsafe { co.force_reset() };
+            }
+        }
+    }
+}
+
+fn saved(coroutine: Option<Co>) -> Saved {
+    Saved {
+        coroutine,
+        yielder: Cell::new(std::ptr::null()),
+    }
+}
+
+// SAFETY: every context but main runs on a switchyard stack of its own that only it writes;
+// a suspended context is suspended in corosensei's `resume` (main) or `suspend` (a greenlet),
+// whose assembly keeps rbx, rbp and rsp and whose clobber list makes the compiler keep r12-r15
+// around it; corosensei does not keep the MXCSR or the x87 control word, which `guarantees`
+// declares.
+unsafe impl StackSwitch for Corosensei {
+    type Context = CorosenseiContext;
+
+    fn main_context() -> CorosenseiContext {
+        StackContext::main(saved(None))
+    }
+
+    fn new_context(
+        config: &HubConfig,
+        entry: Entry,
+        arg: *mut c_void,
+    ) -> Result<CorosenseiContext, BackendError> {
+        let stack = ContextStack::take(config.stack_size, "corosensei backend")?;
+        let bounds = match stack.stack() {
+            Some(s) => Bounds {
+                base: StackPointer::new(s.top() as usize).expect("a stack is not at 0"),
+                limit: StackPointer::new(s.bottom() as usize).expect("a stack is not at 0"),
+            },
+            None => unreachable!("a taken context stack has a stack"),
+        };
+        // The first resume hands the coroutine its own context (see `switch`). `arg` is
+        // opaque here: only the entry function looks at it.
+        let arg = arg as usize;
+        let co = Co::with_stack(
+            bounds,
+            move |yielder: &Yielder<Target, Target>, me: Target| {
+                // SAFETY: `me` is this coroutine's own context, boxed by the runtime (it does not
+                // move), and alive while it runs; `yielder` lives on this coroutine's stack.
+                unsafe { (*me).saved.yielder.set(yielder) };
+                // SAFETY: the runtime's entry with the argument it gave `new_context`; it never
+                // returns and never unwinds.
+                unsafe { entry(arg as *mut c_void) }
+            },
+        );
+        Ok(StackContext::on(stack, saved(Some(co))))
+    }
+
+    /// From main: resume `to`, then every greenlet the resumed one names when it suspends,
+    /// until one names main. From a greenlet: suspend back into that loop, naming `to`.
+    unsafe extern "C" fn switch(from: *mut CorosenseiContext, to: *mut CorosenseiContext, _: bool) {
+        // SAFETY: the caller guarantees both contexts are live, distinct and of this thread,
+        // `to` new or suspended in `switch`. A greenlet runs only inside main's loop below, so
+        // when `from` is a greenlet its yielder is set and main waits in that loop.
+        unsafe {
+            if (*from).is_main {
+                let mut next = to;
+                loop {
+                    // Only the `coroutine` field is borrowed: the coroutine reads its own
+                    // context's `yielder` and `is_main` while it runs.
+                    let co = match &mut (*next).saved.coroutine {
+                        Some(co) => co,
+                        None => unreachable!("main is never resumed by its own loop"),
+                    };
+                    match co.resume(next) {
+                        CoroutineResult::Yield(target) if target.is_null() => return,
+                        CoroutineResult::Yield(target) => next = target,
+                        CoroutineResult::Return(()) => {
+                            unreachable!("a greenlet's entry function never returns")
+                        }
+                    }
+                }
+            } else {
+                let target = if (*to).is_main { null_mut() } else { to };
+                (*(*from).saved.yielder.get()).suspend(target);
+            }
+        }
+    }
+
+    /// corosensei's switch keeps neither floating-point control word: a context resumed runs
+    /// on with whatever MXCSR and x87 control word the context that switched to it had (see
+    /// the README's "Route 3: adapters").
+    fn guarantees() -> Guarantees {
+        Guarantees {
+            mxcsr: false,
+            x87_cw: false,
+        }
+    }
+}
+
+// SAFETY: every greenlet context runs on a `Stack` of its own (main on the thread's stack),
+// which only its frames write; it goes back to the pool only when the context is dropped
+// (unstarted or dead), and a greenlet that refuses to die is leaked with its stack.
+unsafe impl StableStacks for Corosensei {}
