@@ -41,6 +41,50 @@ switchyard_greenlet::conformance_tests!(
     Setup::new().thread_stack(STACK_COPY_THREAD_STACK)
 );
 
+/// The Boost.Context fcontext shim (`shims/boost-fcontext/`, include/switchyard.h), built
+/// with its Makefile into this test's target directory and loaded as the process's backend
+/// library, once. A machine without a C++ compiler or Boost.Context fails here, saying so.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+fn load_boost_shim() {
+    use std::sync::OnceLock;
+    static LOADED: OnceLock<Result<(), String>> = OnceLock::new();
+    let loaded = LOADED.get_or_init(|| {
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("shims");
+        let made = std::process::Command::new("make")
+            .arg("-s")
+            .arg("-C")
+            .arg(root.join("shims/boost-fcontext"))
+            .arg(format!("OUT={}", out.display()))
+            .output()
+            .map_err(|e| format!("cannot run make: {e}"))?;
+        if !made.status.success() {
+            return Err(format!(
+                "building shims/boost-fcontext failed (it needs a C++ compiler and \
+                 libboost-context-dev: bash ci/boost.sh installs them):\n{}",
+                String::from_utf8_lossy(&made.stderr)
+            ));
+        }
+        let info = switchyard_impls::backend::clib::load(&out.join("boost-fcontext.so"))
+            .map_err(|e| e.to_string())?;
+        assert_eq!(info.name, "lib:boost-fcontext");
+        Ok(())
+    });
+    if let Result::Err(message) = loaded {
+        panic!("{message}");
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+switchyard_greenlet::conformance_tests!(
+    clib_boost_fcontext,
+    Runtime<switchyard_impls::backend::clib::CLib, ConformancePayload>,
+    {
+        load_boost_shim();
+        Setup::new()
+    }
+);
+
 /// The stack of the threads stack-copy's scenarios run on.
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 const STACK_COPY_THREAD_STACK: usize = 64 << 20;
@@ -259,6 +303,11 @@ mod native_specific {
         f()
     }
 
+    fn with_boost_shim(f: fn()) {
+        crate::load_boost_shim();
+        f()
+    }
+
     native_tests!(
         mmap,
         switchyard_impls::mmap::Mmap,
@@ -270,6 +319,12 @@ mod native_specific {
         switchyard_impls::ucontext::Ucontext,
         switchyard_impls::mmap::Mmap,
         here
+    );
+    native_tests!(
+        clib_boost_fcontext,
+        switchyard_impls::backend::clib::CLib,
+        switchyard_impls::mmap::Mmap,
+        with_boost_shim
     );
     native_tests!(
         stack_copy,

@@ -4,11 +4,15 @@
 //! - [`stack_copy`]: greenlet's own algorithm, every greenlet on the thread's stack, slices
 //!   copied to and from the heap;
 //! - [`mmap`]: a guarded `mmap`'d stack per greenlet ([`crate::stack`]) and a call/ret switch;
-//! - [`ucontext`]: libc's `swapcontext` on the same stacks (glibc only).
+//! - [`ucontext`]: libc's `swapcontext` on the same stacks (glibc only);
+//! - [`clib`]: a switching library written in C, C++ or assembly, loaded at run time through
+//!   the C interface of `include/switchyard.h`.
 //!
 //! The two assembly backends build their switch functions from macros that take the register
 //! a mutant loses (see [`crate::arch::x86_64`]).
 
+#[cfg(target_arch = "x86_64")]
+pub mod clib;
 #[cfg(target_arch = "x86_64")]
 pub mod mmap;
 #[cfg(target_arch = "x86_64")]
