@@ -49,24 +49,9 @@ fn load_boost_shim() {
     use std::sync::OnceLock;
     static LOADED: OnceLock<Result<(), String>> = OnceLock::new();
     let loaded = LOADED.get_or_init(|| {
-        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        use switchyard_impls::backend::clib;
         let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("shims");
-        let made = std::process::Command::new("make")
-            .arg("-s")
-            .arg("-C")
-            .arg(root.join("shims/boost-fcontext"))
-            .arg(format!("OUT={}", out.display()))
-            .output()
-            .map_err(|e| format!("cannot run make: {e}"))?;
-        if !made.status.success() {
-            return Err(format!(
-                "building shims/boost-fcontext failed (it needs a C++ compiler and \
-                 libboost-context-dev: bash ci/boost.sh installs them):\n{}",
-                String::from_utf8_lossy(&made.stderr)
-            ));
-        }
-        let info = switchyard_impls::backend::clib::load(&out.join("boost-fcontext.so"))
-            .map_err(|e| e.to_string())?;
+        let info = clib::load(&clib::build_boost_shim(&out, false)?).map_err(|e| e.to_string())?;
         assert_eq!(info.name, "lib:boost-fcontext");
         Ok(())
     });

@@ -120,7 +120,27 @@ switchyard_context *switchyard_new_context(switchyard_entry entry, void *arg, si
     return ctx;
 }
 
-void switchyard_switch(switchyard_context *from, switchyard_context *to, bool from_dying) {
+#ifdef SWITCHYARD_SHIM_LOSE_R12
+// BROKEN ON PURPOSE (`make broken`, for switchyard's tests only): the exported switch is an
+// assembly wrapper that comes back with r12 holding `to` instead of the caller's r12, a
+// callee-saved register lost across the switch; the register probe must report it.
+#define SWITCH_NAME shim_switch
+__attribute__((visibility("hidden"))) void shim_switch(switchyard_context *, switchyard_context *,
+                                                       bool);
+asm(".text\n"
+    ".globl switchyard_switch\n"
+    ".type switchyard_switch, @function\n"
+    "switchyard_switch:\n"
+    "  push %rsi\n"
+    "  call shim_switch\n"
+    "  pop %r12\n"
+    "  ret\n"
+    ".size switchyard_switch, . - switchyard_switch\n");
+#else
+#define SWITCH_NAME switchyard_switch
+#endif
+
+void SWITCH_NAME(switchyard_context *from, switchyard_context *to, bool from_dying) {
     fc::fcontext_t target = to->fctx;
     if (target == nullptr) {
         std::fputs("boost-fcontext shim: switch to a context that is running\n", stderr);

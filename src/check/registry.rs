@@ -132,7 +132,8 @@ pub use switchyard_impls::greenlet::panic_message;
 /// register or control word across a switch is a `register-corruption` finding. (The
 /// benchmark uses the backends unprobed.)
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-type Native<S> = switchyard_impls::runtime::Runtime<switchyard_impls::probe::Probed<S>, RtValue>;
+pub(crate) type Native<S> =
+    switchyard_impls::runtime::Runtime<switchyard_impls::probe::Probed<S>, RtValue>;
 
 /// The interpreter's promise for the backends that move stacks (stack-copy and its mutants).
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
@@ -253,14 +254,20 @@ registry! {
     ]
 }
 
+/// Every backend: [`BACKENDS`], then the one loaded from a shared library, if any
+/// ([`crate::check::library`]).
+pub fn all() -> impl Iterator<Item = &'static Backend> {
+    BACKENDS.iter().chain(crate::check::library::registered())
+}
+
 /// The backend called `name`.
 pub fn find(name: &str) -> Option<&'static Backend> {
-    BACKENDS.iter().find(|b| b.name == name)
+    all().find(|b| b.name == name)
 }
 
 /// The real backends, the oracle included: what a default backend selection should use.
 pub fn real() -> impl Iterator<Item = &'static Backend> {
-    BACKENDS.iter().filter(|b| !b.is_mutant())
+    all().filter(|b| !b.is_mutant())
 }
 
 /// The deliberately broken backends (none without the `mutants` feature).
@@ -275,9 +282,5 @@ pub fn oracle() -> &'static Backend {
 
 /// Every registered name, comma-separated (for messages).
 pub fn names() -> String {
-    BACKENDS
-        .iter()
-        .map(|b| b.name)
-        .collect::<Vec<_>>()
-        .join(", ")
+    all().map(|b| b.name).collect::<Vec<_>>().join(", ")
 }

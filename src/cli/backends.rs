@@ -11,7 +11,7 @@ pub struct Args {
 }
 
 pub fn run(args: &Args) -> u8 {
-    for b in registry::BACKENDS {
+    for b in registry::all() {
         if args.verbose {
             outln!("{:<12} {}", b.name, b.summary);
         } else {

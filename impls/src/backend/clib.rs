@@ -355,6 +355,39 @@ unsafe impl StackSwitch for CLib {
     }
 }
 
+/// Builds the example backend library, the Boost.Context fcontext shim of this repository
+/// (`shims/boost-fcontext/`, with its Makefile), into `out`, and returns the file: for tests
+/// and benchmarks. With `lose_r12`, the variant that loses r12 across a switch on purpose
+/// (`make broken`). Fails, saying what to install, without a C++ compiler, make or
+/// Boost.Context (`ci/boost.sh` installs them).
+pub fn build_boost_shim(out: &Path, lose_r12: bool) -> Result<PathBuf, String> {
+    let shim = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shims/boost-fcontext");
+    let mut make = std::process::Command::new("make");
+    make.arg("-s")
+        .arg("-C")
+        .arg(&shim)
+        .arg(format!("OUT={}", out.display()));
+    if lose_r12 {
+        make.arg("broken");
+    }
+    let made = make
+        .output()
+        .map_err(|e| format!("cannot run make for {}: {e}", shim.display()))?;
+    if !made.status.success() {
+        return Err(format!(
+            "building {} failed (it needs make, a C++ compiler and Boost.Context: `bash \
+             ci/boost.sh` installs them):\n{}",
+            shim.display(),
+            String::from_utf8_lossy(&made.stderr)
+        ));
+    }
+    Ok(out.join(if lose_r12 {
+        "boost-fcontext-lose-r12.so"
+    } else {
+        "boost-fcontext.so"
+    }))
+}
+
 // SAFETY: include/switchyard.h requires a library's stacks to stay where they are for the
 // life of each context (a stack-copying library does not fit the interface).
 unsafe impl crate::runtime::StableStacks for CLib {}
