@@ -148,6 +148,35 @@ fn run_loads_the_shim_in_its_worker_processes_and_agrees() {
 }
 
 #[test]
+fn fuzz_runs_the_shim_in_its_workers_and_finds_nothing() {
+    let lib = shim(false).display().to_string();
+    let out = out_dir().join(format!("fuzz-{}", std::process::id()));
+    let out = out.display().to_string();
+    let (code, _, err) = switchyard(&[
+        "fuzz",
+        "--backend-lib",
+        &lib,
+        "--backend",
+        "lib:boost-fcontext",
+        "--programs",
+        "300",
+        "--jobs",
+        "2",
+        "--seed",
+        "7",
+        "--out",
+        &out,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains(&format!("--backend-lib {lib} --backend lib:boost-fcontext")),
+        "the replay command loads the library: {err}"
+    );
+    assert!(err.contains("300 programs in"), "{err}");
+    assert!(err.contains("0 findings written"), "{err}");
+}
+
+#[test]
 fn backends_lists_the_library_with_its_path() {
     let lib = shim(false).display().to_string();
     let (code, out, err) = switchyard(&["backends", "--backend-lib", &lib]);
