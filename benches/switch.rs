@@ -153,7 +153,7 @@ macro_rules! backends {
     };
 }
 
-/// The greenlet runtime over a native stack-switching backend.
+/// The greenlet runtime over a native stack-switching backend (or a loaded library's).
 #[allow(dead_code)]
 type Native<S> = switchyard_impls::runtime::Runtime<S, N>;
 
@@ -180,5 +180,19 @@ backends! {
     "ucontext" => Native<switchyard_impls::ucontext::Ucontext>,
 }
 
-criterion_group!(benches, all_backends, corosensei_reference);
+/// The shared-library route: the Boost.Context fcontext shim (`shims/boost-fcontext/`,
+/// include/switchyard.h) built with its Makefile, loaded, and run as `Runtime<CLib, _>`.
+fn shared_library(c: &mut Criterion) {
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    {
+        use switchyard_impls::backend::clib::{self, CLib};
+        let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("shims");
+        let shim = clib::build_boost_shim(&out, false).unwrap_or_else(|e| panic!("{e}"));
+        let info = clib::load(&shim).unwrap_or_else(|e| panic!("{e}"));
+        bench_backend::<Native<CLib>>(c, &info.name);
+    }
+    let _ = c;
+}
+
+criterion_group!(benches, all_backends, shared_library, corosensei_reference);
 criterion_main!(benches);

@@ -14,6 +14,8 @@ echo "== cargo clippy --all-targets -- -D warnings"
 cargo clippy --workspace --all-targets --release -- -D warnings
 echo "== venv with greenlet"
 bash ci/venv.sh >/dev/null
+echo "== the Boost.Context shim (include/switchyard.h's example backend library)"
+bash ci/boost.sh >/dev/null
 echo "== cargo test"
 cargo test --workspace --release
 echo "== mutants: the differential check and switchyard fuzz find every deliberately broken backend"

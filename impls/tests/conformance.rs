@@ -53,6 +53,35 @@ switchyard_greenlet::conformance_tests!(
     Setup::new().thread_stack(STACK_COPY_THREAD_STACK)
 );
 
+/// The Boost.Context fcontext shim (`shims/boost-fcontext/`, include/switchyard.h), built
+/// with its Makefile into this test's target directory and loaded as the process's backend
+/// library, once. A machine without a C++ compiler or Boost.Context fails here, saying so.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+fn load_boost_shim() {
+    use std::sync::OnceLock;
+    static LOADED: OnceLock<Result<(), String>> = OnceLock::new();
+    let loaded = LOADED.get_or_init(|| {
+        use switchyard_impls::backend::clib;
+        let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("shims");
+        let info = clib::load(&clib::build_boost_shim(&out, false)?).map_err(|e| e.to_string())?;
+        assert_eq!(info.name, "lib:boost-fcontext");
+        Ok(())
+    });
+    if let Result::Err(message) = loaded {
+        panic!("{message}");
+    }
+}
+
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+switchyard_greenlet::conformance_tests!(
+    clib_boost_fcontext,
+    Runtime<switchyard_impls::backend::clib::CLib, ConformancePayload>,
+    {
+        load_boost_shim();
+        Setup::new()
+    }
+);
+
 /// The stack of the threads stack-copy's scenarios run on.
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 const STACK_COPY_THREAD_STACK: usize = 64 << 20;
@@ -312,6 +341,11 @@ mod native_specific {
         f()
     }
 
+    fn with_boost_shim(f: fn()) {
+        crate::load_boost_shim();
+        f()
+    }
+
     native_tests!(
         mmap,
         switchyard_impls::mmap::Mmap,
@@ -338,6 +372,12 @@ mod native_specific {
         switchyard_impls::backend::adapters::fcontext::Fcontext,
         switchyard_impls::mmap::Mmap,
         here
+    );
+    native_tests!(
+        clib_boost_fcontext,
+        switchyard_impls::backend::clib::CLib,
+        switchyard_impls::mmap::Mmap,
+        with_boost_shim
     );
     native_tests!(
         stack_copy,

@@ -125,6 +125,14 @@ pub fn minimized_note(m: &Minimized) -> String {
     )
 }
 
+/// `--backend-lib PATH ` for a backend loaded from a shared library (a replay command must
+/// load it too), else nothing.
+pub fn backend_lib_flag(backend: &str) -> String {
+    crate::check::library::path_of(backend)
+        .map(|path| format!("--backend-lib {} ", shown(path)))
+        .unwrap_or_default()
+}
+
 /// The header comment and program text of a finding file at `path`.
 pub fn render(
     path: &Path,
@@ -135,7 +143,7 @@ pub fn render(
     let backends: String = failure
         .backend
         .split('+')
-        .map(|b| format!("--backend {b} "))
+        .map(|b| format!("{}--backend {b} ", backend_lib_flag(b)))
         .collect();
     let file = shown(path);
     let mut out = String::new();

@@ -11,5 +11,6 @@
 pub mod corpus;
 pub mod crosscheck;
 pub mod differential;
+pub mod library;
 pub mod registry;
 pub mod stats;

@@ -304,7 +304,8 @@ pub use switchyard_impls::greenlet::panic_message;
 /// register or control word across a switch is a `register-corruption` finding. (The
 /// benchmark uses the backends unprobed.)
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
-type Native<S> = switchyard_impls::runtime::Runtime<switchyard_impls::probe::Probed<S>, RtValue>;
+pub(crate) type Native<S> =
+    switchyard_impls::runtime::Runtime<switchyard_impls::probe::Probed<S>, RtValue>;
 
 /// The interpreter's promise for the backends that move stacks (stack-copy and its mutants).
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
@@ -376,15 +377,17 @@ registry! {
             "getcontext/makecontext/swapcontext from libc on mmap'd stacks with a guard page",
         ),
         #[cfg(all(feature = "adapters", target_arch = "x86_64", target_os = "linux"))]
-        Backend::new::<Native<switchyard_impls::backend::adapters::corosensei::Corosensei>>(
+        Backend::native::<switchyard_impls::backend::adapters::corosensei::Corosensei>(
             "corosensei",
             "the corosensei crate's resume/suspend, trampolined through main, on mmap'd stacks",
-        ),
+        )
+        .from_crate("corosensei", "0.3.4"),
         #[cfg(all(feature = "adapters", target_arch = "x86_64", target_os = "linux"))]
-        Backend::new::<Native<switchyard_impls::backend::adapters::fcontext::Fcontext>>(
+        Backend::native::<switchyard_impls::backend::adapters::fcontext::Fcontext>(
             "fcontext",
             "the context crate's Boost.Context jump_fcontext on mmap'd stacks",
-        ),
+        )
+        .from_crate("context", "3.0.0"),
         // Deliberately broken backends (see `switchyard_impls::mutants`); `is_mutant` is true.
         #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
         Backend::native::<switchyard_impls::mutants::swap::MutantRbx>(

@@ -80,7 +80,13 @@ pub fn run(args: &Args) -> u8 {
         };
     let profile = Profile::from(args.profile);
     let seed = args.seed.unwrap_or_else(random_seed);
-    let backend_flags: String = backends.iter().map(|b| format!(" --backend {b}")).collect();
+    let backend_flags: String = backends
+        .iter()
+        .map(|b| {
+            let lib = crate::campaign::findings::backend_lib_flag(b);
+            format!(" {lib}--backend {b}")
+        })
+        .collect();
     let replay = format!(
         "switchyard fuzz --seed {seed} --profile {}{backend_flags}",
         profile.name()

@@ -81,6 +81,14 @@ oracle, which is itself checked against CPython's real greenlet."
 struct Cli {
     #[command(subcommand)]
     command: Command,
+    /// Also register the switching library PATH.so as a backend, `lib:NAME` (NAME: the file
+    /// name without `lib` and extensions): a shared library exporting the C interface of
+    /// include/switchyard.h, run under the generic runtime and the register probe like the
+    /// built-in backends. One library per process; worker processes load the same file (the
+    /// environment variable SWITCHYARD_BACKEND_LIB, which does the same as this flag). A file
+    /// that is not such a library is an error (exit 2).
+    #[arg(long, global = true, value_name = "PATH.so")]
+    backend_lib: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -187,6 +195,9 @@ fn main() -> u8 {
             return AGREED;
         }
     };
+    if let Err(status) = register_backend_lib(cli.backend_lib.as_deref()) {
+        return status;
+    }
     match cli.command {
         Command::Run(args) => run::run(&args),
         Command::Backends(args) => backends::run(&args),
@@ -198,6 +209,17 @@ fn main() -> u8 {
         Command::Artifact(args) => artifact::run(&args),
         Command::Worker => crate::campaign::serve::worker_main(),
     }
+}
+
+/// Registers the `--backend-lib` library, else the one the environment names (a worker
+/// process's), as a backend (`crate::check::library`).
+fn register_backend_lib(path: Option<&Path>) -> Result<(), u8> {
+    use crate::check::library;
+    let registered = match path {
+        Some(path) => library::register(path).map(Some),
+        None => library::register_from_env(),
+    };
+    registered.map(|_| ()).map_err(|e| bad_argument(&e))
 }
 
 /// Generator settings on the command line.
@@ -273,7 +295,7 @@ fn backend_names(names: &[String]) -> Result<Vec<String>, u8> {
             .collect());
     }
     if names.len() == 1 && names[0] == "all" {
-        return Ok(switchyard::campaign::all_backends()
+        return Ok(crate::campaign::all_backends()
             .iter()
             .map(|b| b.name.to_string())
             .collect());

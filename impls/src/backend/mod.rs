@@ -7,12 +7,16 @@
 //! - [`ucontext`]: libc's `swapcontext` on the same stacks (glibc only);
 //! - [`adapters`] (feature `adapters`, x86-64): the switches of real crates (`corosensei`,
 //!   the `context` crate's Boost fcontext) on the same stacks.
+//! - [`clib`]: a switching library written in C, C++ or assembly, loaded at run time through
+//!   the C interface of `include/switchyard.h`.
 //!
 //! The two assembly backends build their switch functions from macros that take the register
 //! a mutant loses (see [`crate::arch::x86_64`]).
 
 #[cfg(all(feature = "adapters", target_arch = "x86_64"))]
 pub mod adapters;
+#[cfg(target_arch = "x86_64")]
+pub mod clib;
 #[cfg(target_arch = "x86_64")]
 pub mod mmap;
 #[cfg(target_arch = "x86_64")]
