@@ -184,9 +184,20 @@ fn backends_lists_the_library_with_its_path() {
     assert_eq!(out.lines().last(), Some("lib:boost-fcontext"));
     let (code, out, _) = switchyard(&["backends", "-v", "--backend-lib", &lib]);
     assert_eq!(code, 0);
-    let line = out.lines().last().unwrap();
-    assert!(line.starts_with("lib:boost-fcontext "), "{line}");
-    assert!(line.contains(&lib), "{line}");
+    let entry: Vec<&str> = out
+        .lines()
+        .skip_while(|l| *l != "lib:boost-fcontext")
+        .collect();
+    assert_eq!(entry.len(), 4, "{out}");
+    assert_eq!(
+        entry[2],
+        format!("  from:       shared library {lib}"),
+        "{out}"
+    );
+    assert!(
+        entry[3].starts_with("  guarantees: all callee-saved state"),
+        "{out}"
+    );
 }
 
 #[test]

@@ -35,9 +35,8 @@ pub fn register(path: &Path) -> Result<&'static Backend, String> {
             return Ok(backend);
         }
         let summary = format!(
-            "shared library {} (include/switchyard.h); keeps {}",
-            info.path.display(),
-            info.guarantees
+            "a switching library in C, C++ or asm loaded through include/switchyard.h ({})",
+            info.path.display()
         );
         let path: &'static Path = Box::leak(info.path.clone().into_boxed_path());
         let backend = crate::check::registry::register(

@@ -450,8 +450,8 @@ pub enum RegisterError {
     TooLate,
     /// The name is taken (by a built-in backend or an earlier registration).
     Taken,
-    /// The name is empty or has a character other than ASCII letters, digits, `-`, `_`, `.`
-    /// and `+` (names go on command lines and into the workers' protocol and file names).
+    /// The name is empty or has a character other than ASCII letters, digits, `-`, `_`, `.`,
+    /// `+` and `:` (as in `lib:NAME`; names go on command lines and into the workers' protocol and file names).
     BadName,
     /// A registered backend must say where it comes from ([`Backend::from_crate`],
     /// [`Backend::from_library`]); only [`BUILT_IN`] entries are built-in.
@@ -466,7 +466,7 @@ impl fmt::Display for RegisterError {
             }
             RegisterError::Taken => "the name is taken",
             RegisterError::BadName => {
-                "a name is ASCII letters, digits, '-', '_', '.' and '+', and not empty"
+                "a name is ASCII letters, digits, '-', '_', '.', '+' and ':', and not empty"
             }
             RegisterError::NoProvenance => {
                 "say where it comes from: .from_crate(env!(\"CARGO_PKG_NAME\"), \
@@ -499,7 +499,7 @@ static ALL: OnceLock<Vec<&'static Backend>> = OnceLock::new();
 /// workers are re-executed copies of the binary, so whatever registers it must run in them
 /// too (`main_with` does, for its extras; a backend from a library needs its path passed on).
 pub fn register(backend: Backend) -> Result<&'static Backend, RegisterError> {
-    let valid = |c: char| c.is_ascii_alphanumeric() || "-_.+".contains(c);
+    let valid = |c: char| c.is_ascii_alphanumeric() || "-_.+:".contains(c);
     if backend.name.is_empty() || !backend.name.chars().all(valid) {
         return Err(RegisterError::BadName);
     }
