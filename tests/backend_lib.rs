@@ -49,10 +49,9 @@ fn env_u64(name: &str, default: u64) -> u64 {
 fn the_shim_registers_as_lib_boost_fcontext_keeping_every_control_word() {
     let b = backend();
     assert_eq!(b.name, "lib:boost-fcontext");
-    assert!(
-        b.summary.contains("keeps all callee-saved state"),
-        "{}",
-        b.summary
+    assert_eq!(
+        b.checked().to_string(),
+        "all callee-saved state (register probe at every switch)"
     );
     assert!(std::ptr::eq(
         registry::find("lib:boost-fcontext").unwrap(),
