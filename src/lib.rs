@@ -9,12 +9,15 @@
 //!   cross-check against real greenlet, the corpus and the generator statistics;
 //! - [`campaign`]: the differential fuzzing campaign over worker processes, crash isolation,
 //!   minimization in workers and finding files;
+//! - [`bench`]: `switchyard bench`, the figures of any registered backend through the greenlet
+//!   trait beside its peers' (table, JSON, SVG plot);
 //! - [`lifeline`]: child processes that die with this process (used by `campaign` and
 //!   `check::crosscheck`; imports nothing).
 //!
 //! The `switchyard` binary (`src/main.rs`, `src/cli/`) is a thin layer of argument parsing and
 //! printing over these.
 
+pub mod bench;
 pub mod campaign;
 pub mod check;
 pub mod gen;

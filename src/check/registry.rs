@@ -23,6 +23,9 @@ pub struct Backend {
     /// One line on how it switches.
     pub summary: &'static str,
     run: fn(&Program, &str, &HubConfig) -> RunResult,
+    /// What `switchyard bench` measures: the registered hub type, unless
+    /// [`Backend::bench_through`] names another (the native backends' unprobed runtime).
+    bench: crate::bench::BenchFn,
 }
 
 impl Backend {
@@ -32,7 +35,24 @@ impl Backend {
             name,
             summary,
             run: interp::run::<H>,
+            bench: crate::bench::measure::<H>,
         }
+    }
+
+    /// This entry, measured by `switchyard bench` through hub type `B` instead of the one it
+    /// runs programs on: the native backends run programs with the register probe at every
+    /// switch, and are benchmarked without it.
+    pub const fn bench_through<B: Hub<RtValue>>(self) -> Backend {
+        Backend {
+            bench: crate::bench::measure::<B>,
+            ..self
+        }
+    }
+
+    /// Measures this backend for `switchyard bench` (see [`crate::bench`]), on the calling
+    /// thread, which must have stack enough (see [`PROGRAM_THREAD_STACK`]).
+    pub fn bench_here(&self, plan: &crate::bench::Plan) -> crate::bench::Measured {
+        (self.bench)(plan, self.name)
     }
 
     /// Whether this is a deliberately broken backend (`mutant-*`, `crash-*`; registered only
@@ -130,9 +150,14 @@ pub use switchyard_impls::greenlet::panic_message;
 /// The greenlet runtime over a native stack-switching backend, with the register probe at
 /// every switch ([`switchyard_impls::probe::Probed`]): a backend that loses a callee-saved
 /// register or control word across a switch is a `register-corruption` finding. (The
-/// benchmark uses the backends unprobed.)
+/// benchmark uses the backends unprobed: [`Backend::bench_through`].)
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 type Native<S> = switchyard_impls::runtime::Runtime<switchyard_impls::probe::Probed<S>, RtValue>;
+
+/// The greenlet runtime over a native backend without the probe: what `switchyard bench`
+/// measures.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+type Unprobed<S> = switchyard_impls::runtime::Runtime<S, RtValue>;
 
 /// The interpreter's promise for the backends that move stacks (stack-copy and its mutants).
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
@@ -141,6 +166,8 @@ struct InterpreterKeepsStacksPrivate;
 // SAFETY: the interpreter (safe code, no threads of its own) runs greenlet bodies that are
 // `'static` closures over heap data (`Arc`s); nothing it runs keeps a pointer into a
 // greenlet's stack while that greenlet is suspended, for another greenlet or another thread.
+// The same holds for `switchyard bench`'s bodies (`crate::bench`), which only switch and keep
+// local arrays that nothing else sees.
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 unsafe impl switchyard_impls::runtime::SharedStackContract for InterpreterKeepsStacksPrivate {}
 
@@ -188,17 +215,20 @@ registry! {
         Backend::new::<NativeShared<switchyard_impls::stack_copy::StackCopy>>(
             "stack-copy",
             "greenlet's algorithm: one shared stack, overlapping slices copied to and from the heap",
-        ),
+        )
+        .bench_through::<Unprobed<Shared<switchyard_impls::stack_copy::StackCopy>>>(),
         #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
         Backend::new::<Native<switchyard_impls::mmap::Mmap>>(
             "mmap",
             "an mmap'd stack per greenlet with a guard page, naked-asm register swap",
-        ),
+        )
+        .bench_through::<Unprobed<switchyard_impls::mmap::Mmap>>(),
         #[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
         Backend::new::<Native<switchyard_impls::ucontext::Ucontext>>(
             "ucontext",
             "getcontext/makecontext/swapcontext from libc on mmap'd stacks with a guard page",
-        ),
+        )
+        .bench_through::<Unprobed<switchyard_impls::ucontext::Ucontext>>(),
         // Deliberately broken backends (see `switchyard_impls::mutants`); `is_mutant` is true.
         #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
         Backend::new::<Native<switchyard_impls::mutants::swap::MutantRbx>>(
