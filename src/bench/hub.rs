@@ -267,16 +267,17 @@ fn rss_and_page_tables() -> Option<(u64, u64)> {
 /// Memory per suspended greenlet: `count` greenlets, each started and suspended in its first
 /// switch back (at depth 0), held by handles; the growth of the process divided by `count`.
 fn memory<H: Hub<RtValue>>(hub: &H, count: usize) -> Result<Memory, String> {
-    let mut held = Vec::with_capacity(count);
+    // The caller's handles are not the hub's memory: their slots are touched before.
+    let mut held: Vec<Option<H::Greenlet>> = (0..count).map(|_| None).collect();
     let (rss0, pte0) = rss_and_page_tables().ok_or("cannot read /proc/self/statm or status")?;
     let (s0, _) = copy_counts();
-    for _ in 0..count {
+    for slot in held.iter_mut() {
         let main = hub.main();
         let g = hub
             .spawn(Box::new(move |h: &H, _| pong(h, &main)), None)
             .map_err(backend_error)?;
         match hub.switch(g.clone(), RtValue::Int(0)) {
-            Ok(RtValue::Int(1)) => held.push(g),
+            Ok(RtValue::Int(1)) => *slot = Some(g),
             other => return Err(format!("a held greenlet answered {other:?}")),
         }
     }
