@@ -9,6 +9,8 @@
 //!   cross-check against real greenlet, the corpus and the generator statistics;
 //! - [`campaign`]: the differential fuzzing campaign over worker processes, crash isolation,
 //!   minimization in workers and finding files;
+//! - [`bench`]: `switchyard bench`, the figures of any registered backend through the greenlet
+//!   trait beside its peers' (table, JSON, SVG plot);
 //! - [`lifeline`]: child processes that die with this process (used by `campaign` and
 //!   `check::crosscheck`; imports nothing).
 //!
@@ -17,6 +19,7 @@
 //! own backends builds its own binary the same way. [`fuzz_one`] is the body of a cargo-fuzz
 //! target over any backends.
 
+pub mod bench;
 pub mod campaign;
 pub mod check;
 pub mod cli;

@@ -100,6 +100,9 @@ pub struct Backend {
     pub provenance: Provenance,
     checked: CheckedBy,
     run: fn(&Program, &str, &HubConfig) -> RunResult,
+    /// What `switchyard bench` measures: the registered hub type, unless
+    /// the native constructors name another (their backend's unprobed runtime, [`Unprobed`]).
+    bench: crate::bench::BenchFn,
 }
 
 /// [`Checked`], with a native backend's guarantees asked of its type when needed (a trait
@@ -122,6 +125,7 @@ impl Backend {
             provenance: Provenance::BuiltIn,
             checked: CheckedBy::Hub(HUB_NOTE),
             run: interp::run::<H>,
+            bench: crate::bench::measure::<H>,
         }
     }
 
@@ -138,6 +142,7 @@ impl Backend {
             provenance: Provenance::BuiltIn,
             checked: CheckedBy::Native(S::guarantees),
             run: interp::run::<Native<S>>,
+            bench: crate::bench::measure::<Unprobed<S>>,
         }
     }
 
@@ -156,6 +161,7 @@ impl Backend {
             provenance: Provenance::BuiltIn,
             checked: CheckedBy::Native(S::guarantees),
             run: interp::run::<NativeShared<S>>,
+            bench: crate::bench::measure::<Unprobed<Shared<S>>>,
         }
     }
 
@@ -166,6 +172,12 @@ impl Backend {
             provenance: Provenance::Crate { name, version },
             ..self
         }
+    }
+
+    /// Measures this backend for `switchyard bench` (see [`crate::bench`]), on the calling
+    /// thread, which must have stack enough (see [`PROGRAM_THREAD_STACK`]).
+    pub fn bench_here(&self, plan: &crate::bench::Plan) -> crate::bench::Measured {
+        (self.bench)(plan, self.name)
     }
 
     /// This backend, loaded from the shared library at `path`.
@@ -302,10 +314,15 @@ pub use switchyard_impls::greenlet::panic_message;
 /// The greenlet runtime over a native stack-switching backend, with the register probe at
 /// every switch ([`switchyard_impls::probe::Probed`]): a backend that loses a callee-saved
 /// register or control word across a switch is a `register-corruption` finding. (The
-/// benchmark uses the backends unprobed.)
+/// benchmark uses the backends unprobed: [`Unprobed`].)
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 pub(crate) type Native<S> =
     switchyard_impls::runtime::Runtime<switchyard_impls::probe::Probed<S>, RtValue>;
+
+/// The greenlet runtime over a native backend without the probe: what `switchyard bench`
+/// measures.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+type Unprobed<S> = switchyard_impls::runtime::Runtime<S, RtValue>;
 
 /// The interpreter's promise for the backends that move stacks (stack-copy and its mutants).
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
@@ -314,6 +331,8 @@ struct InterpreterKeepsStacksPrivate;
 // SAFETY: the interpreter (safe code, no threads of its own) runs greenlet bodies that are
 // `'static` closures over heap data (`Arc`s); nothing it runs keeps a pointer into a
 // greenlet's stack while that greenlet is suspended, for another greenlet or another thread.
+// The same holds for `switchyard bench`'s bodies (`crate::bench`), which only switch and keep
+// local arrays that nothing else sees.
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 unsafe impl SharedStackContract for InterpreterKeepsStacksPrivate {}
 

@@ -25,6 +25,7 @@ macro_rules! outln {
 
 mod artifact;
 mod backends;
+mod bench;
 mod crosscheck;
 mod fuzz;
 mod gen;
@@ -135,6 +136,12 @@ enum Command {
     /// Convert a cargo-fuzz input (a crash artifact or a corpus entry) to a readable .gp
     /// program, decoded exactly as the fuzz targets decode it.
     Artifact(artifact::Args),
+    /// Measure backends through the greenlet trait beside their peers: round trip at a sweep
+    /// of depths, spawn to finish, bytes copied per switch (stack-copy), memory per suspended
+    /// greenlet; corosensei, raw swapcontext and raw thread ping-pong in the same run. Prints
+    /// a table with issue 12's goals as ratios; --json, --svg for CI and the README. Progress
+    /// goes to stderr. A default run takes about a minute, --quick a few seconds.
+    Bench(bench::Args),
     /// Internal: a campaign worker process (reads jobs on stdin, answers on stdout).
     #[command(name = "__worker", hide = true)]
     Worker,
@@ -179,7 +186,13 @@ fn main() -> u8 {
     unsafe {
         libc::signal(libc::SIGXFSZ, libc::SIG_IGN);
     }
-    let command = Cli::command().mut_subcommands(|c| c.after_help(EXIT_STATUS));
+    let command = Cli::command().mut_subcommands(|c| {
+        if c.get_name() == "bench" {
+            c.after_help(format!("{}\n\n{EXIT_STATUS}", bench::READING))
+        } else {
+            c.after_help(EXIT_STATUS)
+        }
+    });
     let parsed = command
         .try_get_matches()
         .and_then(|m| Cli::from_arg_matches(&m));
@@ -207,6 +220,7 @@ fn main() -> u8 {
         Command::Minimize(args) => minimize::run(&args),
         Command::Stats(args) => stats::run(&args),
         Command::Artifact(args) => artifact::run(&args),
+        Command::Bench(args) => bench::run(&args),
         Command::Worker => crate::campaign::serve::worker_main(),
     }
 }

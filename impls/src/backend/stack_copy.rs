@@ -72,8 +72,8 @@ const MAIN_STOP: usize = usize::MAX;
 /// suspension.
 const ACTIVE: usize = 1;
 
-/// Saves below this many bytes only align their buffer to the stack's position within a
-/// 64-byte line (see [`SaveBuffer::layout_for`]).
+/// Saves below this many bytes take a plain allocation, not placed at the stack's offset
+/// within a page (see [`SaveBuffer`]).
 const SMALL_SAVE: usize = 1024;
 
 /// Switching state of one greenlet on the stack-copy backend (greenlet's `StackState`).
@@ -102,47 +102,86 @@ thread_local! {
     /// The context running now on this thread (null before the first switch). Only read to
     /// unlink a dropped context from the running context's `stack_prev` chain.
     static CURRENT: Cell<*mut Context> = const { Cell::new(null_mut()) };
+    /// Bytes this thread's switches have copied, stack to heap and heap to stack (see
+    /// [`copy_counts`]). A plain thread-local add beside a copy: one instruction.
+    static COPIED: Cell<CopyCounts> = const { Cell::new(CopyCounts { saved: 0, restored: 0 }) };
 }
 
-/// A context's heap copy of part of its stack.
+/// Bytes the stack-copy switches of the calling thread have copied since it started: what
+/// `switchyard bench` reports as bytes copied per switch (take the difference of two readings).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct CopyCounts {
+    /// Stack bytes saved to the heap (suspended contexts' slices).
+    pub saved: u64,
+    /// Heap bytes written back onto the stack (resumed contexts' slices).
+    pub restored: u64,
+}
+
+/// This thread's [`CopyCounts`] so far.
+pub fn copy_counts() -> CopyCounts {
+    COPIED.with(Cell::get)
+}
+
+/// A context's heap copy of part of its stack: one buffer per context, kept from one
+/// suspension to the next (a restore only marks it empty), so that a greenlet switching at
+/// the same depth again allocates nothing; it grows when a save needs more and is freed when
+/// the context dies or is dropped.
 ///
-/// Placement: the buffer is put at the same offset within a 4 KiB page as the stack bytes it
-/// holds (`data ≡ stack_start (mod 4096)`), so that the source and destination of both
-/// copies (stack to heap when saving, heap to stack when restoring) are 0 bytes apart modulo
-/// 4096. A copy whose destination sits just past its source modulo 4096 (say 16 bytes) makes
-/// `rep movsb`/vector loads alias the stores just made ("4K aliasing"): measured on the
-/// development machine (AMD EPYC, glibc 2.36) a 4 KiB save costs 96 ns at +16 bytes and a
-/// restore 98 ns at -16 bytes, against 41-43 ns at offset 0; on some Intel parts the brief
-/// measured 1.4 µs against 51 ns. Saves smaller than [`SMALL_SAVE`] bytes only match the
-/// stack's offset within a 64-byte line, to waste at most 63 bytes of padding instead of up to
-/// 4095 (for them the aliasing penalty is a few nanoseconds).
+/// Placement: a buffer for [`SMALL_SAVE`] bytes or more is put at the same offset within a
+/// 4 KiB page as the stack bytes it holds (`data ≡ stack_start (mod 4096)`), so that the
+/// source and destination of both copies (stack to heap when saving, heap to stack when
+/// restoring) are 0 bytes apart modulo 4096. A copy whose destination sits just past its
+/// source modulo 4096 (say 16 bytes) makes `rep movsb`/vector loads alias the stores just made
+/// ("4K aliasing"): measured on the development machine (AMD EPYC, glibc 2.36) a 4 KiB save
+/// costs 96 ns at +16 bytes and a restore 98 ns at -16 bytes, against 41-43 ns at offset 0; on
+/// some Intel parts the brief measured 1.4 µs against 51 ns. Smaller saves take a plain
+/// 16-byte-aligned allocation (the allocator's fast path, no padding: for them the aliasing
+/// penalty is a few nanoseconds, and a suspended greenlet's bookkeeping stays small).
 struct SaveBuffer {
     /// Start of the allocation (null: nothing allocated).
     base: *mut u8,
-    /// Layout of the allocation.
-    layout: Layout,
     /// Where byte 0 of the copy is (`base` plus the placement padding).
     data: *mut u8,
     /// Bytes of the copy that are in use (greenlet's `_stack_saved`).
     len: usize,
-    /// Bytes available from `data` on.
-    cap: usize,
+    /// Size of the allocation; its alignment is [`SaveBuffer::align_of`] of it.
+    size: usize,
 }
 
 impl SaveBuffer {
     const EMPTY: SaveBuffer = SaveBuffer {
         base: null_mut(),
-        layout: Layout::new::<u8>(),
         data: null_mut(),
         len: 0,
-        cap: 0,
+        size: 0,
     };
+
+    /// The alignment of an allocation of `size` bytes (sizes of page-aligned allocations are
+    /// made a multiple of 4096, all others are smaller or not: see [`SaveBuffer::layout_for`]).
+    fn align_of(size: usize) -> usize {
+        if size >= SMALL_SAVE && size.is_multiple_of(4096) {
+            4096
+        } else {
+            16
+        }
+    }
+
+    fn layout(&self) -> Layout {
+        match Layout::from_size_align(self.size, Self::align_of(self.size)) {
+            Ok(layout) => layout,
+            Err(_) => std::process::abort(),
+        }
+    }
 
     /// Layout and padding for a buffer of `size` bytes that holds stack bytes from `start` on.
     fn layout_for(start: usize, size: usize) -> (Layout, usize) {
-        let align = if size < SMALL_SAVE { 64 } else { 4096 };
-        let pad = start & (align - 1);
-        let total = (pad + size).next_multiple_of(64);
+        let (align, pad, total) = if size < SMALL_SAVE {
+            (16, 0, size.next_multiple_of(16))
+        } else {
+            let pad = start & 4095;
+            (4096, pad, (pad + size).next_multiple_of(4096))
+        };
+        debug_assert_eq!(Self::align_of(total), align);
         match Layout::from_size_align(total, align) {
             Ok(layout) => (layout, pad),
             Err(_) => std::process::abort(),
@@ -150,13 +189,27 @@ impl SaveBuffer {
     }
 
     /// Makes room for `size` bytes of copy of the stack from `start` on, keeping the `len`
-    /// bytes saved already.
+    /// bytes saved already (which, when there are any, were saved from the same `start`).
+    #[inline]
     fn reserve(&mut self, start: usize, size: usize) {
-        if size <= self.cap {
-            return;
+        if !self.base.is_null() {
+            let align = Self::align_of(self.size);
+            let pad = if align == 16 { 0 } else { start & (align - 1) };
+            if pad + size <= self.size && (size < SMALL_SAVE || align == 4096) {
+                // SAFETY: `pad + size <= self.size`: inside the allocation. When `len > 0`
+                // the copy started at the same `start`, so `pad` is where it already is.
+                self.data = unsafe { self.base.add(pad) };
+                return;
+            }
         }
+        self.grow(start, size);
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn grow(&mut self, start: usize, size: usize) {
         let (layout, pad) = Self::layout_for(start, size);
-        // SAFETY: `layout` has a non-zero size (at least 64 bytes).
+        // SAFETY: `layout` has a non-zero size (at least 16 bytes).
         let base = unsafe { alloc(layout) };
         if base.is_null() {
             handle_alloc_error(layout);
@@ -167,23 +220,22 @@ impl SaveBuffer {
         if !self.base.is_null() {
             // SAFETY: the old buffer holds `len` initialised bytes at `data`, the new one has
             // room for `size >= len` bytes; two distinct allocations do not overlap; the old
-            // allocation was made with `self.layout`.
+            // allocation was made with `self.layout()`.
             unsafe {
                 ptr::copy_nonoverlapping(self.data, data, self.len);
-                dealloc(self.base, self.layout);
+                dealloc(self.base, self.layout());
             }
         }
         self.base = base;
-        self.layout = layout;
         self.data = data;
-        self.cap = layout.size() - pad;
+        self.size = layout.size();
     }
 
     /// Frees the buffer (if any) and forgets the saved bytes.
     fn free(&mut self) {
         if !self.base.is_null() {
             // SAFETY: `base` was allocated with `layout` and not freed since.
-            unsafe { dealloc(self.base, self.layout) };
+            unsafe { dealloc(self.base, self.layout()) };
         }
         *self = SaveBuffer::EMPTY;
     }
@@ -243,6 +295,11 @@ impl Context {
             );
         }
         self.saved.len = want;
+        COPIED.with(|c| {
+            let mut n = c.get();
+            n.saved += (want - have) as u64;
+            c.set(n);
+        });
     }
 }
 
@@ -356,7 +413,14 @@ pub(crate) unsafe extern "C" fn sy_restore_state<const BUG: u8>(
                 dest += 16;
             }
             ptr::copy_nonoverlapping(t.saved.data, dest as *mut u8, t.saved.len);
-            t.saved.free();
+            let restored = t.saved.len as u64;
+            COPIED.with(|c| {
+                let mut n = c.get();
+                n.restored += restored;
+                c.set(n);
+            });
+            // Keep the buffer for this context's next suspension.
+            t.saved.len = 0;
         }
         let mut owner = from;
         if (*owner).stack_start == 0 {

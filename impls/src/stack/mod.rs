@@ -48,6 +48,8 @@ pub(crate) struct Stack {
     total: usize,
     usable: usize,
     valgrind_id: usize,
+    /// The backend named in the guard-page registry for this stack.
+    backend: &'static str,
 }
 
 impl Stack {
@@ -55,8 +57,13 @@ impl Stack {
     /// `backend` names the backend in the overflow message.
     pub(crate) fn take(size: usize, backend: &'static str) -> Result<Stack, BackendError> {
         let usable = usable_size(size)?;
-        if let Some(stack) = pool::take(usable) {
-            guard::insert(stack.base as usize, stack.usable, backend);
+        if let Some(mut stack) = pool::take(usable) {
+            // Renamed only when another backend used it last: the registry's lock and hash
+            // are not on the way of every spawn.
+            if !std::ptr::eq(stack.backend, backend) {
+                guard::insert(stack.base as usize, stack.usable, backend);
+                stack.backend = backend;
+            }
             return Ok(stack);
         }
         Stack::map(usable, backend)
@@ -98,6 +105,7 @@ impl Stack {
             total,
             usable,
             valgrind_id,
+            backend,
         })
     }
 

@@ -1,0 +1,294 @@
+//! The figures of one backend, through the greenlet trait only ([`Hub`]), so that any
+//! registered backend is measured the same way: round trip at each depth of the plan, the
+//! 4 KiB round trip at 8 positions within a page, spawn-to-finish, and memory per suspended
+//! greenlet.
+//!
+//! A round trip is `hub.switch(g.clone(), v)` from main, answered by the greenlet's
+//! `hub.switch(main.clone(), v)`: what a user of the trait writes. The greenlet is started
+//! from the very function that then loops over the switches ([`round_trips`]), so main
+//! switches from the depth where the greenlet was started, and the greenlet switches from one
+//! extra frame of exactly `depth` bytes of locals below its start: a stack-copy switch then
+//! has that frame (plus the runtime's own frames) to copy, and nothing of main's.
+
+use super::{time, DepthRow, Measured, Memory, Plan, Timing, OFFSET_DEPTH};
+use crate::interp::RtValue;
+use std::hint::black_box;
+use switchyard_impls::greenlet::{BackendError, Hub, HubConfig, Outcome};
+
+/// Stack of each greenlet where the backend gives greenlets stacks: room for the deepest
+/// depth (128 KiB) and the runtime's frames; small, so that thousands of suspended greenlets
+/// (the memory figure) stay cheap to reserve on the thread backend.
+const BENCH_STACK: usize = 512 << 10;
+
+/// Measures backend hub type `H` per `plan` on the calling thread (which needs stack enough
+/// for stack-copy: see `registry::PROGRAM_THREAD_STACK`). `name` labels progress lines.
+pub fn measure<H: Hub<RtValue>>(plan: &Plan, name: &str) -> Measured {
+    let failed = |e: String| Measured {
+        backend: name.to_string(),
+        round_trip: Err(e.clone()),
+        page_offsets: plan.page_offsets.then(|| Err(e.clone())),
+        spawn_to_finish: Err(e.clone()),
+        memory: (plan.memory_greenlets > 0).then_some(Err(e)),
+    };
+    let hub = match H::new(&HubConfig {
+        stack_size: BENCH_STACK,
+    }) {
+        Ok(hub) => hub,
+        Err(e) => return failed(format!("cannot make a hub: {e}")),
+    };
+    let mut rows = Vec::new();
+    let mut round_trip = Ok(());
+    for &depth in &plan.depths {
+        match round_trips(&hub, plan, depth) {
+            Ok(row) => {
+                plan.note(
+                    name,
+                    &format!("round trip at {} KiB", depth >> 10),
+                    &row.time,
+                );
+                rows.push(row);
+            }
+            Err(e) => {
+                round_trip = Err(e);
+                break;
+            }
+        }
+    }
+    let page_offsets = plan.page_offsets.then(|| {
+        let mut medians = Vec::new();
+        for k in 0..8 {
+            let t = shifted(k, &hub, plan)?;
+            plan.note(
+                name,
+                &format!("round trip at 4 KiB, stack {} B lower", k * 512),
+                &t.time,
+            );
+            medians.push(t.time.median_ns);
+        }
+        Ok(medians)
+    });
+    let spawn_to_finish = spawn_to_finish(&hub, plan);
+    if let Ok(t) = &spawn_to_finish {
+        plan.note(name, "spawn to finish", t);
+    }
+    let memory = (plan.memory_greenlets > 0).then(|| {
+        let m = memory(&hub, plan.memory_greenlets);
+        if let (Ok(m), true) = (&m, plan.progress) {
+            eprintln!(
+                "bench: {name}: memory per suspended greenlet: {:.0} B RSS, {:.0} B page tables, \
+                 {:.0} B saved stack ({} greenlets)",
+                m.rss, m.page_tables, m.saved, m.greenlets
+            );
+        }
+        m
+    });
+    Measured {
+        backend: name.to_string(),
+        round_trip: round_trip.map(|()| rows),
+        page_offsets,
+        spawn_to_finish,
+        memory,
+    }
+}
+
+fn backend_error(e: BackendError) -> String {
+    e.0
+}
+
+/// The greenlet's side of a round trip: switch to main for ever (until killed).
+#[inline(never)]
+fn pong<H: Hub<RtValue>>(hub: &H, main: &H::Greenlet) -> Outcome<RtValue> {
+    loop {
+        black_box(hub.switch(main.clone(), RtValue::Int(1))?);
+    }
+}
+
+/// [`pong`] below one frame holding `N` bytes of locals.
+#[inline(never)]
+fn pong_below<H: Hub<RtValue>, const N: usize>(hub: &H, main: &H::Greenlet) -> Outcome<RtValue> {
+    let frame = black_box([7u8; N]);
+    let r = pong(hub, main);
+    black_box(&frame);
+    r
+}
+
+/// The body of a round-trip greenlet switching from `depth` bytes below its start.
+fn body<H: Hub<RtValue>>(hub: &H, main: &H::Greenlet, depth: usize) -> Outcome<RtValue> {
+    match depth {
+        0 => pong(hub, main),
+        0x400 => pong_below::<H, 0x400>(hub, main),
+        0x800 => pong_below::<H, 0x800>(hub, main),
+        0x1000 => pong_below::<H, 0x1000>(hub, main),
+        0x2000 => pong_below::<H, 0x2000>(hub, main),
+        0x4000 => pong_below::<H, 0x4000>(hub, main),
+        0x8000 => pong_below::<H, 0x8000>(hub, main),
+        0x10000 => pong_below::<H, 0x10000>(hub, main),
+        0x20000 => pong_below::<H, 0x20000>(hub, main),
+        _ => Ok(RtValue::None),
+    }
+}
+
+/// This thread's stack-copy counters (zero where there is no stack-copy backend).
+fn copy_counts() -> (u64, u64) {
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    {
+        let c = switchyard_impls::stack_copy::copy_counts();
+        (c.saved, c.restored)
+    }
+    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
+    {
+        (0, 0)
+    }
+}
+
+/// `n` round trips to `g` (`n == 0`: none). The greenlet's first switch is made by this
+/// function too, so that every switch from main leaves from the same depth.
+#[inline(never)]
+fn switches<H: Hub<RtValue>>(hub: &H, g: &H::Greenlet, n: u64) -> Result<(), String> {
+    for _ in 0..n {
+        match hub.switch(g.clone(), RtValue::Int(2)) {
+            Ok(RtValue::Int(1)) => {}
+            other => return Err(format!("the round-trip greenlet answered {other:?}")),
+        }
+    }
+    Ok(())
+}
+
+/// The round trip at `depth`, with bytes copied per round trip.
+fn round_trips<H: Hub<RtValue>>(hub: &H, plan: &Plan, depth: usize) -> Result<DepthRow, String> {
+    if !super::DEPTHS.contains(&depth) {
+        return Err(format!("no round trip at depth {depth}"));
+    }
+    let main = hub.main();
+    let g = hub
+        .spawn(Box::new(move |h: &H, _| body(h, &main, depth)), None)
+        .map_err(backend_error)?;
+    let mut started = None;
+    let mut failure = None;
+    let mut done = 0u64;
+    let t = time(plan, |n| {
+        if failure.is_some() {
+            return;
+        }
+        if started.is_none() {
+            // Starts it (to its first switch back) from the frame every later switch leaves
+            // from, so that main's own frames never overlap the greenlet's.
+            if let Err(e) = switches(hub, &g, 1) {
+                failure = Some(e);
+                return;
+            }
+            started = Some(copy_counts());
+        }
+        failure = switches(hub, &g, n).err();
+        done += n;
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    let (s0, r0) = started.unwrap_or_default();
+    let (s1, r1) = copy_counts();
+    let per = |a: u64, b: u64| (b - a) as f64 / done.max(1) as f64;
+    drop(g); // killed: GreenletExit thrown in, it ends
+    Ok(DepthRow {
+        depth,
+        time: t,
+        saved: per(s0, s1),
+        restored: per(r0, r1),
+    })
+}
+
+/// A frame of `N` bytes, then the [`OFFSET_DEPTH`] round trip below it.
+#[inline(never)]
+fn below<H: Hub<RtValue>, const N: usize>(hub: &H, plan: &Plan) -> Result<DepthRow, String> {
+    let frame = black_box([0u8; N]);
+    let r = round_trips(hub, plan, OFFSET_DEPTH);
+    black_box(&frame);
+    r
+}
+
+/// The [`OFFSET_DEPTH`] round trip with the whole exchange `k * 512` bytes lower on the stack.
+fn shifted<H: Hub<RtValue>>(k: usize, hub: &H, plan: &Plan) -> Result<DepthRow, String> {
+    match k {
+        0 => below::<H, 16>(hub, plan),
+        1 => below::<H, 528>(hub, plan),
+        2 => below::<H, 1040>(hub, plan),
+        3 => below::<H, 1552>(hub, plan),
+        4 => below::<H, 2064>(hub, plan),
+        5 => below::<H, 2576>(hub, plan),
+        6 => below::<H, 3088>(hub, plan),
+        _ => below::<H, 3600>(hub, plan),
+    }
+}
+
+/// Spawn a greenlet, switch to it, it returns its start value: per greenlet.
+fn spawn_to_finish<H: Hub<RtValue>>(hub: &H, plan: &Plan) -> Result<Timing, String> {
+    let mut failure = None;
+    let t = time(plan, |n| {
+        for _ in 0..n {
+            if failure.is_some() {
+                return;
+            }
+            let g = match hub.spawn(Box::new(|_: &H, v| Ok(v.unwrap_or(RtValue::None))), None) {
+                Ok(g) => g,
+                Err(e) => {
+                    failure = Some(backend_error(e));
+                    return;
+                }
+            };
+            if hub.switch(g, RtValue::Int(3)) != Ok(RtValue::Int(3)) {
+                failure = Some("the spawned greenlet did not return its start value".into());
+            }
+        }
+    });
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(t),
+    }
+}
+
+/// Resident set size and page tables of this process, in bytes.
+fn rss_and_page_tables() -> Option<(u64, u64)> {
+    let statm = std::fs::read_to_string("/proc/self/statm").ok()?;
+    let pages: u64 = statm.split_whitespace().nth(1)?.parse().ok()?;
+    // SAFETY: sysconf has no memory-safety preconditions.
+    let page = unsafe { libc::sysconf(libc::_SC_PAGESIZE) }.max(1) as u64;
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let pte_kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmPTE:"))?
+        .trim()
+        .trim_end_matches("kB")
+        .trim()
+        .parse()
+        .ok()?;
+    Some((pages * page, pte_kb << 10))
+}
+
+/// Memory per suspended greenlet: `count` greenlets, each started and suspended in its first
+/// switch back (at depth 0), held by handles; the growth of the process divided by `count`.
+fn memory<H: Hub<RtValue>>(hub: &H, count: usize) -> Result<Memory, String> {
+    // The caller's handles are not the hub's memory: their slots are touched before.
+    let mut held: Vec<Option<H::Greenlet>> = (0..count).map(|_| None).collect();
+    let (rss0, pte0) = rss_and_page_tables().ok_or("cannot read /proc/self/statm or status")?;
+    let (s0, _) = copy_counts();
+    for slot in held.iter_mut() {
+        let main = hub.main();
+        let g = hub
+            .spawn(Box::new(move |h: &H, _| pong(h, &main)), None)
+            .map_err(backend_error)?;
+        match hub.switch(g.clone(), RtValue::Int(0)) {
+            Ok(RtValue::Int(1)) => *slot = Some(g),
+            other => return Err(format!("a held greenlet answered {other:?}")),
+        }
+    }
+    let (rss1, pte1) = rss_and_page_tables().ok_or("cannot read /proc/self/statm or status")?;
+    let (s1, _) = copy_counts();
+    drop(held); // every one killed
+    let per = |a: u64, b: u64| b.saturating_sub(a) as f64 / count as f64;
+    Ok(Memory {
+        greenlets: count,
+        rss: per(rss0, rss1),
+        page_tables: per(pte0, pte1),
+        saved: per(s0, s1),
+    })
+}
