@@ -2,7 +2,9 @@
 //! within a fixed bound, every other backend within a multiple of the oracle's own time on the
 //! same program plus a floor, each counted from the worker's `running BACKEND` line
 //! ([`super::protocol`]), so that a hang costs a fraction of a second and a correct but slow
-//! backend is not a finding.
+//! backend is not a finding. While a `timeout` finding is minimized, its candidates are
+//! judged with tighter deadlines ([`Timeouts::for_candidates`]); what is reported is always
+//! confirmed at the normal ones ([`super::minimize`]).
 
 use std::time::Duration;
 
@@ -51,6 +53,32 @@ impl Timeouts {
     }
 }
 
+/// The factor of the tightest deadline a `timeout` finding's candidates are judged with
+/// ([`Timeouts::for_candidates`]).
+pub const CANDIDATE_FACTOR: u32 = 2;
+/// The floor of that deadline.
+pub const CANDIDATE_FLOOR: Duration = Duration::from_millis(15);
+/// How much each round of loosening multiplies the candidates' factor and floor by.
+pub const LOOSENING: u32 = 2;
+
+impl Timeouts {
+    /// The deadlines the candidates of a `timeout` finding are judged with in minimization
+    /// round `round` (0, 1, ...): [`CANDIDATE_FACTOR`] times the oracle's time on the candidate
+    /// plus [`CANDIDATE_FLOOR`], both multiplied by [`LOOSENING`] once per earlier round, and
+    /// never looser than `self` (from some round on they are `self`). A hang is killed at
+    /// tens of milliseconds instead of hundreds; a candidate that is only slow may be judged
+    /// to hang, which is why the minimized program is confirmed at `self` before it is
+    /// reported.
+    pub fn for_candidates(&self, round: u32) -> Timeouts {
+        let scale = LOOSENING.saturating_pow(round);
+        Timeouts {
+            oracle: self.oracle,
+            factor: CANDIDATE_FACTOR.saturating_mul(scale).min(self.factor),
+            floor: CANDIDATE_FLOOR.saturating_mul(scale).min(self.floor),
+        }
+    }
+}
+
 impl From<Duration> for Timeouts {
     fn from(limit: Duration) -> Timeouts {
         Timeouts::fixed(limit)
@@ -80,5 +108,31 @@ mod tests {
             fixed.backend(Duration::from_secs(1)),
             Duration::from_millis(300)
         );
+    }
+
+    #[test]
+    fn candidates_get_tighter_deadlines_that_loosen_to_the_normal_ones() {
+        let normal = Timeouts::default();
+        let first = normal.for_candidates(0);
+        assert_eq!(first.oracle, normal.oracle);
+        assert_eq!(first.factor, CANDIDATE_FACTOR);
+        assert_eq!(first.floor, CANDIDATE_FLOOR);
+        let oracle_time = Duration::from_millis(1);
+        assert!(first.backend(oracle_time) < normal.backend(oracle_time) / 5);
+        // Each round looser than the one before, until they are the normal deadlines.
+        let mut round = 0;
+        while normal.for_candidates(round) != normal {
+            let (this, next) = (
+                normal.for_candidates(round),
+                normal.for_candidates(round + 1),
+            );
+            assert!(next.backend(oracle_time) > this.backend(oracle_time));
+            round += 1;
+            assert!(round < 10, "never reaches the normal deadlines");
+        }
+        assert_eq!(normal.for_candidates(round + 5), normal);
+        // Never looser than the normal ones, even when those are tight already.
+        let tight = Timeouts::fixed(Duration::from_millis(5));
+        assert_eq!(tight.for_candidates(0), tight);
     }
 }
