@@ -99,7 +99,10 @@ fn bench_backend<H: Hub<N>>(c: &mut Criterion, name: &str) {
     let g = hub
         .spawn(
             Box::new(move |h, _| {
-                let top = &m as *const _ as usize;
+                // A local of this frame, not a capture: a boxed closure's captures may stay
+                // in the box (on the heap) rather than on the greenlet's stack.
+                let anchor = black_box(0u8);
+                let top = &anchor as *const u8 as usize;
                 let d = Deep {
                     hub: h,
                     main: &m,
@@ -178,6 +181,10 @@ backends! {
     "mmap" => Native<switchyard_impls::mmap::Mmap>,
     #[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
     "ucontext" => Native<switchyard_impls::ucontext::Ucontext>,
+    #[cfg(all(feature = "adapters", target_arch = "x86_64", target_os = "linux"))]
+    "adapter:corosensei" => Native<switchyard_impls::backend::adapters::corosensei::Corosensei>,
+    #[cfg(all(feature = "adapters", target_arch = "x86_64", target_os = "linux"))]
+    "adapter:fcontext" => Native<switchyard_impls::backend::adapters::fcontext::Fcontext>,
 }
 
 /// The shared-library route: the Boost.Context fcontext shim (`shims/boost-fcontext/`,

@@ -177,14 +177,26 @@ pub fn render(
             let _ = writeln!(out, "# original program: the file {}", shown(source));
         }
     }
-    let _ = writeln!(out, "# replay: switchyard run {backends}{file}");
-    let _ = writeln!(
-        out,
-        "# minimize again: switchyard minimize {backends}{file}"
-    );
+    let command = command();
+    let _ = writeln!(out, "# replay: {command} run {backends}{file}");
+    let _ = writeln!(out, "# minimize again: {command} minimize {backends}{file}");
     let _ = writeln!(out, "# {}", provenance.minimized);
     out.push_str(program_text);
     out
+}
+
+static COMMAND: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+
+/// Names the command that replay lines invoke: `switchyard` unless the binary embedding
+/// switchyard (`cli::main_with`) is called otherwise (its own file name, so that a finding of
+/// an out-of-tree backend replays with the binary that has that backend). Set once, at start.
+pub fn set_command(name: &str) {
+    let _ = COMMAND.set(name.to_string());
+}
+
+/// The command replay lines invoke (see [`set_command`]).
+pub fn command() -> &'static str {
+    COMMAND.get().map_or("switchyard", String::as_str)
 }
 
 /// The header of a finding file as read back; every field is `None` when its line is missing

@@ -88,7 +88,8 @@ pub fn run(args: &Args) -> u8 {
         })
         .collect();
     let replay = format!(
-        "switchyard fuzz --seed {seed} --profile {}{backend_flags}",
+        "{} fuzz --seed {seed} --profile {}{backend_flags}",
+        crate::campaign::findings::command(),
         profile.name()
     );
     eprintln!(

@@ -133,7 +133,7 @@ pub fn run(args: &Args) -> u8 {
         origin,
         found_by: header
             .found_by
-            .unwrap_or_else(|| format!("switchyard minimize {name}")),
+            .unwrap_or_else(|| format!("{} minimize {name}", findings::command())),
         minimized: findings::minimized_note(&found.minimized),
     };
     let text = print(&found.minimized.program);

@@ -168,6 +168,16 @@ enum Command {
 /// A backend that cannot be registered (a taken or malformed name, no provenance) is a
 /// message and exit status 2 before anything runs.
 pub fn main_with(extra_backends: Vec<Backend>) -> std::process::ExitCode {
+    // Replay lines name this binary: an out-of-tree one has backends `switchyard` lacks.
+    if let Some(name) = std::env::args_os()
+        .next()
+        .as_deref()
+        .map(std::path::Path::new)
+        .and_then(|p| p.file_name())
+        .and_then(|n| n.to_str())
+    {
+        crate::campaign::findings::set_command(name);
+    }
     for backend in extra_backends {
         let name = backend.name;
         if let Err(e) = registry::register(backend) {

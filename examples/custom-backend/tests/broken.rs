@@ -40,6 +40,10 @@ fn fuzz_finds_the_lost_r12_within_60_s_and_minimizes_it() {
     assert!(size <= MAX_STATEMENTS, "{size} statements:\n{text}");
     assert!(text.contains("# failure: register-corruption"), "{text}");
     assert!(text.contains("r12 expected"), "{text}");
+    assert!(
+        text.contains("# replay: custom-switchyard run --backend tiny "),
+        "the replay line names this binary:\n{text}"
+    );
     eprintln!(
         "found and minimized in {:.1} s, {size} statements:\n{text}",
         elapsed.as_secs_f64()
