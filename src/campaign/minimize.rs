@@ -7,7 +7,9 @@
 //! happen to lie, and on what earlier programs left in a long-lived worker. So each candidate
 //! of a crash runs in a fresh worker with address-space randomization off
 //! ([`Worker::fixed_layout`]) and must crash [`CRASH_CONFIRMATIONS`] times out of as many to
-//! count; other failures are judged by one run in one long-lived worker.
+//! count; other failures are judged by one run in one long-lived worker, once the original
+//! program has failed the same way in a fresh worker (a failure that needs the programs a
+//! worker ran before is not minimized: the campaign records it as not reproduced alone).
 //!
 //! Contract: a candidate never runs in the parent, so a candidate that crashes its worker is
 //! just another answer.
@@ -42,7 +44,7 @@ fn layout_sensitive(kind: FailureKind) -> bool {
 
 /// Minimizes the program of `reproducer`, every candidate run in `worker` (or, for a crash,
 /// in fresh workers like it). Returns `None` when the original program does not fail that
-/// way again.
+/// way again in a fresh worker.
 pub fn minimize_in_worker(
     worker: &mut Worker,
     reproducer: &Reproducer,
@@ -54,9 +56,13 @@ pub fn minimize_in_worker(
     let sensitive = layout_sensitive(reproducer.failure.kind);
     let template = worker.fresh().fixed_layout();
     let mut error = None;
+    // The original program is first checked in a fresh worker: a failure that shows only in
+    // a worker that ran other programs before is not this program's alone, and minimizing it
+    // would keep whatever candidate the worker's state makes fail (down to nothing).
+    let verified = std::cell::Cell::new(false);
     let mut replay = |p: &Program| -> Option<Failure> {
         let job = reproducer.job_for(p);
-        let outcome = if sensitive {
+        let outcome = if sensitive || !verified.get() {
             template.fresh().run(&job, timeouts)
         } else {
             worker.run(&job, timeouts)
@@ -71,7 +77,9 @@ pub fn minimize_in_worker(
     };
     let confirmations = if sensitive { CRASH_CONFIRMATIONS } else { 1 };
     let mut fails = |p: &Program| (0..confirmations).all(|_| replay(p).is_some());
-    if !fails(program) {
+    let reproduced = fails(program);
+    verified.set(true);
+    if !reproduced {
         return match error {
             Some(e) => Err(e),
             None => Ok(None),

@@ -31,6 +31,8 @@
 //! - [`serve`]: the worker process (child side); [`worker`]: a worker as the parent drives it;
 //! - [`isolate`]: which backend crashed; [`minimize`]: minimizing a finding in workers;
 //! - [`findings`]: finding files (header written and parsed, atomic, deduplicated);
+//! - [`history`]: the programs each worker process ran, for a failure that does not happen
+//!   again in a fresh worker;
 //! - [`ledger`]: the campaign's findings as they happen (written as found, then minimized);
 //! - [`interrupt`]: the signals that stop a campaign;
 //! - [`summary`]: what a campaign reports ([`Stop`], [`Summary`]) and its counters;
@@ -43,6 +45,7 @@
 
 pub mod fault;
 pub mod findings;
+pub mod history;
 pub mod inject;
 pub mod interrupt;
 pub mod isolate;
@@ -137,6 +140,8 @@ struct Pending {
     reproducer: Reproducer,
     program: Program,
     ticket: Ticket,
+    /// The programs its worker process ran before it, in order.
+    earlier: Vec<u64>,
 }
 
 /// What the campaign's threads share.
@@ -322,8 +327,9 @@ fn campaign_loop(
         .cancelled_by(Arc::clone(&shared.cancel))
         .cancel_on(Arc::clone(&shared.stop));
     let config = options.profile.config();
+    let mut history = history::History::default();
     // Writes a finding as found, then hands it to the minimizer.
-    let record = |reproducer: Reproducer, program: &Program| {
+    let record = |reproducer: Reproducer, program: &Program, history: &history::History| {
         let origin = origin_of(&reproducer.job);
         match shared
             .ledger
@@ -331,10 +337,13 @@ fn campaign_loop(
         {
             Seen::Written(ticket) => {
                 counters.pending.fetch_add(1, Ordering::Relaxed);
+                let mut earlier = history.indices();
+                earlier.pop(); // its own index
                 let _ = found.send(Pending {
                     reproducer,
                     program: program.clone(),
                     ticket,
+                    earlier,
                 });
             }
             Seen::OverCap => Counters::add(&counters.over_cap),
@@ -379,12 +388,17 @@ fn campaign_loop(
             break;
         }
         Counters::add(&counters.programs);
+        history.ran(worker.pid(), index);
         match outcome {
             Outcome::Cancelled => break,
             Outcome::Done(failures) => {
                 if failures.is_empty() {
                     continue;
                 }
+                // A program that left a hub alive is reported as such (the worker already
+                // runs the next program on a new program thread); the worker is restarted all
+                // the same, so that nothing else it left behind reaches later programs.
+                let leaked = failures.iter().any(|f| f.kind == FailureKind::HubLeak);
                 let program = seeded::program(options.seed, index, &config);
                 for f in failures {
                     if f.kind == FailureKind::Divergence {
@@ -396,7 +410,10 @@ fn campaign_loop(
                         "program {index}: {} {}: {}",
                         f.backend, f.kind, f.detail
                     ));
-                    record(isolate::reproducer_for(&job, f), &program);
+                    record(isolate::reproducer_for(&job, f), &program, &history);
+                }
+                if leaked {
+                    worker.restart();
                 }
             }
             Outcome::Crashed {
@@ -454,7 +471,7 @@ fn campaign_loop(
                         "program {index}: {} {}: {}",
                         r.failure.backend, r.failure.kind, r.failure.detail
                     ));
-                    record(r, &program);
+                    record(r, &program, &history);
                 }
                 if let Some(ticket) = &unisolated {
                     if !shared.ledger.failed() {
@@ -465,6 +482,42 @@ fn campaign_loop(
         }
     }
     Ok(())
+}
+
+/// The header note of a finding that did not fail again in a fresh worker: it needs the
+/// programs its worker ran before it, which are written next to it (`FILE.sequence`, one
+/// index a line, in order) when there are any.
+fn not_reproduced_note(options: &Options, pending: &Pending, statements: usize) -> String {
+    let head = format!(
+        "not minimized: NOT REPRODUCIBLE ALONE: it did not fail that way again in a fresh \
+         worker ({statements} statements)"
+    );
+    let Some(&last) = pending.earlier.last() else {
+        return format!("{head}; it was the first program of its worker process");
+    };
+    let mut sequence = String::new();
+    for index in &pending.earlier {
+        let _ = writeln!(sequence, "{index}");
+    }
+    let path = pending.ticket.path.with_extension("sequence");
+    let written = findings::write_atomically(&path, sequence.as_bytes());
+    let listed = match written {
+        Ok(()) => format!("listed in order in {}", findings::shown(&path)),
+        Err(e) => format!(
+            "(the list could not be written to {}: {e})",
+            findings::shown(&path)
+        ),
+    };
+    format!(
+        "{head}; its worker process had run {} programs of seed {} before it, {listed}; \
+         `switchyard fuzz --jobs 1 --seed {} --profile {} --programs {}` runs them in the same \
+         order on one worker (with the programs other workers took in between)",
+        pending.earlier.len(),
+        options.seed,
+        options.seed,
+        options.profile.name(),
+        last.max(pending.reproducer.job.index) + 1
+    )
 }
 
 /// Where the program of a campaign job came from.
@@ -546,14 +599,10 @@ fn minimize_finding(
         }
         None => {
             Counters::add(&counters.not_reproduced);
-            shared.ledger.keep_unminimized(
-                &pending.ticket,
-                failure,
-                &format!(
-                    "not minimized: it did not fail that way again in a fresh worker ({before} statements)"
-                ),
-                &pending.program,
-            );
+            let note = not_reproduced_note(options, pending, before);
+            shared
+                .ledger
+                .keep_unminimized(&pending.ticket, failure, &note, &pending.program);
         }
     }
     Ok(())
