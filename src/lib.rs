@@ -10,7 +10,9 @@
 //! - [`campaign`]: the differential fuzzing campaign over worker processes, crash isolation,
 //!   minimization in workers and finding files;
 //! - [`lifeline`]: child processes that die with this process (used by `campaign` and
-//!   `check::crosscheck`; imports nothing).
+//!   `check::crosscheck`; imports nothing);
+//! - [`stderr`]: the one way anything is written to standard error ([`errln!`]), which never
+//!   panics (imports nothing).
 //!
 //! The `switchyard` binary (`src/main.rs`, `src/cli/`) is a thin layer of argument parsing and
 //! printing over these.
@@ -22,3 +24,4 @@ pub mod interp;
 pub mod lang;
 pub mod lifeline;
 pub mod minimize;
+pub mod stderr;

@@ -87,7 +87,7 @@ fn crash_now(what: &str) {
             switchyard_impls::process::die_by_signal(signal);
         }
         "overflow" => {
-            eprintln!("switchyard: greenlet stack overflow (injected by {CRASH_ENV})");
+            crate::errln!("switchyard: greenlet stack overflow (injected by {CRASH_ENV})");
             std::process::abort();
         }
         "exit" => std::process::exit(3),

@@ -130,7 +130,7 @@ impl Log {
     fn line(&self, text: &str) {
         match &self.0 {
             Some(bar) => bar.println(text),
-            None => eprintln!("{text}"),
+            None => crate::errln!("{text}"),
         }
     }
 }
@@ -263,7 +263,7 @@ pub fn run(options: &Options) -> Result<Summary, Stop> {
             None => {
                 if last_plain.elapsed() >= Duration::from_secs(5) {
                     last_plain = Instant::now();
-                    eprintln!(
+                    crate::errln!(
                         "[{:>6.1} s] {}",
                         elapsed.as_secs_f64(),
                         status(counters, rate_elapsed)

@@ -5,8 +5,8 @@
 //!
 //! Contract: argument parsing, messages and exit statuses only; the work is done by the
 //! library (`switchyard::check`, `switchyard::campaign`, `switchyard::gen`, ...). Standard
-//! output is written only through `out!` / `outln!` ([`output`]); file names in messages go
-//! through [`shown`] (control characters escaped).
+//! output is written only through `out!` / `outln!` and standard error only through `errln!`
+//! ([`output`]); file names in messages go through [`shown`] (control characters escaped).
 
 /// `print!` that never panics: see [`output::print`].
 macro_rules! out {
@@ -19,6 +19,13 @@ macro_rules! out {
 macro_rules! outln {
     ($($arg:tt)*) => {
         $crate::cli::output::print(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `eprintln!` that never panics: see [`output::error`].
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::cli::output::error(format_args!("{}\n", format_args!($($arg)*)))
     };
 }
 
@@ -194,12 +201,12 @@ fn parse_files(files: &[PathBuf]) -> Result<Vec<(String, Program)>, u8> {
             Ok(bytes) => match parse(&name, &bytes) {
                 Ok(p) => parsed.push((name, p)),
                 Err(e) => {
-                    eprintln!("{e}");
+                    errln!("{e}");
                     bad = true;
                 }
             },
             Err(e) => {
-                eprintln!("{name}: cannot read: {e}");
+                errln!("{name}: cannot read: {e}");
                 bad = true;
             }
         }
@@ -221,7 +228,7 @@ fn select_backends(names: &[String]) -> Result<Vec<&'static Backend>, u8> {
         match registry::find(name) {
             Some(b) => chosen.push(b),
             None => {
-                eprintln!(
+                errln!(
                     "switchyard: unknown backend '{name}' (registered: {})",
                     registry::names()
                 );
@@ -254,7 +261,7 @@ fn shown(path: &Path) -> String {
 }
 
 fn bad_argument(message: &str) -> u8 {
-    eprintln!("switchyard: {message}");
+    errln!("switchyard: {message}");
     INVALID
 }
 
@@ -299,7 +306,7 @@ fn worker_settings(
         max_time: Duration::from_secs_f64(minimize_seconds),
     };
     let exe = std::env::current_exe().map_err(|e| {
-        eprintln!("switchyard: cannot find my own executable: {e}");
+        errln!("switchyard: cannot find my own executable: {e}");
         OUTPUT_ERROR
     })?;
     let timeouts = Timeouts {
