@@ -464,11 +464,12 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
     fn unraisable(&self, error: &V::Error) {
         let hook = self.hook.borrow().clone();
         if let (Some(hook), Some(inner)) = (hook, self.me.upgrade()) {
-            // SAFETY: `inner` is a live strong reference held until after the call; the
-            // `Runtime` made from its pointer takes no count of its own and, in
-            // `ManuallyDrop`, is never dropped: a non-owning handle for the hook to borrow
-            // (not one of the program's handles; a clone the hook makes is).
+            // A non-owning handle for the hook to borrow (not one of the program's handles; a
+            // clone the hook makes is one): it takes no count and is never dropped.
             let hub = std::mem::ManuallyDrop::new(Runtime {
+                // SAFETY: `inner` is a live strong reference, held until after the call, so
+                // the pointer is that of a live `Rc`; wrapped in `ManuallyDrop`, this `Rc`
+                // never gives back a count it did not take.
                 inner: unsafe { Rc::from_raw(Rc::as_ptr(&inner)) },
             });
             hook(&hub, error);
