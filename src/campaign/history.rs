@@ -8,6 +8,47 @@
 //! deltas (one or two bytes each when a few workers share the programs), and a worker that
 //! restarts starts a new history.
 
+use super::findings;
+use super::protocol::Job;
+use std::fmt::Write as _;
+use std::path::Path;
+
+/// The header note of a finding (of `job`, `statements` long, its unminimized file at
+/// `path`) that did not fail again in a fresh worker: it needs the programs its worker ran
+/// before it (`earlier`), which are written next to it (`FILE.sequence`, one index a line, in
+/// order) when there are any.
+pub fn not_reproduced_note(earlier: &[u64], path: &Path, job: &Job, statements: usize) -> String {
+    let head = format!(
+        "not minimized: NOT REPRODUCIBLE ALONE: it did not fail that way again in a fresh \
+         worker ({statements} statements)"
+    );
+    let Some(&last) = earlier.last() else {
+        return format!("{head}; it was the first program of its worker process");
+    };
+    let mut sequence = String::new();
+    for index in earlier {
+        let _ = writeln!(sequence, "{index}");
+    }
+    let path = path.with_extension("sequence");
+    let listed = match findings::write_atomically(&path, sequence.as_bytes()) {
+        Ok(()) => format!("listed in order in {}", findings::shown(&path)),
+        Err(e) => format!(
+            "(the list could not be written to {}: {e})",
+            findings::shown(&path)
+        ),
+    };
+    format!(
+        "{head}; its worker process had run {} programs of seed {} before it, {listed}; \
+         `switchyard fuzz --jobs 1 --seed {} --profile {} --programs {}` runs them in the same \
+         order on one worker (with the programs other workers took in between)",
+        earlier.len(),
+        job.seed,
+        job.seed,
+        job.profile.name(),
+        last.max(job.index) + 1
+    )
+}
+
 /// The programs one worker process ran, in order.
 #[derive(Debug, Default)]
 pub struct History {

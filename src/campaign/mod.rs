@@ -484,42 +484,6 @@ fn campaign_loop(
     Ok(())
 }
 
-/// The header note of a finding that did not fail again in a fresh worker: it needs the
-/// programs its worker ran before it, which are written next to it (`FILE.sequence`, one
-/// index a line, in order) when there are any.
-fn not_reproduced_note(options: &Options, pending: &Pending, statements: usize) -> String {
-    let head = format!(
-        "not minimized: NOT REPRODUCIBLE ALONE: it did not fail that way again in a fresh \
-         worker ({statements} statements)"
-    );
-    let Some(&last) = pending.earlier.last() else {
-        return format!("{head}; it was the first program of its worker process");
-    };
-    let mut sequence = String::new();
-    for index in &pending.earlier {
-        let _ = writeln!(sequence, "{index}");
-    }
-    let path = pending.ticket.path.with_extension("sequence");
-    let written = findings::write_atomically(&path, sequence.as_bytes());
-    let listed = match written {
-        Ok(()) => format!("listed in order in {}", findings::shown(&path)),
-        Err(e) => format!(
-            "(the list could not be written to {}: {e})",
-            findings::shown(&path)
-        ),
-    };
-    format!(
-        "{head}; its worker process had run {} programs of seed {} before it, {listed}; \
-         `switchyard fuzz --jobs 1 --seed {} --profile {} --programs {}` runs them in the same \
-         order on one worker (with the programs other workers took in between)",
-        pending.earlier.len(),
-        options.seed,
-        options.seed,
-        options.profile.name(),
-        last.max(pending.reproducer.job.index) + 1
-    )
-}
-
 /// Where the program of a campaign job came from.
 fn origin_of(job: &Job) -> Origin {
     Origin::Seeded {
@@ -599,7 +563,12 @@ fn minimize_finding(
         }
         None => {
             Counters::add(&counters.not_reproduced);
-            let note = not_reproduced_note(options, pending, before);
+            let note = history::not_reproduced_note(
+                &pending.earlier,
+                &pending.ticket.path,
+                &pending.reproducer.job,
+                before,
+            );
             shared
                 .ledger
                 .keep_unminimized(&pending.ticket, failure, &note, &pending.program);
