@@ -12,7 +12,9 @@
 //! - [`bench`]: `switchyard bench`, the figures of any registered backend through the greenlet
 //!   trait beside its peers' (table, JSON, SVG plot);
 //! - [`lifeline`]: child processes that die with this process (used by `campaign` and
-//!   `check::crosscheck`; imports nothing).
+//!   `check::crosscheck`; imports nothing);
+//! - [`stderr`]: the one way anything is written to standard error ([`errln!`]), which never
+//!   panics (imports nothing).
 //!
 //! The command line, [`cli`], is a thin layer of argument parsing and printing over these;
 //! the `switchyard` binary (`src/main.rs`) is `cli::main_with(vec![])`, and a crate with its
@@ -28,6 +30,7 @@ pub mod interp;
 pub mod lang;
 pub mod lifeline;
 pub mod minimize;
+pub mod stderr;
 
 use check::registry::Backend;
 

@@ -270,3 +270,79 @@ fn run_reports_a_crashing_or_hanging_backend_instead_of_dying() {
     );
     assert!(!stderr.contains("stack-copy"), "{stderr}");
 }
+
+/// How stderr is given to the command in [`switchyard_stderr`].
+enum Stderr {
+    /// Closed (`2>&-`).
+    Closed,
+    /// `/dev/full` (every write fails with ENOSPC).
+    Full,
+}
+
+/// Runs `switchyard ARGS` with stdout discarded and stderr `how`: its exit status, or the
+/// signal that ended it.
+fn switchyard_stderr(args: &[&str], how: &Stderr) -> (Option<i32>, Option<i32>) {
+    use std::os::unix::process::{CommandExt, ExitStatusExt};
+    let mut command = Command::new(env!("CARGO_BIN_EXE_switchyard"));
+    command
+        .args(args)
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .stdout(Stdio::null());
+    match how {
+        Stderr::Closed => {
+            // SAFETY: runs in the forked child before exec; close(2) is async-signal-safe and
+            // touches only the child's own descriptor table.
+            unsafe {
+                command.pre_exec(|| {
+                    libc::close(2);
+                    Ok(())
+                });
+            }
+        }
+        Stderr::Full => {
+            let full = std::fs::OpenOptions::new()
+                .write(true)
+                .open("/dev/full")
+                .unwrap();
+            command.stderr(full);
+        }
+    }
+    let status = command.status().expect("run switchyard");
+    (status.code(), status.signal())
+}
+
+/// Issue 9 (b): every message goes to stderr through one path that never panics: with stderr
+/// closed or full, each command ends with its documented status (a panic would be 101).
+#[test]
+fn a_closed_or_full_stderr_never_panics_and_keeps_the_exit_status() {
+    let bad = temp_file("stderr-bad.gp", b"main {\n  swtich g0 1\n}\n");
+    let good = temp_file("stderr-good.gp", b"main {\n  observe main\n}\n");
+    let out = std::env::temp_dir().join(format!("switchyard-cli-{}-stderr", std::process::id()));
+    let out = out.display().to_string();
+    let cases: [(&[&str], i32); 6] = [
+        (&["run", &bad], 2),
+        (&["run", "/nonexistent/x.gp"], 2),
+        (&["run", &good], 0),
+        (&["run", "--backend", "no-such-backend", &good], 2),
+        (&["minimize", &good], 2),
+        (
+            &["fuzz", "--programs", "3", "--jobs", "1", "--out", &out],
+            0,
+        ),
+    ];
+    for how in [Stderr::Closed, Stderr::Full] {
+        for (args, expected) in &cases {
+            let (code, signal) = switchyard_stderr(args, &how);
+            assert_eq!(
+                (code, signal),
+                (Some(*expected), None),
+                "{args:?} with stderr {}",
+                match how {
+                    Stderr::Closed => "closed",
+                    Stderr::Full => "/dev/full",
+                }
+            );
+        }
+    }
+    let _ = std::fs::remove_dir_all(&out);
+}

@@ -322,7 +322,7 @@ mod mutants {
     fn mutants_are_registered_and_kept_apart() {
         let names: Vec<&str> = registry::mutants().map(|b| b.name).collect();
         assert_eq!(
-            names[..9],
+            names[..10],
             [
                 "mutant-rbx",
                 "mutant-mxcsr",
@@ -331,6 +331,7 @@ mod mutants {
                 "mutant-wrong-target",
                 "mutant-parent-skip",
                 "mutant-kill-parent",
+                "mutant-hub-leak",
                 "mutant-hang",
                 "crash-segv",
             ]
@@ -343,7 +344,7 @@ mod mutants {
                 lost.push(format!("mutant-{backend}-lost-{reg}"));
             }
         }
-        assert_eq!(names[9..], lost);
+        assert_eq!(names[10..], lost);
         let real: Vec<&str> = registry::real().map(|b| b.name).collect();
         #[cfg(not(feature = "adapters"))]
         assert_eq!(real, ["thread", "stack-copy", "mmap", "ucontext"]);
@@ -394,6 +395,14 @@ mod mutants {
     #[test]
     fn mutant_kill_parent_is_found() {
         detect("mutant-kill-parent");
+    }
+
+    /// Its failure is the hub it leaves alive (`Fatal::HubLeak`), in both profiles.
+    #[test]
+    fn mutant_hub_leak_is_found() {
+        for d in detect("mutant-hub-leak") {
+            assert!(d.how.contains("left its greenlet hub alive"), "{}", d.how);
+        }
     }
 
     /// The crashing backend kills the process with SIGSEGV on some programs (and only by

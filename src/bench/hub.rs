@@ -71,17 +71,18 @@ pub fn measure<H: Hub<RtValue>>(plan: &Plan, name: &str) -> Measured {
     if let Ok(t) = &spawn_to_finish {
         plan.note(name, "spawn to finish", t);
     }
-    let memory = (plan.memory_greenlets > 0).then(|| {
-        let m = memory(&hub, plan.memory_greenlets);
-        if let (Ok(m), true) = (&m, plan.progress) {
-            eprintln!(
+    let memory =
+        (plan.memory_greenlets > 0).then(|| {
+            let m = memory(&hub, plan.memory_greenlets);
+            if let (Ok(m), true) = (&m, plan.progress) {
+                crate::errln!(
                 "bench: {name}: memory per suspended greenlet: {:.0} B RSS, {:.0} B page tables, \
                  {:.0} B saved stack ({} greenlets)",
                 m.rss, m.page_tables, m.saved, m.greenlets
             );
-        }
-        m
-    });
+            }
+            m
+        });
     Measured {
         backend: name.to_string(),
         round_trip: round_trip.map(|()| rows),

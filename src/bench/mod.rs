@@ -100,7 +100,7 @@ impl Plan {
 
     fn note(&self, who: &str, what: &str, t: &Timing) {
         if self.progress {
-            eprintln!("bench: {who}: {what}: {}", t.show());
+            crate::errln!("bench: {who}: {what}: {}", t.show());
         }
     }
 }

@@ -7,7 +7,9 @@
 //! happen to lie, and on what earlier programs left in a long-lived worker. So each candidate
 //! of a crash runs in a fresh worker with address-space randomization off
 //! ([`Worker::fixed_layout`]) and must crash [`CRASH_CONFIRMATIONS`] times out of as many to
-//! count; other failures are judged by one run in one long-lived worker.
+//! count; other failures are judged by one run in one long-lived worker, once the original
+//! program has failed the same way in a fresh worker (a failure that needs the programs a
+//! worker ran before is not minimized: the campaign records it as not reproduced alone).
 //!
 //! A hang costs its whole deadline, and most candidates of a hanging program still hang. So
 //! the candidates of a `timeout` finding are judged with much tighter deadlines
@@ -57,6 +59,9 @@ struct Judge<'a> {
     template: Worker,
     reproducer: &'a Reproducer,
     sensitive: bool,
+    /// Whether the original program has failed in a fresh worker (until then every run is in
+    /// a fresh worker).
+    verified: bool,
     /// The first error of a run (no worker could be started, or the campaign was stopped).
     error: Option<io::Error>,
 }
@@ -68,7 +73,7 @@ impl Judge<'_> {
             return None;
         }
         let job = self.reproducer.job_for(p);
-        let outcome = if self.sensitive {
+        let outcome = if self.sensitive || !self.verified {
             self.template.fresh().run(&job, timeouts)
         } else {
             self.worker.run(&job, timeouts)
@@ -100,7 +105,7 @@ impl Judge<'_> {
 
 /// Minimizes the program of `reproducer`, every candidate run in `worker` (or, for a crash,
 /// in fresh workers like it). Returns `None` when the original program does not fail that
-/// way again.
+/// way again in a fresh worker.
 ///
 /// A `timeout` finding's candidates are judged with the tighter deadlines of
 /// [`Timeouts::for_candidates`], so that each candidate that still hangs costs tens of
@@ -123,9 +128,15 @@ pub fn minimize_in_worker(
         worker,
         reproducer,
         sensitive: layout_sensitive(reproducer.failure.kind),
+        verified: false,
         error: None,
     };
-    if judge.fails(program, timeouts).is_none() {
+    // The original program is first checked in a fresh worker: a failure that shows only in
+    // a worker that ran other programs before is not this program's alone, and minimizing it
+    // would keep whatever candidate the worker's state makes fail (down to nothing).
+    let reproduced = judge.fails(program, timeouts).is_some();
+    judge.verified = true;
+    if !reproduced {
         return match judge.error {
             Some(e) => Err(e),
             None => Ok(None),

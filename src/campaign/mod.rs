@@ -31,6 +31,8 @@
 //! - [`serve`]: the worker process (child side); [`worker`]: a worker as the parent drives it;
 //! - [`isolate`]: which backend crashed; [`minimize`]: minimizing a finding in workers;
 //! - [`findings`]: finding files (header written and parsed, atomic, deduplicated);
+//! - [`history`]: the programs each worker process ran, for a failure that does not happen
+//!   again in a fresh worker;
 //! - [`ledger`]: the campaign's findings as they happen (written as found, then minimized);
 //! - [`interrupt`]: the signals that stop a campaign;
 //! - [`summary`]: what a campaign reports ([`Stop`], [`Summary`]) and its counters;
@@ -43,6 +45,7 @@
 
 pub mod fault;
 pub mod findings;
+pub mod history;
 pub mod inject;
 pub mod interrupt;
 pub mod isolate;
@@ -141,7 +144,7 @@ impl Log {
     fn line(&self, text: &str) {
         match &self.0 {
             Some(bar) => bar.println(text),
-            None => eprintln!("{text}"),
+            None => crate::errln!("{text}"),
         }
     }
 }
@@ -151,6 +154,8 @@ struct Pending {
     reproducer: Reproducer,
     program: Program,
     ticket: Ticket,
+    /// The programs its worker process ran before it, in order.
+    earlier: Vec<u64>,
 }
 
 /// What the campaign's threads share.
@@ -272,7 +277,7 @@ pub fn run(options: &Options) -> Result<Summary, Stop> {
             None => {
                 if last_plain.elapsed() >= Duration::from_secs(5) {
                     last_plain = Instant::now();
-                    eprintln!(
+                    crate::errln!(
                         "[{:>6.1} s] {}",
                         elapsed.as_secs_f64(),
                         status(counters, rate_elapsed)
@@ -336,8 +341,9 @@ fn campaign_loop(
         .cancelled_by(Arc::clone(&shared.cancel))
         .cancel_on(Arc::clone(&shared.stop));
     let config = options.profile.config();
+    let mut history = history::History::default();
     // Writes a finding as found, then hands it to the minimizer.
-    let record = |reproducer: Reproducer, program: &Program| {
+    let record = |reproducer: Reproducer, program: &Program, history: &history::History| {
         let origin = origin_of(&reproducer.job);
         match shared
             .ledger
@@ -345,10 +351,13 @@ fn campaign_loop(
         {
             Seen::Written(ticket) => {
                 counters.pending.fetch_add(1, Ordering::Relaxed);
+                let mut earlier = history.indices();
+                earlier.pop(); // its own index
                 let _ = found.send(Pending {
                     reproducer,
                     program: program.clone(),
                     ticket,
+                    earlier,
                 });
             }
             Seen::OverCap => Counters::add(&counters.over_cap),
@@ -393,12 +402,17 @@ fn campaign_loop(
             break;
         }
         Counters::add(&counters.programs);
+        history.ran(worker.pid(), index);
         match outcome {
             Outcome::Cancelled => break,
             Outcome::Done(failures) => {
                 if failures.is_empty() {
                     continue;
                 }
+                // A program that left a hub alive is reported as such (the worker already
+                // runs the next program on a new program thread); the worker is restarted all
+                // the same, so that nothing else it left behind reaches later programs.
+                let leaked = failures.iter().any(|f| f.kind == FailureKind::HubLeak);
                 let program = seeded::program(options.seed, index, &config);
                 for f in failures {
                     if f.kind == FailureKind::Divergence {
@@ -410,7 +424,10 @@ fn campaign_loop(
                         "program {index}: {} {}: {}",
                         f.backend, f.kind, f.detail
                     ));
-                    record(isolate::reproducer_for(&job, f), &program);
+                    record(isolate::reproducer_for(&job, f), &program, &history);
+                }
+                if leaked {
+                    worker.restart();
                 }
             }
             Outcome::Crashed {
@@ -468,7 +485,7 @@ fn campaign_loop(
                         "program {index}: {} {}: {}",
                         r.failure.backend, r.failure.kind, r.failure.detail
                     ));
-                    record(r, &program);
+                    record(r, &program, &history);
                 }
                 if let Some(ticket) = &unisolated {
                     if !shared.ledger.failed() {
@@ -560,14 +577,15 @@ fn minimize_finding(
         }
         None => {
             Counters::add(&counters.not_reproduced);
-            shared.ledger.keep_unminimized(
-                &pending.ticket,
-                failure,
-                &format!(
-                    "not minimized: it did not fail that way again in a fresh worker ({before} statements)"
-                ),
-                &pending.program,
+            let note = history::not_reproduced_note(
+                &pending.earlier,
+                &pending.ticket.path,
+                &pending.reproducer.job,
+                before,
             );
+            shared
+                .ledger
+                .keep_unminimized(&pending.ticket, failure, &note, &pending.program);
         }
     }
     Ok(())

@@ -40,7 +40,7 @@
 //! # Failure kinds
 //!
 //! `divergence`, or a fatal finding's kind (`stack-corruption`, `panic`, `backend`,
-//! `register-corruption`), reported by a live worker; and, for a dead one, `stack-overflow`
+//! `register-corruption`, `hub-leak`), reported by a live worker; and, for a dead one, `stack-overflow`
 //! (its stderr says so), `crash-SIGSEGV` / `crash-SIGABRT` / ... (killed by that signal),
 //! `exit-N` (exited by itself), `timeout`, `worker-error` (it answered `error`) and
 //! `protocol-error` (it answered something that is not the protocol).
@@ -74,6 +74,9 @@ pub enum FailureKind {
     Backend,
     /// [`Fatal::RegisterCorruption`].
     RegisterCorruption,
+    /// [`Fatal::HubLeak`]: the program left a live hub on the worker's program thread (the
+    /// worker's program thread is replaced, and the campaign restarts the worker).
+    HubLeak,
     /// The worker died and its stderr says "stack overflow".
     StackOverflow,
     /// The worker was killed by this signal.
@@ -116,6 +119,7 @@ impl FailureKind {
             Fatal::Panic { .. } => FailureKind::Panic,
             Fatal::Backend { .. } => FailureKind::Backend,
             Fatal::RegisterCorruption { .. } => FailureKind::RegisterCorruption,
+            Fatal::HubLeak { .. } => FailureKind::HubLeak,
         }
     }
 
@@ -184,6 +188,7 @@ impl FailureKind {
             "panic" => Some(FailureKind::Panic),
             "backend" => Some(FailureKind::Backend),
             "register-corruption" => Some(FailureKind::RegisterCorruption),
+            "hub-leak" => Some(FailureKind::HubLeak),
             "stack-overflow" => Some(FailureKind::StackOverflow),
             "timeout" => Some(FailureKind::Timeout),
             "worker-error" => Some(FailureKind::WorkerError),
@@ -222,6 +227,7 @@ impl fmt::Display for FailureKind {
             FailureKind::Panic => f.write_str("panic"),
             FailureKind::Backend => f.write_str("backend"),
             FailureKind::RegisterCorruption => f.write_str("register-corruption"),
+            FailureKind::HubLeak => f.write_str("hub-leak"),
             FailureKind::StackOverflow => f.write_str("stack-overflow"),
             FailureKind::Signal(signal) => write!(f, "crash-{}", signal_name(*signal)),
             FailureKind::Exit(code) => write!(f, "exit-{code}"),
@@ -493,6 +499,13 @@ mod tests {
             }),
             "register-corruption"
         );
+        assert_eq!(
+            kind(Fatal::HubLeak {
+                backend: s("b"),
+                detail: s("d")
+            }),
+            "hub-leak"
+        );
         assert!(!FailureKind::StackCorruption.is_crash());
         assert!(FailureKind::Signal(libc::SIGSEGV).is_crash());
     }
@@ -505,6 +518,7 @@ mod tests {
             FailureKind::Panic,
             FailureKind::Backend,
             FailureKind::RegisterCorruption,
+            FailureKind::HubLeak,
             FailureKind::StackOverflow,
             FailureKind::Signal(libc::SIGSEGV),
             FailureKind::Signal(libc::SIGILL),

@@ -93,9 +93,20 @@ pub fn worker_main() -> u8 {
                     }
                     running = next.map(|b| (b.to_string(), Instant::now()));
                 };
+                let mut stale = Vec::new();
+                injection.next_job();
                 let result = execute(&job, |b| {
                     progress(&mut out, Some(b));
                     injection.before_run(b, job.index);
+                    stale.extend(injection.stale(b).map(|detail| Failure {
+                        backend: b.to_string(),
+                        kind: FailureKind::Backend,
+                        detail,
+                    }));
+                });
+                let result = result.map(|mut failures| {
+                    failures.extend(stale);
+                    failures
                 });
                 progress(&mut out, None);
                 ReplyLine::encode_reply(&result)

@@ -223,7 +223,9 @@ impl Backend {
 
     /// Runs `program` on this thread's program thread, a long-lived thread with a
     /// [`PROGRAM_THREAD_STACK`] stack, so that every run starts from the same stack depth and
-    /// the caller's own stack size does not matter.
+    /// the caller's own stack size does not matter. A run that leaves a greenlet hub alive on
+    /// the program thread (a [`Fatal::HubLeak`]) retires that thread: the next run gets a new
+    /// one, so no later program is refused a hub because of this one.
     pub fn run(&'static self, program: &Program) -> RunResult {
         self.run_with(program, &HubConfig::default())
     }
@@ -236,12 +238,15 @@ impl Backend {
         let job: Job = Box::new(move || {
             let outcome =
                 panic::catch_unwind(AssertUnwindSafe(|| self.run_here(&program, &config)));
-            let _ = reply.send(outcome.unwrap_or_else(|payload| {
+            let outcome = outcome.unwrap_or_else(|payload| {
                 Err(Fatal::Panic {
                     backend: self.name.to_string(),
                     message: panic_message(&*payload),
                 })
-            }));
+            });
+            // A hub left alive here (the run reports it) would refuse every later hub of
+            // another backend on this thread: the caller retires the thread.
+            let _ = reply.send((outcome, switchyard_impls::runtime::live_hub().is_some()));
         });
         let sent = PROGRAM_THREAD.with(|cell| {
             let mut slot = cell.borrow_mut();
@@ -260,13 +265,22 @@ impl Backend {
                 error,
             });
         }
-        result.recv().unwrap_or_else(|_| {
-            PROGRAM_THREAD.with(|cell| *cell.borrow_mut() = None);
-            Err(Fatal::Panic {
-                backend: self.name.to_string(),
-                message: "the program thread died during the run".to_string(),
-            })
-        })
+        match result.recv() {
+            Ok((outcome, hub_left)) => {
+                if hub_left {
+                    // Its job channel closes, so it ends; its hub is closed as it exits.
+                    PROGRAM_THREAD.with(|cell| *cell.borrow_mut() = None);
+                }
+                outcome
+            }
+            Err(_) => {
+                PROGRAM_THREAD.with(|cell| *cell.borrow_mut() = None);
+                Err(Fatal::Panic {
+                    backend: self.name.to_string(),
+                    message: "the program thread died during the run".to_string(),
+                })
+            }
+        }
     }
 }
 
@@ -442,6 +456,11 @@ registry! {
         Backend::new::<switchyard_impls::mutants::hubs::KillParent<RtValue>>(
             "mutant-kill-parent",
             "BROKEN ON PURPOSE: a kill on the last reference skips `parent := current`",
+        ),
+        #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
+        Backend::new::<switchyard_impls::mutants::hubs::HubLeak<RtValue>>(
+            "mutant-hub-leak",
+            "BROKEN ON PURPOSE: a kill on a last reference leaks a hub handle: the hub outlives the run",
         ),
         #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
         Backend::new::<switchyard_impls::mutants::hubs::Hang<RtValue>>(

@@ -17,7 +17,7 @@ pub fn run(args: &Args) -> u8 {
             AGREED
         }
         Err(e) => {
-            eprintln!("switchyard: cannot read {}: {e}", shown(&args.file));
+            errln!("switchyard: cannot read {}: {e}", shown(&args.file));
             INVALID
         }
     }

@@ -133,7 +133,7 @@ pub fn run(args: &Args) -> u8 {
     let report = match bench::run(&backends, &plan) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("switchyard: bench: {e}");
+            errln!("switchyard: bench: {e}");
             return OUTPUT_ERROR;
         }
     };
@@ -141,13 +141,13 @@ pub fn run(args: &Args) -> u8 {
     let text = match serde_json::to_string_pretty(&json) {
         Ok(t) => t,
         Err(e) => {
-            eprintln!("switchyard: bench: cannot render the JSON: {e}");
+            errln!("switchyard: bench: cannot render the JSON: {e}");
             return OUTPUT_ERROR;
         }
     };
     if let Some(path) = &args.json_out {
         if let Err(e) = std::fs::write(path, format!("{text}\n")) {
-            eprintln!("switchyard: cannot write {}: {e}", shown(path));
+            errln!("switchyard: cannot write {}: {e}", shown(path));
             return OUTPUT_ERROR;
         }
     }
@@ -155,12 +155,12 @@ pub fn run(args: &Args) -> u8 {
         let svg = match bench::svg(&report) {
             Ok(svg) => svg,
             Err(e) => {
-                eprintln!("switchyard: bench: cannot draw the plot: {e}");
+                errln!("switchyard: bench: cannot draw the plot: {e}");
                 return OUTPUT_ERROR;
             }
         };
         if let Err(e) = std::fs::write(path, svg) {
-            eprintln!("switchyard: cannot write {}: {e}", shown(path));
+            errln!("switchyard: cannot write {}: {e}", shown(path));
             return OUTPUT_ERROR;
         }
     }

@@ -56,7 +56,7 @@ pub fn run(args: &Args) -> u8 {
     let mut runner = match GreenletRunner::start(&python, &runner_path) {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("switchyard: cannot start the greenlet runner: {e}");
+            errln!("switchyard: cannot start the greenlet runner: {e}");
             return INVALID;
         }
     };
@@ -65,14 +65,14 @@ pub fn run(args: &Args) -> u8 {
     let mut first_file: Option<(String, Program)> = None;
     for (name, program) in &parsed {
         match crosscheck::check_program(&mut runner, program) {
-            Ok(None) => eprintln!("{name}: oracle agrees with greenlet"),
+            Ok(None) => errln!("{name}: oracle agrees with greenlet"),
             Ok(Some((problem, _, _))) => {
-                eprintln!("{name}: oracle differs from greenlet: {problem}");
+                errln!("{name}: oracle differs from greenlet: {problem}");
                 first_file.get_or_insert_with(|| (name.clone(), program.clone()));
                 status = DIVERGED;
             }
             Err(e) => {
-                eprintln!("{name}: greenlet runner failed: {e}");
+                errln!("{name}: greenlet runner failed: {e}");
                 return DIVERGED;
             }
         }
@@ -105,11 +105,11 @@ pub fn run(args: &Args) -> u8 {
     let report = match report {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("switchyard: greenlet runner failed: {e}");
+            errln!("switchyard: greenlet runner failed: {e}");
             return DIVERGED;
         }
     };
-    eprintln!(
+    errln!(
         "checked {} programs of seed {seed}: {} mismatches",
         report.checked,
         report.mismatches.len()
@@ -129,7 +129,7 @@ pub fn run(args: &Args) -> u8 {
 /// Minimizes a program on which the oracle and greenlet differ (keeping the kind of
 /// difference) and prints the minimized program with both traces.
 fn minimize_and_show(runner: &mut GreenletRunner, name: &str, program: &Program) {
-    eprintln!(
+    errln!(
         "first mismatch: {name} ({} statements); minimizing it, keeping the difference",
         program_size(program)
     );
@@ -149,17 +149,17 @@ fn minimize_and_show(runner: &mut GreenletRunner, name: &str, program: &Program)
             format!("not minimized: the greenlet runner failed: {e}"),
         ),
     };
-    eprintln!("{note}:\n{}", print(&shown));
+    errln!("{note}:\n{}", print(&shown));
     match crosscheck::check_program(runner, &shown) {
         Ok(Some((problem, greenlet, oracle))) => {
-            eprintln!("difference: {problem}");
-            eprintln!("greenlet's trace:\n{greenlet}");
+            errln!("difference: {problem}");
+            errln!("greenlet's trace:\n{greenlet}");
             match oracle {
-                Some(t) => eprintln!("oracle's trace:\n{t}"),
-                None => eprintln!("oracle: no trace (a fatal finding)"),
+                Some(t) => errln!("oracle's trace:\n{t}"),
+                None => errln!("oracle: no trace (a fatal finding)"),
             }
         }
-        Ok(None) => eprintln!("(a replay of it now agrees: the difference is not stable)"),
-        Err(e) => eprintln!("greenlet runner failed on it: {e}"),
+        Ok(None) => errln!("(a replay of it now agrees: the difference is not stable)"),
+        Err(e) => errln!("greenlet runner failed on it: {e}"),
     }
 }

@@ -92,7 +92,7 @@ pub fn run(args: &Args) -> u8 {
         crate::campaign::findings::command(),
         profile.name()
     );
-    eprintln!(
+    errln!(
         "switchyard fuzz: seed {seed}, profile {}, backends {} (against the {} oracle), {jobs} workers, findings in {} (replay: {replay})",
         profile.name(),
         backends.join(", "),
@@ -100,7 +100,7 @@ pub fn run(args: &Args) -> u8 {
         shown(&args.out),
     );
     if let Err(e) = interrupt::install() {
-        eprintln!("switchyard fuzz: cannot catch signals: {e}");
+        errln!("switchyard fuzz: cannot catch signals: {e}");
         return OUTPUT_ERROR;
     }
     let options = campaign::Options {
@@ -120,11 +120,11 @@ pub fn run(args: &Args) -> u8 {
     let summary = match campaign::run(&options) {
         Ok(s) => s,
         Err(Stop::Write(e)) => {
-            eprintln!("switchyard fuzz: --out: {e}");
+            errln!("switchyard fuzz: --out: {e}");
             return OUTPUT_ERROR;
         }
         Err(e) => {
-            eprintln!("switchyard fuzz: {e}");
+            errln!("switchyard fuzz: {e}");
             return stop_status(&e);
         }
     };
@@ -157,11 +157,11 @@ pub fn run(args: &Args) -> u8 {
         ));
     }
     if let Some(stop) = &summary.stopped {
-        eprintln!("switchyard fuzz: stopped early: {stop}");
+        errln!("switchyard fuzz: stopped early: {stop}");
         print_findings(&summary.findings, &args.out);
         extra.push_str(&format!("; {}", stop_summary(stop)));
     }
-    eprintln!(
+    errln!(
         "switchyard fuzz: {} programs in {:.1} s ({:.1} programs/s), {} divergences, {} fatal, {} crashes, {} findings written{extra}; seed {seed}",
         summary.programs,
         summary.elapsed.as_secs_f64(),
@@ -202,10 +202,10 @@ fn print_findings(located: &[Located], out: &std::path::Path) {
         .filter(|l| l.place != Place::Superseded)
         .collect();
     if listed.is_empty() {
-        eprintln!("switchyard fuzz: no findings so far");
+        errln!("switchyard fuzz: no findings so far");
         return;
     }
-    eprintln!("switchyard fuzz: findings so far ({}):", listed.len());
+    errln!("switchyard fuzz: findings so far ({}):", listed.len());
     for l in listed {
         let from = match &l.origin {
             Origin::Seeded {
@@ -225,7 +225,7 @@ fn print_findings(located: &[Located], out: &std::path::Path) {
             Place::NotWritten => "NOT WRITTEN".to_string(),
             Place::Superseded => continue,
         };
-        eprintln!("  {place}: {} from {from}", l.what);
+        errln!("  {place}: {} from {from}", l.what);
     }
 }
 

@@ -42,7 +42,7 @@ pub fn run(args: &Args) -> u8 {
     }
     if let Some(dir) = &args.out {
         if let Err(e) = std::fs::create_dir_all(dir) {
-            eprintln!("switchyard: cannot create {}: {e}", shown(dir));
+            errln!("switchyard: cannot create {}: {e}", shown(dir));
             return OUTPUT_ERROR;
         }
     }
@@ -61,7 +61,7 @@ pub fn run(args: &Args) -> u8 {
             Some(dir) => {
                 let path = dir.join(format!("seed-{seed}-{index}.gp"));
                 if let Err(e) = std::fs::write(&path, format!("{header}{text}")) {
-                    eprintln!("switchyard: cannot write {}: {e}", shown(&path));
+                    errln!("switchyard: cannot write {}: {e}", shown(&path));
                     return OUTPUT_ERROR;
                 }
             }

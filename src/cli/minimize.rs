@@ -86,7 +86,7 @@ pub fn run(args: &Args) -> u8 {
     };
     let mut worker = Worker::new(&exe);
     let failed = |e: std::io::Error| {
-        eprintln!("switchyard minimize: cannot run a worker: {e}");
+        errln!("switchyard minimize: cannot run a worker: {e}");
         OUTPUT_ERROR
     };
     let reproducer = match worker.run(&job, timeouts) {
@@ -94,7 +94,7 @@ pub fn run(args: &Args) -> u8 {
         Ok(Outcome::Done(failures)) => match failures.into_iter().next() {
             Some(f) => isolate::reproducer_for(&job, f),
             None => {
-                eprintln!(
+                errln!(
                     "{name}: does not fail: every backend ({}) agrees with the {} oracle",
                     backends.join(", "),
                     registry::ORACLE
@@ -110,21 +110,23 @@ pub fn run(args: &Args) -> u8 {
                 Err(e) => return failed(e),
                 Ok(Some(r)) => r,
                 Ok(None) => {
-                    eprintln!("{name}: crashed once ({kind}) but not again: nothing to minimize");
+                    errln!("{name}: crashed once ({kind}) but not again: nothing to minimize");
                     return INVALID;
                 }
             }
         }
     };
-    eprintln!(
+    errln!(
         "{name}: fails on {}: {}: {}; minimizing",
-        reproducer.failure.backend, reproducer.failure.kind, reproducer.failure.detail
+        reproducer.failure.backend,
+        reproducer.failure.kind,
+        reproducer.failure.detail
     );
     let found =
         match minimize::minimize_in_worker(&mut worker, &reproducer, &program, &budget, timeouts) {
             Err(e) => return failed(e),
             Ok(None) => {
-                eprintln!("{name}: does not fail that way again: nothing to minimize");
+                errln!("{name}: does not fail that way again: nothing to minimize");
                 return INVALID;
             }
             Ok(Some(m)) => m,
@@ -142,11 +144,11 @@ pub fn run(args: &Args) -> u8 {
     drop(worker);
     if let Some(out) = &args.out {
         if let Err(e) = findings::write_atomically(out, contents.as_bytes()) {
-            eprintln!("switchyard minimize: cannot write {}: {e}", shown(out));
+            errln!("switchyard minimize: cannot write {}: {e}", shown(out));
             return OUTPUT_ERROR;
         }
     }
     out!("{contents}");
-    eprintln!("{name}: {}", provenance.minimized);
+    errln!("{name}: {}", provenance.minimized);
     AGREED
 }

@@ -6,8 +6,8 @@
 //!
 //! Contract: argument parsing, messages and exit statuses only; the work is done by the
 //! library (`switchyard::check`, `switchyard::campaign`, `switchyard::gen`, ...). Standard
-//! output is written only through `out!` / `outln!` ([`output`]); file names in messages go
-//! through [`shown`] (control characters escaped).
+//! output is written only through `out!` / `outln!` and standard error only through `errln!`
+//! ([`output`]); file names in messages go through [`shown`] (control characters escaped).
 
 /// `print!` that never panics: see [`output::print`].
 macro_rules! out {
@@ -20,6 +20,13 @@ macro_rules! out {
 macro_rules! outln {
     ($($arg:tt)*) => {
         $crate::cli::output::print(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// `eprintln!` that never panics: see [`output::error`].
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::cli::output::error(format_args!("{}\n", format_args!($($arg)*)))
     };
 }
 
@@ -181,7 +188,7 @@ pub fn main_with(extra_backends: Vec<Backend>) -> std::process::ExitCode {
     for backend in extra_backends {
         let name = backend.name;
         if let Err(e) = registry::register(backend) {
-            eprintln!("switchyard: cannot register backend {name:?}: {e}");
+            errln!("switchyard: cannot register backend {name:?}: {e}");
             return std::process::ExitCode::from(INVALID);
         }
     }
@@ -272,12 +279,12 @@ fn parse_files(files: &[PathBuf]) -> Result<Vec<(String, Program)>, u8> {
             Ok(bytes) => match parse(&name, &bytes) {
                 Ok(p) => parsed.push((name, p)),
                 Err(e) => {
-                    eprintln!("{e}");
+                    errln!("{e}");
                     bad = true;
                 }
             },
             Err(e) => {
-                eprintln!("{name}: cannot read: {e}");
+                errln!("{name}: cannot read: {e}");
                 bad = true;
             }
         }
@@ -299,7 +306,7 @@ fn select_backends(names: &[String]) -> Result<Vec<&'static Backend>, u8> {
         match registry::find(name) {
             Some(b) => chosen.push(b),
             None => {
-                eprintln!(
+                errln!(
                     "switchyard: unknown backend '{name}' (registered: {})",
                     registry::names()
                 );
@@ -338,7 +345,7 @@ fn shown(path: &Path) -> String {
 }
 
 fn bad_argument(message: &str) -> u8 {
-    eprintln!("switchyard: {message}");
+    errln!("switchyard: {message}");
     INVALID
 }
 
@@ -383,7 +390,7 @@ fn worker_settings(
         max_time: Duration::from_secs_f64(minimize_seconds),
     };
     let exe = std::env::current_exe().map_err(|e| {
-        eprintln!("switchyard: cannot find my own executable: {e}");
+        errln!("switchyard: cannot find my own executable: {e}");
         OUTPUT_ERROR
     })?;
     let timeouts = Timeouts {

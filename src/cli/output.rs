@@ -4,7 +4,11 @@
 //! with [`BROKEN_PIPE`]; any other error (a full disk, `> /dev/full`) prints one message on
 //! stderr and ends it with [`super::OUTPUT_ERROR`].
 //!
-//! Contract: writing stdout never panics. The process ends inside [`print`] on an error,
+//! Standard error goes through [`error`] (the `errln!` macro), the library's one stderr path
+//! ([`crate::stderr`]): a closed or full stderr (`2>&-`, `2>/dev/full`) loses the
+//! message and nothing else; the command ends with its usual status.
+//!
+//! Contract: writing stdout or stderr never panics. The process ends inside [`print`] on an error,
 //! without running destructors; worker processes die with it ([`crate::lifeline`]).
 
 use std::fmt;
@@ -24,10 +28,17 @@ pub fn print(args: fmt::Arguments<'_>) {
 }
 
 /// Ends the process after a failed write to stdout.
-fn failed(error: &io::Error) -> ! {
-    if error.kind() == io::ErrorKind::BrokenPipe {
+fn failed(cause: &io::Error) -> ! {
+    if cause.kind() == io::ErrorKind::BrokenPipe {
         std::process::exit(BROKEN_PIPE.into());
     }
-    let _ = writeln!(io::stderr(), "switchyard: cannot write to stdout: {error}");
+    error(format_args!(
+        "switchyard: cannot write to stdout: {cause}\n"
+    ));
     std::process::exit(super::OUTPUT_ERROR.into());
+}
+
+/// Writes `args` to stderr; a failed write is ignored (see the module documentation).
+pub fn error(args: fmt::Arguments<'_>) {
+    crate::stderr::write(args);
 }

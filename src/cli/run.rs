@@ -36,7 +36,7 @@ pub fn run(args: &Args) -> u8 {
     let exe = match std::env::current_exe() {
         Ok(exe) => exe,
         Err(e) => {
-            eprintln!("switchyard: cannot find my own executable: {e}");
+            errln!("switchyard: cannot find my own executable: {e}");
             return OUTPUT_ERROR;
         }
     };
@@ -58,7 +58,7 @@ pub fn run(args: &Args) -> u8 {
         match registry::oracle().run(program) {
             Ok(trace) => out!("{trace}"),
             Err(fatal) => {
-                eprintln!("{name}: oracle: {fatal}");
+                errln!("{name}: oracle: {fatal}");
                 status = DIVERGED;
                 continue;
             }
@@ -75,12 +75,12 @@ pub fn run(args: &Args) -> u8 {
             let worker = workers.get_mut(backend).expect("a worker per backend");
             match worker.run(&job, Timeouts::default()) {
                 Err(e) => {
-                    eprintln!("switchyard: cannot start a worker for {backend}: {e}");
+                    errln!("switchyard: cannot start a worker for {backend}: {e}");
                     return OUTPUT_ERROR;
                 }
                 Ok(Outcome::Done(failures)) => {
                     for f in failures {
-                        eprintln!("{name}: {}: {}: {}", f.backend, f.kind, f.detail);
+                        errln!("{name}: {}: {}: {}", f.backend, f.kind, f.detail);
                         status = DIVERGED;
                     }
                 }
@@ -90,7 +90,7 @@ pub fn run(args: &Args) -> u8 {
                     detail,
                 }) => {
                     let who = running.as_deref().unwrap_or(backend);
-                    eprintln!("{name}: {who}: {kind}: {detail}");
+                    errln!("{name}: {who}: {kind}: {detail}");
                     status = DIVERGED;
                 }
                 Ok(Outcome::Cancelled) => unreachable!("these workers have no cancel flag"),

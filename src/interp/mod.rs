@@ -6,7 +6,8 @@
 //! Findings that are not trace events (stack corruption, a panic in a body, a backend that
 //! cannot create a greenlet) end the run with a [`Fatal`].
 //!
-//! Contract: depends on [`crate::lang`] and the greenlet trait of `switchyard_impls` only. This
+//! Contract: depends on [`crate::lang`] and, of `switchyard_impls`, the greenlet trait, the
+//! register probe and `runtime::live_hub` (a run must leave no hub alive on its thread) only. This
 //! file is the executor of every statement kind, with its shared state and fuel (one state
 //! machine, kept in one place so that each statement's semantics is written once); `values`
 //! holds the run-time values, errors and findings.
@@ -15,7 +16,7 @@ use crate::lang::ast::{self, Block, Catch, Program, Ref, Stmt, MAX_SPAWNS};
 use crate::lang::trace::Trace;
 use std::sync::{Arc, Mutex, MutexGuard};
 use switchyard_impls::greenlet::{BackendError, Body, Hub, HubConfig, State};
-use switchyard_impls::probe;
+use switchyard_impls::{probe, runtime};
 
 mod values;
 pub use values::{Fatal, Raised, RtValue, RunCounts, RunResult};
@@ -87,6 +88,8 @@ fn run_hub<H: Hub<RtValue>>(
 ) -> (RunResult, RunCounts) {
     // A corruption left over from an earlier run on this thread is not this run's.
     let _ = probe::take_corruption();
+    // A hub that was alive before the run (the caller's own) is not this run's leak.
+    let hub_before = runtime::live_hub().is_some();
     let checks_before = probe::checks();
     let hub = match H::new(config) {
         Ok(hub) => hub,
@@ -141,6 +144,19 @@ fn run_hub<H: Hub<RtValue>>(
         probe::take_corruption().map(|c| Fatal::RegisterCorruption {
             backend: backend.to_string(),
             detail: format!("{c} (a switch during the run's clean-up)"),
+        })
+    });
+    // Every handle the run made is gone: no hub may survive it on this thread (a leaked one
+    // would make every later hub of another backend here fail).
+    let fatal = fatal.or_else(|| {
+        let leaked = if hub_before {
+            None
+        } else {
+            runtime::live_hub()
+        };
+        leaked.map(|detail| Fatal::HubLeak {
+            backend: backend.to_string(),
+            detail,
         })
     });
     let result = match fatal {

@@ -92,6 +92,10 @@ pub enum Fatal {
     /// control word (MXCSR, x87 control word) other than it was suspended with: the register
     /// probe at the backend's switch saw it (`switchyard_impls::probe`).
     RegisterCorruption { backend: String, detail: String },
+    /// The run ended with a greenlet hub still alive on its thread (the backend's runtime did
+    /// not close it when the run let go of it): every later hub of another backend on that
+    /// thread would be refused. `detail` describes the hub (`switchyard_impls::runtime::live_hub`).
+    HubLeak { backend: String, detail: String },
 }
 
 impl fmt::Display for Fatal {
@@ -110,6 +114,10 @@ impl fmt::Display for Fatal {
             Fatal::RegisterCorruption { backend, detail } => {
                 write!(f, "register corruption on backend {backend}: {detail}")
             }
+            Fatal::HubLeak { backend, detail } => write!(
+                f,
+                "backend {backend} left its greenlet hub alive after the run: {detail}"
+            ),
         }
     }
 }

@@ -15,17 +15,23 @@ const PARENT_SKIP: u8 = 2;
 const CRASH_SEGV: u8 = 3;
 const KILL_PARENT: u8 = 4;
 const HANG: u8 = 5;
+const HUB_LEAK: u8 = 6;
 
 /// A hub whose kill-on-last-reference can be broken.
 pub trait KillBug {
     /// From now on, kills leave the victim's parent as it was instead of setting it to the
     /// killer.
     fn break_kill(&self);
+    /// From now on, every kill on a last reference leaks a hub handle.
+    fn break_close(&self);
 }
 
 impl<S: StackSwitch, V: Payload> KillBug for Runtime<S, V> {
     fn break_kill(&self) {
         self.mutate_kill_keeps_parent();
+    }
+    fn break_close(&self) {
+        self.mutate_release_holds_handle();
     }
 }
 
@@ -59,6 +65,12 @@ pub type KillParent<V> = Wrap<Runtime<Mmap, V>, KILL_PARENT>;
 /// that parent is dead as well, the walk never ends (the worker running it never answers and
 /// is killed at the backend's deadline: the campaign's hang handling is what it tests).
 pub type Hang<V> = Wrap<Runtime<Mmap, V>, HANG>;
+
+/// Bug (the effect of the one `switchyard fuzz --seed 20261206` found, made frequent): a
+/// kill on a last reference (the last handle of a suspended greenlet dropped) leaks a hub
+/// handle, so the hub outlives the program and
+/// the thread refuses every later hub of another backend.
+pub type HubLeak<V> = Wrap<Runtime<Mmap, V>, HUB_LEAK>;
 
 /// The wrapped hub: owned by the main greenlet's wrapper, borrowed by a body's.
 enum Hold<H> {
@@ -132,6 +144,9 @@ impl<V: Payload, H: Hub<V> + KillBug + 'static, const KIND: u8> Hub<V> for Wrap<
         let hub = H::new(config)?;
         if KIND == KILL_PARENT {
             hub.break_kill();
+        }
+        if KIND == HUB_LEAK {
+            hub.break_close();
         }
         Ok(Wrap {
             hub: Hold::Owned(hub),

@@ -4,7 +4,7 @@
 //! into slots and back.
 
 use super::thread_exit::HubCell;
-use super::{Inner, Runtime, St, MAIN};
+use super::{Inner, St, MAIN};
 use crate::greenlet::Payload;
 use crate::switch::StackSwitch;
 use std::any::{Any, TypeId};
@@ -78,10 +78,11 @@ pub(super) trait ErasedHub: Any {
     fn serial(&self) -> u64;
     /// The thread is exiting: tear the hub down (see `thread_exit`).
     fn thread_exit(self: Rc<Self>);
+    /// One line on the hub, for [`live_hub`].
+    fn describe(&self) -> String;
 }
 
 thread_local! {
-    /// The live hub of this thread, if any.
     /// The live hub of this thread, if any; it is torn down when the thread exits (see
     /// `thread_exit`).
     pub(super) static THREAD_HUB: HubCell = const { HubCell::new() };
@@ -114,10 +115,21 @@ pub(super) fn drop_erased(strong: Rc<dyn ErasedHub>) {
 
 impl<S: StackSwitch, V: Payload> ErasedHub for Inner<S, V> {
     fn release_then_drop(self: Rc<Self>, slot: u32) {
-        let hub = Runtime { inner: self };
-        if slot != u32::MAX {
-            hub.inner.release(slot);
+        #[cfg(feature = "mutants")]
+        if self.release_holds_handle.get()
+            && slot != u32::MAX
+            && slot != MAIN
+            && self.state_of(slot) == St::Started
+        {
+            // The mutant: a kill leaks a handle, so the hub never closes.
+            self.handles.set(self.handles.get() + 1);
+            std::mem::forget(self.clone());
         }
+        if slot != u32::MAX {
+            self.release(slot);
+        }
+        // The release may have run a kill in which the last handle went away.
+        self.close_if_abandoned();
     }
     fn into_any(self: Rc<Self>) -> Rc<dyn Any> {
         self
@@ -131,6 +143,50 @@ impl<S: StackSwitch, V: Payload> ErasedHub for Inner<S, V> {
     fn thread_exit(self: Rc<Self>) {
         Inner::thread_exit(self);
     }
+    fn describe(&self) -> String {
+        let recs = self.recs.borrow();
+        let suspended = recs
+            .iter()
+            .enumerate()
+            .filter(|(i, r)| *i as u32 != MAIN && r.state == St::Started)
+            .count();
+        format!(
+            "a {} hub (serial {}) with {} handle(s) and {suspended} suspended greenlet(s)",
+            std::any::type_name::<S>(),
+            self.serial,
+            self.handles.get()
+        )
+    }
+}
+
+/// The calling thread's live greenlet hub of the generic runtime, described (its backend
+/// type, handles and suspended greenlets), or `None` when it has none. A thread has one from
+/// [`Hub::new`](crate::greenlet::Hub::new) until the hub closes: when its last
+/// [`Runtime`] handle goes away (on the main greenlet), or when the thread exits. A caller
+/// that has dropped every handle it made can check with this that nothing kept the hub alive
+/// (the interpreter does after every program).
+pub fn live_hub() -> Option<String> {
+    let hub = THREAD_HUB
+        .try_with(|cell| cell.0.try_borrow().ok()?.as_ref()?.upgrade())
+        .ok()
+        .flatten()?;
+    let text = hub.describe();
+    drop_erased(hub);
+    Some(text)
+}
+
+/// Makes `hub` no longer the thread's hub (it is closing).
+pub(super) fn unregister<S: StackSwitch, V: Payload>(hub: &Inner<S, V>) {
+    let _ = THREAD_HUB.try_with(|cell| {
+        if let Ok(mut registered) = cell.0.try_borrow_mut() {
+            let ours = registered
+                .as_ref()
+                .is_some_and(|w| std::ptr::addr_eq(w.as_ptr(), hub as *const Inner<S, V>));
+            if ours {
+                *registered = None;
+            }
+        }
+    });
 }
 
 impl<S: StackSwitch, V: Payload> Inner<S, V> {

@@ -13,16 +13,23 @@ const TEARDOWN_PASSES: usize = 3;
 
 impl<S: StackSwitch, V: Payload> Drop for Runtime<S, V> {
     fn drop(&mut self) {
-        if Rc::strong_count(&self.inner) != 1 || self.inner.tearing_down.get() {
+        let inner = &self.inner;
+        let left = inner.handles.get() - 1;
+        inner.handles.set(left);
+        if left != 0 || inner.closing.get() {
             return;
         }
-        if self.inner.current.get() != MAIN {
-            // The last handle went away inside a greenlet: the running stack cannot be freed.
-            // Keep the hub alive for good instead (a leak, never a use after free).
-            std::mem::forget(self.inner.clone());
+        if inner.current.get() != MAIN {
+            // The last handle went away inside a greenlet: the running stack cannot be freed
+            // now. Keep the hub alive with a strong reference of its own; it closes as soon as
+            // the main greenlet runs the runtime again (the end of the kill or hook that main
+            // is suspended in, see `close_if_abandoned`), which takes that reference back.
+            if !inner.leaked.replace(true) {
+                std::mem::forget(inner.clone());
+            }
             return;
         }
-        self.inner.teardown();
+        inner.close_if_abandoned();
     }
 }
 
@@ -156,6 +163,48 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
         }
         drop(body);
         parent
+    }
+
+    /// Closes the hub if the program has no handle to it any more and the main greenlet runs:
+    /// [`Inner::close`]. Called by every strong reference of the runtime's own when it ends (a
+    /// handle drop's look-up of the hub, which may have run a kill), so that a hub whose last
+    /// handle went away inside a greenlet closes once main runs the runtime again. The caller
+    /// holds a strong reference until after this returns.
+    pub(super) fn close_if_abandoned(&self) {
+        if self.handles.get() == 0 && !self.closing.get() && self.current.get() == MAIN {
+            self.close();
+        }
+    }
+
+    /// The hub's end, on the main greenlet, once nothing can use it any more: every suspended
+    /// greenlet is killed ([`Inner::teardown`]), the bodies of unstarted ones are dropped, and
+    /// the hub stops being the thread's hub, so the thread can make another, of any backend.
+    /// This happens whatever the greenlets did: one suspended inside the runtime's own code
+    /// (a kill it ran by dropping a handle) holds a strong reference that is not a handle,
+    /// and one that refuses to die keeps only memory (its stack is leaked, see
+    /// `Drop for Inner`): no handle can reach it, so it never runs again.
+    pub(super) fn close(&self) {
+        debug_assert_eq!(self.current.get(), MAIN);
+        self.closing.set(true);
+        if !self.tearing_down.get() {
+            self.teardown();
+        }
+        // Bodies are `Send`, so they hold no hub handle; drop them here, on the main greenlet
+        // with the hub intact, rather than in the hub's drop.
+        let bodies: Vec<_> = self
+            .recs
+            .borrow_mut()
+            .iter_mut()
+            .filter_map(|rec| rec.body.take())
+            .collect();
+        drop(bodies);
+        super::handles::unregister(self);
+        if self.leaked.replace(false) {
+            // SAFETY: the strong reference forgotten by `Drop for Runtime` when the last
+            // handle went inside a greenlet; the caller holds another until after we return,
+            // so this is not the last one.
+            unsafe { Rc::decrement_strong_count(self as *const Self) };
+        }
     }
 
     /// Kills every still-suspended greenlet (parent := main), from the main greenlet.

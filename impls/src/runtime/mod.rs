@@ -21,12 +21,24 @@
 //! - a greenlet whose last handle is dropped while it is running loses its last reference when
 //!   it switches away: the greenlet resumed next kills it first (`after_switch`). A handle
 //!   dropped on another thread does nothing: that greenlet is dealt with when its hub goes away;
-//! - when the last [`Runtime`] handle of a thread goes away (on the main greenlet), every
-//!   greenlet still suspended (zombies too) is killed the same way (parent := main, up to three passes), then
-//!   every context and stack is freed. A greenlet that still refuses to die after that has its
-//!   stack deliberately leaked (never unmapped), which is memory-safe;
+//! - when the program's last [`Runtime`] handle goes away (on the main greenlet), the hub
+//!   *closes* (`lifecycle::Inner::close`): every greenlet still suspended (zombies too) is
+//!   killed the same way (parent := main, up to three passes), the bodies of unstarted ones
+//!   are dropped, and the hub stops being the thread's hub, so the thread can make a hub of
+//!   any backend at once; every context and stack is freed when the hub's memory goes. Only
+//!   `Runtime` values the program holds count as handles (`Inner::handles`): the runtime's
+//!   own strong references (a handle drop's look-up of the hub, the `&Runtime` a body or the
+//!   unraisable hook borrows) do not, so a greenlet suspended inside the runtime's code (in a
+//!   kill it started by dropping a handle) cannot keep a hub alive. A greenlet that still
+//!   refuses to die has its stack deliberately leaked (never unmapped), which is
+//!   memory-safe: no handle reaches it, so it never runs again;
+//! - when the last handle goes away inside a greenlet, its stack is running and cannot be
+//!   freed: the hub keeps a strong reference to itself and closes as soon as the main
+//!   greenlet runs the runtime again (main is then suspended in the runtime's own code, a kill
+//!   or the hook, and closes it when that ends);
 //! - a hub still alive when its thread exits (a suspended greenlet holds a `Runtime` clone) is
-//!   torn down then, the same way (`thread_exit`);
+//!   closed then, the same way (`thread_exit`); [`live_hub`] says whether the calling thread
+//!   has a live hub (the interpreter checks after every program that it has none);
 //! - nothing is switched while the thread unwinds a panic (`std::thread::panicking()`): the
 //!   panic state is the thread's, so a greenlet switched to would run as if panicking. A
 //!   switch or throw then returns the payload's panic error (`Payload::panic_error`, message
@@ -62,7 +74,7 @@ mod lifecycle;
 pub mod sharing;
 mod thread_exit;
 
-pub use handles::{Greenlet, WeakGreenlet};
+pub use handles::{live_hub, Greenlet, WeakGreenlet};
 pub use sharing::{SharedStack, SharedStackContract, StableStacks};
 
 use crate::greenlet::{
@@ -165,8 +177,18 @@ struct Inner<S: StackSwitch, V: Payload> {
     /// How many records have `orphan` set: while none has (and nothing is `dying`), a
     /// resumed greenlet has no housekeeping to do (see `after_switch`).
     orphans: Cell<u32>,
-    /// Slots whose last handle went away, waiting to be processed.
+    /// The final teardown has ended: nothing is killed or released any more.
     tearing_down: Cell<bool>,
+    /// Live [`Runtime`] handles (the program's: `new`, clones). The runtime's own strong
+    /// references (a handle drop's look-up, the hook's `&Runtime`, a body's `&Runtime`) do
+    /// not count, so a greenlet suspended inside one of them cannot keep the hub alive.
+    handles: Cell<usize>,
+    /// The hub is closing or closed (see `lifecycle::Inner::close`): torn down, and no longer
+    /// the thread's hub.
+    closing: Cell<bool>,
+    /// The last handle went away inside a greenlet: a strong reference was leaked to keep the
+    /// running stack alive until the hub can close on the main greenlet (which takes it back).
+    leaked: Cell<bool>,
     /// The runtime is resolving a switch or a death and may be calling `Payload` methods:
     /// a switch now (from inside such a method) is refused (see `hub::Inner::refusal`).
     resolving: Cell<bool>,
@@ -179,6 +201,10 @@ struct Inner<S: StackSwitch, V: Payload> {
     /// Mutant `mutant-kill-parent` (feature `mutants`): kills leave the victim's parent alone.
     #[cfg(feature = "mutants")]
     kill_keeps_parent: Cell<bool>,
+    /// Mutant `mutant-hub-leak` (feature `mutants`): a kill on a last reference leaks a hub
+    /// handle.
+    #[cfg(feature = "mutants")]
+    release_holds_handle: Cell<bool>,
     _not_send: PhantomData<*mut ()>,
 }
 
@@ -188,14 +214,16 @@ struct Inner<S: StackSwitch, V: Payload> {
 /// It is a [`Hub`] only for backends with [`StableStacks`]: a stack-copy hub is
 /// `Runtime<SharedStack<StackCopy, C>, V>`, where `C` is the program's unsafe
 /// [`SharedStackContract`] (see [`sharing`]).
-/// Clones are handles to the same per-thread hub; the last one to go (on the main greenlet)
-/// kills every suspended greenlet and frees every stack.
+/// Clones are handles to the same per-thread hub; when the last one goes the hub closes:
+/// every suspended greenlet is killed and the thread may make another hub (see the module
+/// doc).
 pub struct Runtime<S: StackSwitch, V: Payload> {
     inner: Rc<Inner<S, V>>,
 }
 
 impl<S: StackSwitch, V: Payload> Clone for Runtime<S, V> {
     fn clone(&self) -> Self {
+        self.inner.handles.set(self.inner.handles.get() + 1);
         Runtime {
             inner: self.inner.clone(),
         }
@@ -238,6 +266,7 @@ impl<S: StableStacks, V: Payload> Hub<V> for Runtime<S, V> {
                     .into_any()
                     .downcast::<Inner<S, V>>()
                     .unwrap_or_else(|_| unreachable!());
+                inner.handles.set(inner.handles.get() + 1);
                 return Ok(Runtime { inner });
             }
             drop_erased(strong);
@@ -273,6 +302,9 @@ impl<S: StableStacks, V: Payload> Hub<V> for Runtime<S, V> {
             dying: Cell::new(None),
             orphans: Cell::new(0),
             tearing_down: Cell::new(false),
+            handles: Cell::new(1),
+            closing: Cell::new(false),
+            leaked: Cell::new(false),
             resolving: Cell::new(false),
             main_token: RefCell::new(Some(main_token)),
             generations: Cell::new(0),
@@ -280,6 +312,8 @@ impl<S: StableStacks, V: Payload> Hub<V> for Runtime<S, V> {
             me: me.clone(),
             #[cfg(feature = "mutants")]
             kill_keeps_parent: Cell::new(false),
+            #[cfg(feature = "mutants")]
+            release_holds_handle: Cell::new(false),
             _not_send: PhantomData,
         });
         let weak: Weak<dyn ErasedHub> = Rc::downgrade(&inner) as Weak<dyn ErasedHub>;
@@ -430,7 +464,16 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
     fn unraisable(&self, error: &V::Error) {
         let hook = self.hook.borrow().clone();
         if let (Some(hook), Some(inner)) = (hook, self.me.upgrade()) {
-            hook(&Runtime { inner }, error);
+            // A non-owning handle for the hook to borrow (not one of the program's handles; a
+            // clone the hook makes is one): it takes no count and is never dropped.
+            let hub = std::mem::ManuallyDrop::new(Runtime {
+                // SAFETY: `inner` is a live strong reference, held until after the call, so
+                // the pointer is that of a live `Rc`; wrapped in `ManuallyDrop`, this `Rc`
+                // never gives back a count it did not take.
+                inner: unsafe { Rc::from_raw(Rc::as_ptr(&inner)) },
+            });
+            hook(&hub, error);
+            drop(inner);
         }
     }
 }
@@ -441,5 +484,12 @@ impl<S: StackSwitch, V: Payload> Runtime<S, V> {
     /// victim's GreenletExit, and whatever it ends with, go to its old parent instead).
     pub fn mutate_kill_keeps_parent(&self) {
         self.inner.kill_keeps_parent.set(true);
+    }
+
+    /// Makes this hub a mutant that never closes once the program has dropped the last
+    /// handle of a suspended greenlet: each such kill leaks a hub handle (the effect of the bug
+    /// `switchyard fuzz --seed 20261206` found, made frequent for the detection tests).
+    pub fn mutate_release_holds_handle(&self) {
+        self.inner.release_holds_handle.set(true);
     }
 }

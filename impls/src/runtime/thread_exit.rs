@@ -9,7 +9,7 @@
 //! that refused to die keeps it (and its stack) leaked, which is memory-safe.
 
 use super::handles::ErasedHub;
-use super::{Inner, Runtime, MAIN};
+use super::{Inner, MAIN};
 use crate::greenlet::Payload;
 use crate::switch::StackSwitch;
 use std::cell::RefCell;
@@ -34,22 +34,13 @@ impl Drop for HubCell {
 }
 
 impl<S: StackSwitch, V: Payload> Inner<S, V> {
-    /// The thread is exiting, on its main greenlet: kill every suspended greenlet, drop the
-    /// bodies of unstarted ones, then let `hub` (a strong reference) go.
+    /// The thread is exiting, on its main greenlet: close the hub (kill every suspended
+    /// greenlet, drop the bodies of unstarted ones), then let `hub` (a strong reference) go.
     pub(super) fn thread_exit(self: Rc<Self>) {
-        if self.current.get() == MAIN && !self.tearing_down.get() {
-            // `self` is a strong reference, so no handle a killed greenlet drops is the last.
-            self.teardown();
-            // Bodies are `Send`, so they hold no hub handle; drop them here anyway, on the
-            // thread's main greenlet with the hub intact, rather than in the hub's drop.
-            let bodies: Vec<_> = self
-                .recs
-                .borrow_mut()
-                .iter_mut()
-                .filter_map(|rec| rec.body.take())
-                .collect();
-            drop(bodies);
+        if self.current.get() == MAIN && !self.closing.get() {
+            // `self` is a strong reference held across the close.
+            self.close();
         }
-        drop(Runtime { inner: self });
+        drop(self);
     }
 }
