@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The project's test gate: formatting, clippy with -D warnings, and every test (the
 # cross-check against real greenlet included; ci/venv.sh installs greenlet into .venv),
-# Valgrind, and the ClusterFuzzLite build with a short run of every fuzzer.
+# Valgrind, AddressSanitizer (seeded programs clean, the ASan mutant reported), and the
+# ClusterFuzzLite build (with ASan) with a short run of every fuzzer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -21,5 +22,9 @@ echo "== a finding's replay command reproduces it (on a mutant)"
 cargo test --release --features mutants --test campaign replay_
 echo "== valgrind: corpus and seeded random programs on every native backend"
 bash ci/valgrind.sh
-echo "== ClusterFuzzLite: .clusterfuzzlite/build.sh, then every fuzzer on its seed corpus"
+echo "== ASan: seeded programs on every native backend clean, mutant-asan-redzone reported"
+bash ci/asan.sh
+echo "== ClusterFuzzLite: .clusterfuzzlite/build.sh (ASan), then every fuzzer on its seed corpus"
 bash ci/clusterfuzzlite.sh
+echo "== cargo fuzz run differential under ASan (reuses the ClusterFuzzLite build), 20 s"
+bash ci/fuzz.sh differential 20
