@@ -213,7 +213,7 @@ fn shadow_of(addr: usize) -> usize {
 #[cfg(switchyard_asan)]
 #[inline(always)]
 pub(crate) unsafe fn save_shadow(addr: usize, len: usize, out: &mut Vec<u8>) {
-    debug_assert!(addr % 8 == 0 && len % 8 == 0);
+    debug_assert!(addr.is_multiple_of(8) && len.is_multiple_of(8));
     let n = len / 8;
     out.reserve(n);
     // SAFETY: the shadow of a mapped range is mapped (ASan maps all of it); `reserve` made
@@ -238,7 +238,7 @@ pub(crate) unsafe fn save_shadow(addr: usize, len: usize, out: &mut Vec<u8>) {
 #[cfg(switchyard_asan)]
 #[inline(always)]
 pub(crate) unsafe fn restore_shadow(addr: usize, shadow: &[u8]) {
-    debug_assert!(addr % 8 == 0);
+    debug_assert!(addr.is_multiple_of(8));
     // SAFETY: as for `save_shadow`, in the other direction.
     unsafe { raw_copy(shadow.as_ptr(), shadow_of(addr) as *mut u8, shadow.len()) };
 }
