@@ -12,18 +12,16 @@
 #                              (layouts and malformed inputs the corpus lacks)
 #   $OUT/NAME.dict             fuzz/fuzz.dict, the language's keywords and shapes
 #
-# Sanitizer: ClusterFuzzLite sets SANITIZER (address is the only one it offers for Rust), but
-# the native backends switch stacks without telling AddressSanitizer yet (no
-# __sanitizer_start_switch_fiber / __sanitizer_finish_switch_fiber; issue 11, items 1-3), so an
-# ASan build reports false positives on them within seconds (fuzz/README.md). Until those
-# annotations exist this script builds with `-s none` (libFuzzer's coverage instrumentation
-# only) whatever SANITIZER says, and the workflows turn the image's ASan bad-build check off.
-# Hook for the ASan work: SWITCHYARD_FUZZ_SANITIZER=address builds with ASan; once the
-# backends are annotated, make the default "${SANITIZER:-none}" and drop
-# `bad-build-check: false` from .github/workflows/cflite_*.yml.
+# Sanitizer: the one ClusterFuzzLite asks for in SANITIZER (address is the only one it offers
+# for Rust; the builder image's nightly toolchain builds it, and RUSTC_BOOTSTRAP=1 lets a
+# stable one do the same). The runtime announces every stack switch to AddressSanitizer
+# (impls/src/asan.rs, compiled in because impls/build.rs sees -Zsanitizer=address), so the
+# native backends run clean under it. SWITCHYARD_FUZZ_SANITIZER overrides it (`none`: coverage
+# instrumentation only, faster).
 
 cd "$SRC/switchyard"
-sanitizer="${SWITCHYARD_FUZZ_SANITIZER:-none}"
+sanitizer="${SWITCHYARD_FUZZ_SANITIZER:-${SANITIZER:-address}}"
+export RUSTC_BOOTSTRAP=1
 
 # The fuzz crate is its own workspace with its own target directory (fuzz/target).
 unset CARGO_TARGET_DIR

@@ -10,8 +10,8 @@
 #   ci/clusterfuzzlite.sh [SECONDS]     # per fuzzer, default 4 (env SWITCHYARD_CFLITE_SECONDS)
 #
 # The scratch $SRC/$OUT/$WORK live in a temporary directory; $SRC/switchyard is a symlink to
-# this checkout, so cargo reuses fuzz/target (the same build as ci/fuzz.sh's `cargo fuzz run
-# -s none`).
+# this checkout, so cargo reuses fuzz/target (the same build as ci/fuzz.sh's `cargo fuzz run`,
+# AddressSanitizer, as SANITIZER=address asks).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd -P)"
 cd "$root"

@@ -3,7 +3,7 @@
 # or the parser alone. Installs cargo-fuzz if it is missing, refreshes the seed corpus from
 # corpus/**/*.gp (ci/fuzz-seeds.sh), and runs one target for a while.
 #
-#   ci/fuzz.sh [--asan] [--fork N | --jobs N] [--corpus DIR] [TARGET] [SECONDS] [-- LIBFUZZER_ARGS...]
+#   ci/fuzz.sh [--no-asan] [--mutants] [--fork N | --jobs N] [--corpus DIR] [TARGET] [SECONDS] [-- LIBFUZZER_ARGS...]
 #   ci/fuzz.sh --cmin [TARGET]            # minimize fuzz/corpus/TARGET in place (cargo fuzz cmin)
 #   ci/fuzz.sh --merge TARGET DIR...      # add to fuzz/corpus/TARGET the inputs of DIR... that
 #                                         # bring new coverage (libFuzzer -merge=1)
@@ -19,23 +19,26 @@
 # skips that. `--corpus DIR` fuzzes into DIR (a folder shared between machines, say) instead of
 # fuzz/corpus/TARGET, which is then only read, for its seeds.
 #
-# Sanitizers: by default the build uses `-s none` (no sanitizer, only libFuzzer's coverage
-# instrumentation), which works on the stable toolchain. `--asan` builds with `-s address`
-# (RUSTC_BOOTSTRAP=1 lets stable build it). AddressSanitizer does not know about greenlet stack
-# switches yet (the backends make no __sanitizer_start_switch_fiber /
-# __sanitizer_finish_switch_fiber calls), so expect false reports from it on the native
-# backends; see fuzz/README.md. The parse target has no backend and is ASan-clean.
+# Sanitizer: AddressSanitizer by default (`-s address`, cargo-fuzz's own default; stable rustc
+# builds it with RUSTC_BOOTSTRAP=1, which this script sets). The runtime announces every stack
+# switch to ASan and stack-copy keeps each greenlet's shadow bytes with its stack bytes
+# (impls/src/asan.rs), so the native backends run clean under it. `--no-asan` builds with
+# `-s none` (libFuzzer's coverage instrumentation only): several times faster, no memory
+# checks; `--asan` is accepted and is the default. `--mutants` builds with the deliberately
+# broken backends (feature `mutants`); pick one with SWITCHYARD_FUZZ_BACKENDS, e.g.
+#   SWITCHYARD_FUZZ_BACKENDS=mutant-asan-redzone ci/fuzz.sh --mutants differential 60
 #
 # A crash is saved under fuzz/artifacts/TARGET/. To read it as a program:
 #   cargo run --release -- artifact fuzz/artifacts/TARGET/crash-...
 # (switchyard::gen::bytes::artifact_to_program_text), or, since program text is a valid fuzz
-# input, rerun it with: cargo fuzz run -s none TARGET FILE
+# input, rerun it with: RUSTC_BOOTSTRAP=1 cargo fuzz run TARGET FILE
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root="$PWD"
 
 mode=run
-asan=0
+asan=1
+features=()
 parallel=()
 corpus_dir=""
 cmin=1
@@ -43,6 +46,8 @@ positional=()
 while [ $# -gt 0 ]; do
     case "$1" in
         --asan) asan=1; shift ;;
+        --no-asan) asan=0; shift ;;
+        --mutants) features=(--features mutants); shift ;;
         --fork|--jobs)
             case "${2:-}" in ''|*[!0-9]*) echo "fuzz.sh: $1 needs a number" >&2; exit 2 ;; esac
             if [ "$1" = --fork ]; then parallel=(-fork="$2"); else parallel=(-jobs="$2" -workers="$2"); fi
@@ -69,9 +74,9 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install cargo-fuzz --locked
 fi
 
-sanitizer=(-s none)
+sanitizer=(-s none "${features[@]}")
 if [ "$asan" = 1 ]; then
-    sanitizer=(-s address)
+    sanitizer=(-s address "${features[@]}")
     export RUSTC_BOOTSTRAP=1
 fi
 

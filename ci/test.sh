@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The project's test gate: formatting, clippy with -D warnings, and every test (the
 # cross-check against real greenlet included; ci/venv.sh installs greenlet into .venv),
-# the out-of-tree example (examples/custom-backend), Valgrind, and the ClusterFuzzLite build
-# with a short run of every fuzzer.
+# the out-of-tree example (examples/custom-backend), Valgrind, AddressSanitizer (seeded
+# programs clean, the ASan mutant reported), and the ClusterFuzzLite build (with ASan) with a
+# short run of every fuzzer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -33,8 +34,16 @@ CARGO_TARGET_DIR="$example_target" cargo test "${example[@]}" --release
 CARGO_TARGET_DIR="$example_target" cargo test "${example[@]}" --release --features broken --test broken
 echo "== valgrind: corpus and seeded random programs on every native backend"
 bash ci/valgrind.sh
-echo "== ClusterFuzzLite: .clusterfuzzlite/build.sh, then every fuzzer on its seed corpus"
+if [ "${SWITCHYARD_CI_ASAN:-1}" = 1 ]; then
+    echo "== ASan: seeded programs on every native backend clean, mutant-asan-redzone reported"
+    bash ci/asan.sh
+else
+    echo "== ASan step skipped (SWITCHYARD_CI_ASAN=0)"
+fi
+echo "== ClusterFuzzLite: .clusterfuzzlite/build.sh (ASan), then every fuzzer on its seed corpus"
 bash ci/clusterfuzzlite.sh
+echo "== cargo fuzz run differential under ASan (reuses the ClusterFuzzLite build), 20 s"
+bash ci/fuzz.sh differential 20
 echo "== examples/custom-backend/fuzz: its cargo-fuzz target builds and runs the corpus"
 # fuzz/target, as ClusterFuzzLite's build just left it, for the shared dependencies.
 (cd examples/custom-backend && unset CARGO_TARGET_DIR &&

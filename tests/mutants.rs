@@ -334,6 +334,7 @@ mod mutants {
                 "mutant-hub-leak",
                 "mutant-hang",
                 "crash-segv",
+                "mutant-asan-redzone",
             ]
         );
         // A lost-register mutant for every native backend and every callee-saved register or
@@ -345,6 +346,11 @@ mod mutants {
             }
         }
         assert_eq!(names[10..], lost);
+        let asan_only: Vec<&str> = registry::mutants()
+            .filter(|b| b.is_asan_only())
+            .map(|b| b.name)
+            .collect();
+        assert_eq!(asan_only, ["mutant-asan-redzone"]);
         let real: Vec<&str> = registry::real().map(|b| b.name).collect();
         #[cfg(not(feature = "adapters"))]
         assert_eq!(real, ["thread", "stack-copy", "mmap", "ucontext"]);
@@ -360,6 +366,18 @@ mod mutants {
                 "fcontext"
             ]
         );
+    }
+
+    /// `mutant-asan-redzone` writes a suspended greenlet's byte back unchanged: without
+    /// AddressSanitizer no check sees it (ci/asan.sh proves ASan does; the README has the
+    /// figures). Run only in builds without ASan, which would abort on the first switch.
+    #[test]
+    fn mutant_asan_redzone_changes_no_trace() {
+        let b = backend("mutant-asan-redzone");
+        let failed = check_seeded(101, 300, &Profile::Default.config(), &[b], 1);
+        assert!(failed.is_empty(), "{} programs failed", failed.len());
+        let failed = check_seeded(202, 100, &Profile::Deep.config(), &[b], 1);
+        assert!(failed.is_empty(), "{} deep programs failed", failed.len());
     }
 
     #[test]

@@ -1,7 +1,29 @@
 //! Every registered backend against the thread oracle on `decode(data)`; panics with the
-//! findings (and the program) when any backend fails.
+//! findings (and the program) when any backend fails. `SWITCHYARD_FUZZ_BACKENDS` (a
+//! comma-separated list of registered names) narrows the backends, e.g. to the ASan mutant:
+//! `SWITCHYARD_FUZZ_BACKENDS=mutant-asan-redzone cargo fuzz run --features mutants differential`.
 #![no_main]
 
-use switchyard::check::registry;
+use std::sync::OnceLock;
+use switchyard::check::registry::{self, Backend};
 
-libfuzzer_sys::fuzz_target!(|data: &[u8]| switchyard::fuzz_one(data, registry::all()));
+/// The backends to check, chosen once.
+fn backends() -> &'static [&'static Backend] {
+    static CHOSEN: OnceLock<Vec<&'static Backend>> = OnceLock::new();
+    CHOSEN.get_or_init(|| match std::env::var("SWITCHYARD_FUZZ_BACKENDS") {
+        Ok(names) => names
+            .split(',')
+            .map(|name| {
+                registry::find(name.trim()).unwrap_or_else(|| {
+                    panic!(
+                        "SWITCHYARD_FUZZ_BACKENDS: no backend '{name}' (have: {})",
+                        registry::names()
+                    )
+                })
+            })
+            .collect(),
+        Err(_) => registry::all().to_vec(),
+    })
+}
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| switchyard::fuzz_one(data, backends()));

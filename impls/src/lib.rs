@@ -15,6 +15,8 @@
 //! - [`arch`]: the one callee-saved register frame every naked switch uses, as assembly-text
 //!   macros, and the frame layouts a new context starts from;
 //! - [`probe`]: [`probe::Probed`], any backend with a register probe at its switch;
+//! - [`asan`]: AddressSanitizer's fiber annotations and shadow copies, compiled in only in
+//!   sanitized builds;
 //!   [`process`]: crash injection for tests;
 //!   `mutants` (feature `mutants`): deliberately broken backends.
 //!
@@ -92,6 +94,7 @@
 
 #[cfg(target_arch = "x86_64")]
 pub mod arch;
+pub mod asan;
 #[cfg(target_os = "linux")]
 pub mod backend;
 pub use switchyard_greenlet as greenlet;

@@ -385,6 +385,10 @@ unsafe impl<S: StackSwitch> StackSwitch for Probed<S> {
         S::new_context(config, entry, arg)
     }
 
+    fn stack_bounds(ctx: &S::Context) -> Option<crate::switch::StackBounds> {
+        S::stack_bounds(ctx)
+    }
+
     unsafe extern "C" fn switch(from: *mut S::Context, to: *mut S::Context, from_dying: bool) {
         #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
         {

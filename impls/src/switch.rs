@@ -6,6 +6,10 @@
 //! Every switch names the context that is running now (`from`), the one to resume (`to`) and
 //! whether `from` is dying: greenlet's stack-copy algorithm needs exactly these three facts
 //! (it saves nothing for a dying greenlet), and stack-per-greenlet backends ignore the third.
+//!
+//! [`StackSwitch::stack_bounds`] tells AddressSanitizer (in sanitized builds only, see
+//! [`crate::asan`]) which stack a context runs on; the runtime makes the fiber annotations
+//! around every switch with it.
 
 use crate::greenlet::{BackendError, HubConfig};
 use std::ffi::c_void;
@@ -14,6 +18,16 @@ use std::ffi::c_void;
 /// [`StackSwitch::new_context`]. It must never return: it ends by switching away with
 /// `from_dying = true`. It must not unwind: it catches every panic itself.
 pub type Entry = unsafe extern "C" fn(arg: *mut c_void) -> !;
+
+/// The memory a context's frames live in, as AddressSanitizer's fiber API wants it: the
+/// lowest usable address and the size in bytes (guard pages excluded).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct StackBounds {
+    /// Lowest usable address.
+    pub bottom: usize,
+    /// Bytes from `bottom` up to the stack's top (exclusive).
+    pub size: usize,
+}
 
 /// A way of switching stacks.
 ///
@@ -38,6 +52,18 @@ pub unsafe trait StackSwitch: 'static {
         entry: Entry,
         arg: *mut c_void,
     ) -> Result<Self::Context, BackendError>;
+
+    /// The stack `ctx` runs on, for AddressSanitizer's fiber annotations
+    /// (`__sanitizer_start_switch_fiber`), which the runtime makes around every switch in
+    /// sanitized builds only ([`crate::asan`]); never called otherwise. A main context runs on
+    /// the thread's stack ([`crate::asan::thread_stack`]). A backend returns `Some` for every
+    /// context or `None` for every context; `None` (the default) means "not annotated": no
+    /// annotation is made around its switches, and ASan will then report false positives on
+    /// it, as on any unannotated stack switching.
+    fn stack_bounds(ctx: &Self::Context) -> Option<StackBounds> {
+        let _ = ctx;
+        None
+    }
 
     /// Suspends `from` and resumes `to`; returns when something switches back to `from`.
     ///

@@ -157,7 +157,12 @@ impl FailureKind {
                 || t.split_once(':')
                     .is_some_and(|(n, _)| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
         };
-        let message = stderr.lines().rev().find(|l| !noise(l)).map(one_line);
+        // A sanitizer's report ends with `==PID==ABORTING`; its headline names the error.
+        let sanitizer = stderr
+            .lines()
+            .find(|l| l.contains("ERROR: AddressSanitizer:"))
+            .map(|l| one_line(l.trim_start_matches(|c: char| c == '=' || c.is_ascii_digit())));
+        let message = sanitizer.or_else(|| stderr.lines().rev().find(|l| !noise(l)).map(one_line));
         let mut detail = Vec::new();
         let kind = if let Some(line) = stderr.lines().find(|l| l.contains("stack overflow")) {
             detail.push(one_line(line));
@@ -627,5 +632,16 @@ mod tests {
              message: switchyard: backend says what went wrong"
         );
         assert_eq!(classify(signalled, "").1, "killed by SIGSEGV");
+        // An AddressSanitizer report: its headline, not the `ABORTING` line that ends it.
+        let asan = "=================================================================\n\
+            ==42==ERROR: AddressSanitizer: stack-buffer-overflow on address 0x7f00 at pc 0x5 \
+            bp 0x6 sp 0x7\n\
+            WRITE of size 1 at 0x7f00 thread T1\n\
+            ==42==ABORTING\n";
+        assert_eq!(
+            classify(ExitStatus::from_raw(1 << 8), asan).1,
+            "exited with status 1; message: ERROR: AddressSanitizer: stack-buffer-overflow on \
+             address 0x7f00 at pc 0x5 bp 0x6 sp 0x7"
+        );
     }
 }

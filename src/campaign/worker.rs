@@ -59,7 +59,7 @@ struct Live {
     stderr_reader: Option<JoinHandle<()>>,
 }
 
-const STDERR_TAIL: usize = 4096;
+const STDERR_TAIL: usize = 16384;
 
 /// How often a waiting [`Worker::run`] looks at its interrupt and cancel flags.
 const CANCEL_POLL: Duration = Duration::from_millis(20);

@@ -215,6 +215,12 @@ impl Backend {
         self.name.starts_with("mutant-") || self.name.starts_with("crash-")
     }
 
+    /// Whether this is a mutant whose bug changes no trace, only AddressSanitizer finds it
+    /// (`mutant-asan-*`): the detection tests of builds without ASan leave it out.
+    pub fn is_asan_only(&self) -> bool {
+        self.name.starts_with("mutant-asan-")
+    }
+
     /// Runs `program` on the calling thread (which must have stack enough; see
     /// [`PROGRAM_THREAD_STACK`]).
     pub fn run_here(&self, program: &Program, config: &HubConfig) -> RunResult {
@@ -471,6 +477,12 @@ registry! {
         Backend::new::<switchyard_impls::mutants::hubs::CrashSegv<RtValue>>(
             "crash-segv",
             "BROKEN ON PURPOSE: correct, but the third throw into a suspended greenlet is a SIGSEGV",
+        ),
+        // Found only by AddressSanitizer (`ci/asan.sh`, `cargo fuzz run`): see `is_asan_only`.
+        #[cfg(all(feature = "mutants", target_arch = "x86_64", target_os = "linux"))]
+        Backend::new::<Native<switchyard_impls::mutants::redzone::RedzoneWrite>>(
+            "mutant-asan-redzone",
+            "BROKEN ON PURPOSE (ASan finds it): mmap, each switch writes a byte past a live stack buffer of the suspended greenlet it resumes",
         ),
     ]
     lost: [

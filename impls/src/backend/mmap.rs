@@ -138,6 +138,10 @@ macro_rules! mmap_backend {
                 $crate::backend::mmap::new_context(config, entry, arg, $stack_name)
             }
 
+            fn stack_bounds(ctx: &Self::Context) -> Option<$crate::switch::StackBounds> {
+                Some(ctx.bounds())
+            }
+
             /// Symmetric switching on top of main ↔ greenlet transfers: main resumes `to` and
             /// then whatever greenlet the resumed one names when it suspends, until one names
             /// main; a greenlet suspends back into that loop, naming `to` (null for main).

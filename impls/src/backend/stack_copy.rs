@@ -42,7 +42,7 @@
 //! suspended context from the chain when it is dropped. Contexts of two threads share nothing.
 
 use crate::greenlet::{BackendError, HubConfig};
-use crate::switch::{Entry, StackSwitch};
+use crate::switch::{Entry, StackBounds, StackSwitch};
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
 use std::cell::Cell;
 use std::ffi::c_void;
@@ -146,6 +146,10 @@ struct SaveBuffer {
     len: usize,
     /// Size of the allocation; its alignment is [`SaveBuffer::align_of`] of it.
     size: usize,
+    /// In a sanitized build: ASan's shadow bytes of the copy, one per 8 bytes (see
+    /// [`crate::asan`]), saved and restored with it.
+    #[cfg(switchyard_asan)]
+    shadow: Vec<u8>,
 }
 
 impl SaveBuffer {
@@ -154,6 +158,8 @@ impl SaveBuffer {
         data: null_mut(),
         len: 0,
         size: 0,
+        #[cfg(switchyard_asan)]
+        shadow: Vec::new(),
     };
 
     /// The alignment of an allocation of `size` bytes (sizes of page-aligned allocations are
@@ -286,13 +292,16 @@ impl Context {
         self.saved.reserve(start, want);
         // SAFETY: the caller guarantees the stack bytes `[start + have, start + want)` are
         // mapped, live and not being written; `reserve` made room for `want` bytes at `data`;
-        // heap and stack do not overlap.
+        // heap and stack do not overlap. Both ends are stack pointers, multiples of 8, as
+        // the shadow copy needs.
         unsafe {
-            ptr::copy_nonoverlapping(
+            copy_stack_bytes(
                 (start + have) as *const u8,
                 self.saved.data.add(have),
                 want - have,
             );
+            #[cfg(switchyard_asan)]
+            crate::asan::save_shadow(start + have, want - have, &mut self.saved.shadow);
         }
         self.saved.len = want;
         COPIED.with(|c| {
@@ -336,6 +345,33 @@ impl Drop for Context {
         });
         self.saved.free();
     }
+}
+
+/// Copies stack bytes to the heap or back: `memcpy` normally; in a sanitized build a copy ASan
+/// does not check ([`crate::asan::raw_copy`]), because a suspended greenlet's bytes include
+/// its frames' redzones, which ASan would report as overflows if `memcpy` read them.
+///
+/// # Safety
+///
+/// As for [`ptr::copy_nonoverlapping`].
+#[inline(always)]
+unsafe fn copy_stack_bytes(src: *const u8, dst: *mut u8, len: usize) {
+    // SAFETY: passed on from the caller.
+    unsafe {
+        if crate::asan::ENABLED {
+            crate::asan::raw_copy(src, dst, len);
+        } else {
+            ptr::copy_nonoverlapping(src, dst, len);
+        }
+    }
+}
+
+#[cfg(switchyard_asan)]
+thread_local! {
+    /// The stack pointer of the last save step on this thread: the lowest stack byte the
+    /// context switched away from was using, down to which the restore step clears the
+    /// shadow (sanitized builds only).
+    static SWITCH_SP: Cell<usize> = const { Cell::new(0) };
 }
 
 /// Bytes of `ctx`'s stack currently saved on the heap (greenlet's `_stack_saved`): 0 for a
@@ -385,6 +421,8 @@ pub(crate) unsafe extern "C" fn sy_save_state<const BUG: u8>(
             (*owner).save_up_to(stop);
         }
         CURRENT.with(|c| c.set(to));
+        #[cfg(switchyard_asan)]
+        SWITCH_SP.with(|c| c.set(sp));
         (*to).stack_start.wrapping_sub(sp) as isize
     }
 }
@@ -412,7 +450,12 @@ pub(crate) unsafe extern "C" fn sy_restore_state<const BUG: u8>(
             if BUG == bug::RESTORE_OFFSET && t.saved.len < t.stack_stop - t.stack_start {
                 dest += 16;
             }
-            ptr::copy_nonoverlapping(t.saved.data, dest as *mut u8, t.saved.len);
+            copy_stack_bytes(t.saved.data, dest as *mut u8, t.saved.len);
+            #[cfg(switchyard_asan)]
+            {
+                crate::asan::restore_shadow(dest, &t.saved.shadow);
+                t.saved.shadow.clear();
+            }
             let restored = t.saved.len as u64;
             COPIED.with(|c| {
                 let mut n = c.get();
@@ -421,6 +464,16 @@ pub(crate) unsafe extern "C" fn sy_restore_state<const BUG: u8>(
             });
             // Keep the buffer for this context's next suspension.
             t.saved.len = 0;
+        }
+        // Sanitized builds: the stack between the stack pointer `from` left and `to`'s (when
+        // `to` is the shallower) held `from`'s frames, whose shadow (saved with them) now
+        // describes nobody's: cleared, as returns from those frames would have left it.
+        #[cfg(switchyard_asan)]
+        {
+            let low = SWITCH_SP.with(|c| c.get());
+            if low != 0 && low < t.stack_start {
+                crate::asan::unpoison(low, t.stack_start - low);
+            }
         }
         let mut owner = from;
         if (*owner).stack_start == 0 {
@@ -574,6 +627,10 @@ macro_rules! stack_copy_backend {
                 )
             }
 
+            fn stack_bounds(ctx: &Self::Context) -> Option<$crate::switch::StackBounds> {
+                <$crate::backend::stack_copy::StackCopy as $crate::switch::StackSwitch>::stack_bounds(ctx)
+            }
+
             unsafe extern "C" fn switch(from: *mut Self::Context, to: *mut Self::Context, from_dying: bool) {
                 $crate::backend::stack_copy::sy_switch_fn!(sy_switch, lost = $lost);
                 const NONE: u8 = $crate::backend::stack_copy::bug::NONE;
@@ -611,6 +668,11 @@ unsafe impl StackSwitch for StackCopy {
         arg: *mut c_void,
     ) -> Result<Context, BackendError> {
         Ok(Context::new(0, 0, Some(entry), arg))
+    }
+
+    /// Every context runs on the thread's own stack.
+    fn stack_bounds(_ctx: &Context) -> Option<StackBounds> {
+        Some(crate::asan::thread_stack())
     }
 
     unsafe extern "C" fn switch(from: *mut Context, to: *mut Context, from_dying: bool) {

@@ -5,10 +5,15 @@
 //! are each split into two 32-bit halves and reassembled by the trampoline. Each `ucontext_t`
 //! lives in its own box: glibc's saved context points into itself (the floating-point state),
 //! so it must never move once filled in.
+//!
+//! Under AddressSanitizer the switch calls the C library's `swapcontext` itself, not ASan's
+//! interceptor of it: the runtime announces every switch with the fiber API
+//! ([`crate::asan`]), and the interceptor would also clear the shadow of the whole target stack
+//! (16 MiB, on every switch), erasing the redzones of the frames suspended there.
 
 use crate::greenlet::{BackendError, HubConfig};
 use crate::stack::{ContextStack, StackContext};
-use crate::switch::{Entry, StackSwitch};
+use crate::switch::{Entry, StackBounds, StackSwitch};
 use std::ffi::{c_int, c_void};
 
 /// The ucontext backend.
@@ -34,6 +39,35 @@ extern "C" fn trampoline(entry_lo: c_int, entry_hi: c_int, arg_lo: c_int, arg_hi
     let entry: Entry = unsafe { std::mem::transmute::<usize, Entry>(entry) };
     // SAFETY: calling the entry with the argument it was registered with; it never returns.
     unsafe { entry(arg) }
+}
+
+/// The signature of `swapcontext`.
+type SwapContextFn = unsafe extern "C" fn(*mut libc::ucontext_t, *const libc::ucontext_t) -> c_int;
+
+/// The C library's `swapcontext`.
+#[cfg(not(switchyard_asan))]
+#[inline(always)]
+fn swapcontext() -> SwapContextFn {
+    libc::swapcontext
+}
+
+/// The C library's `swapcontext`, past ASan's interceptor (see the module documentation): the
+/// next definition after this executable's, found once.
+#[cfg(switchyard_asan)]
+fn swapcontext() -> SwapContextFn {
+    static REAL: std::sync::OnceLock<SwapContextFn> = std::sync::OnceLock::new();
+    *REAL.get_or_init(|| {
+        // SAFETY: dlsym with a NUL-terminated name; a non-null result for `swapcontext` is the
+        // C library's function of that signature.
+        unsafe {
+            let f = libc::dlsym(libc::RTLD_NEXT, c"swapcontext".as_ptr());
+            if f.is_null() {
+                libc::swapcontext
+            } else {
+                std::mem::transmute::<*mut c_void, SwapContextFn>(f)
+            }
+        }
+    })
 }
 
 fn zeroed_context() -> Box<libc::ucontext_t> {
@@ -86,6 +120,10 @@ unsafe impl StackSwitch for Ucontext {
         Ok(StackContext::on(stack, uc))
     }
 
+    fn stack_bounds(ctx: &UcontextContext) -> Option<StackBounds> {
+        Some(ctx.bounds())
+    }
+
     unsafe extern "C" fn switch(
         from: *mut UcontextContext,
         to: *mut UcontextContext,
@@ -93,7 +131,7 @@ unsafe impl StackSwitch for Ucontext {
     ) {
         // SAFETY: the caller guarantees both contexts are live, distinct and of this thread,
         // `to` new (made by makecontext) or suspended in swapcontext.
-        let rc = unsafe { libc::swapcontext(&mut *(*from).saved, &*(*to).saved) };
+        let rc = unsafe { swapcontext()(&mut *(*from).saved, &*(*to).saved) };
         if rc != 0 {
             // Nothing was switched; there is no way to report this through `switch`.
             let _ = std::io::Write::write_all(

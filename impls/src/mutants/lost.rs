@@ -130,6 +130,10 @@ pub mod ucontext {
             Ucontext::new_context(config, entry, arg)
         }
 
+        fn stack_bounds(ctx: &UcontextContext) -> Option<crate::switch::StackBounds> {
+            Ucontext::stack_bounds(ctx)
+        }
+
         unsafe extern "C" fn switch(
             from: *mut UcontextContext,
             to: *mut UcontextContext,

@@ -21,8 +21,12 @@
 //! - [`lost`]: every native backend (mmap, stack-copy, ucontext) with a switch that loses one
 //!   callee-saved register or control word, for each of rbx, rbp, r12-r15, MXCSR and the x87
 //!   control word: 24 mutants, one line each.
+//! - [`redzone`]: the mmap backend writing one byte past a live stack buffer of the suspended
+//!   greenlet it resumes ([`redzone::RedzoneWrite`]); the value is unchanged, so only
+//!   AddressSanitizer finds it.
 
 pub mod hubs;
 pub mod lost;
+pub mod redzone;
 pub mod stack_copy;
 pub mod swap;

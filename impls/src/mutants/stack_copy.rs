@@ -39,6 +39,10 @@ unsafe impl<const BUG: u8> StackSwitch for Mutated<BUG> {
         StackCopy::new_context(config, entry, arg)
     }
 
+    fn stack_bounds(ctx: &Context) -> Option<crate::switch::StackBounds> {
+        StackCopy::stack_bounds(ctx)
+    }
+
     unsafe extern "C" fn switch(from: *mut Context, to: *mut Context, from_dying: bool) {
         // SAFETY: switch's contract, passed on (the mutation breaks the backend's own promise,
         // on purpose).

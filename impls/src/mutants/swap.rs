@@ -123,6 +123,10 @@ unsafe impl<L: LostRegister> StackSwitch for Swap<L> {
         Ok(StackContext::on(stack, sp))
     }
 
+    fn stack_bounds(ctx: &SwapContext) -> Option<crate::switch::StackBounds> {
+        Some(ctx.bounds())
+    }
+
     unsafe extern "C" fn switch(from: *mut SwapContext, to: *mut SwapContext, _from_dying: bool) {
         // SAFETY: both contexts are live, distinct and of this thread (switch's contract), `to`
         // new or suspended in a swap; the swap stores `from`'s stack pointer before loading

@@ -13,6 +13,18 @@ use std::rc::Rc;
 
 /// The function every greenlet starts in, on its own context.
 pub(super) unsafe extern "C" fn entry<S: StackSwitch, V: Payload>(arg: *mut c_void) -> ! {
+    // First of all, in a sanitized build: complete ASan's fiber switch that started us.
+    if crate::asan::ENABLED {
+        // SAFETY: `arg` is `Rc::as_ptr` of the hub's `Inner`, which outlives every greenlet
+        // that can still run; the current slot's context is this one, live, and the switch
+        // that started it was announced to ASan (`hub::switch_contexts`); a new context has
+        // no fake stack yet.
+        unsafe {
+            let inner: &Inner<S, V> = &*(arg as *const Inner<S, V>);
+            let me = inner.recs.borrow()[inner.current.get() as usize].ctx;
+            crate::asan::after_switch::<S>(me, std::ptr::null_mut());
+        }
+    }
     // Aborts if anything below unwinds (it must not cross the stack switch).
     struct Bomb;
     impl Drop for Bomb {

@@ -73,11 +73,19 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
         self.transfer.set(Some(payload));
         self.prev.set(cur);
         self.current.set(dest);
+        // ASan's fiber annotations (no-ops unless the build is sanitized) go around the
+        // switch, outside it: `S::switch` may be the register probe (see `crate::asan`).
+        let mut fake_stack: *mut std::ffi::c_void = std::ptr::null_mut();
         // SAFETY: `from` is the running greenlet's boxed context, `to` another live boxed
         // context of this thread that is new or suspended in `switch`; both stay boxed and
         // alive while either is suspended (contexts are freed only when dead, by another
-        // context, or at teardown after every kill).
-        unsafe { S::switch(from, to, false) };
+        // context, or at teardown after every kill). `to` is resumed by this switch and
+        // completes the annotation (here, or in `entry`), as `from` does when it is resumed.
+        unsafe {
+            crate::asan::before_switch::<S>(to, Some(&mut fake_stack));
+            S::switch(from, to, false);
+            crate::asan::after_switch::<S>(from, fake_stack);
+        }
         let got = self.transfer.take().expect("switch delivered nothing");
         self.after_switch();
         got.into_outcome()
@@ -104,8 +112,12 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
             };
             if !ctx.is_null() {
                 // SAFETY: the dead greenlet switched away for good (`from_dying`), we run in
-                // another context, and the pointer came from `Box::into_raw`.
-                drop(unsafe { Box::from_raw(ctx) });
+                // another context, and the pointer came from `Box::into_raw`; its stack's
+                // shadow is cleared first (sanitized builds only, see `crate::asan`).
+                unsafe {
+                    crate::asan::release_dead_stack::<S>(ctx);
+                    drop(Box::from_raw(ctx));
+                }
             }
             if orphan {
                 self.release(dead);
@@ -221,10 +233,16 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
         self.current.set(dest);
         self.dying.set(Some(cur));
         drop(resolving);
+        // A dying context hands ASan no fake-stack slot (ASan frees its fake stack); the
+        // context resumed clears the shadow of its stack before freeing it (`after_switch`).
         // SAFETY: as in `switch_to`; in addition `from` is dying: nothing on this stack is
         // used again (this frame holds no value that needs dropping) and it is freed by the
         // context we resume (`after_switch`).
-        unsafe { S::switch(from, to, true) };
+        unsafe {
+            crate::asan::note_dying();
+            crate::asan::before_switch::<S>(to, None);
+            S::switch(from, to, true);
+        }
         // A dead context is never resumed; if a backend did, nothing sane can follow.
         std::process::abort()
     }

@@ -127,6 +127,11 @@ unsafe impl<S: StackSwitch, C: SharedStackContract> StackSwitch for SharedStack<
     }
 
     #[inline(always)]
+    fn stack_bounds(ctx: &S::Context) -> Option<crate::switch::StackBounds> {
+        S::stack_bounds(ctx)
+    }
+
+    #[inline(always)]
     unsafe extern "C" fn switch(from: *mut S::Context, to: *mut S::Context, from_dying: bool) {
         // SAFETY: the caller keeps `switch`'s contract, which is `S::switch`'s.
         unsafe { S::switch(from, to, from_dying) }

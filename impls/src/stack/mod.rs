@@ -264,4 +264,16 @@ impl<T> StackContext<T> {
             stack,
         }
     }
+
+    /// The stack this context runs on, for AddressSanitizer: its own stack's usable part
+    /// (the guard page excluded), or the thread's stack for a main context.
+    pub(crate) fn bounds(&self) -> crate::switch::StackBounds {
+        match self.stack.stack() {
+            Some(s) => crate::switch::StackBounds {
+                bottom: s.bottom() as usize,
+                size: s.top() as usize - s.bottom() as usize,
+            },
+            None => crate::asan::thread_stack(),
+        }
+    }
 }
