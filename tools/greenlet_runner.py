@@ -20,7 +20,10 @@ Every operation is done by greenlet itself: a body is greenlet.greenlet(run=...)
 the target's address, so that no Python frame of a suspended greenlet holds a reference to
 its target: greenlet's own switch keeps none), `reparent` is `g.parent = p`, `observe` reads
 getcurrent()/g.dead/bool(g)/g.parent, and `drop gK` is `slots[k] = None`. The interpreter only
-adds tracing, fuel and the end-of-program teardown.
+adds tracing, fuel, the end-of-program teardown, and the language's bounds on parent cycles
+(docs/language.md, section 8, "Parent cycles": before a walk that greenlet would make round a
+cycle forever, the runner makes the same checks as src/interp/cycles.rs and sends the switch,
+throw or body's result to main, or raises badparent for reparent/spawn).
 
 Only the program's references keep a greenlet alive (docs/language.md, "drop"): slots, the
 greenlets a `spawn` overwrote (kept for good), greenlet's own parent links and current
@@ -74,6 +77,43 @@ def _unraisable(u):
 
 
 sys.unraisablehook = _unraisable
+
+
+def _walk_loops(start, passes):
+    """Whether the walk from `start` up its parent chain comes back to a greenlet it has passed,
+    passing exactly the greenlets `passes` says (docs/language.md, section 8, "Parent cycles":
+    greenlet 3.5.6 itself would loop forever in C on such a walk). Holds no reference after."""
+    passed = set()
+    g = start
+    while g is not None and passes(g):
+        if id(g) in passed:
+            return True
+        passed.add(id(g))
+        g = g.parent
+    return False
+
+
+def _unstarted(g):
+    return not g and not g.dead
+
+
+def _switch_loops(target):
+    return _walk_loops(target, lambda g: g.dead)
+
+
+def _throw_loops(target, error):
+    if error is GreenletExit:  # `exit` is the value `exit` once it has passed the target
+        return _walk_loops(target, lambda g: g.dead or (g is target and _unstarted(g)))
+    return _walk_loops(target, lambda g: g.dead or _unstarted(g))
+
+
+def _end_loops(error):
+    me = getcurrent()
+    return _walk_loops(me, lambda g: g is me or g.dead or (error and _unstarted(g)))
+
+
+def _chain_loops(parent, child):
+    return _walk_loops(parent, lambda g: g is not child)
 
 
 class Run:
@@ -157,10 +197,14 @@ class Run:
         self.fuel -= 1
         op = st[0]
         if op == SWITCH:
-            target = id(self.resolve(st[1]))
+            target = self.resolve(st[1])
+            # A value that would go round a parent cycle goes to main instead.
+            target = id(self.main if _switch_loops(target) else target)
             self.record("recv " + value_text(self.transfer(_RAW_SWITCH, target, (st[2],), None)))
         elif op == THROW:
-            target = id(self.resolve(st[1]))
+            target = self.resolve(st[1])
+            # An error that would go round a parent cycle is thrown to main instead.
+            target = id(self.main if _throw_loops(target, st[2]) else target)
             self.record("recv " + value_text(self.transfer(_RAW_THROW, target, st[2], None, None)))
         elif op == TRY:
             caught = None
@@ -183,6 +227,8 @@ class Run:
             parent = getcurrent() if st[3] is None else self.resolve(st[3])
             if len(self.greenlets) - 1 >= MAX_SPAWNS:
                 raise Limit()
+            if _chain_loops(parent, None):  # greenlet's parent setter would loop
+                raise BadParent()
             g = greenlet.greenlet(run=self.body(st[2]), parent=parent)
             del parent
             n = g._sy_id = len(self.greenlets)
@@ -203,6 +249,8 @@ class Run:
         elif op == REPARENT:
             g = self.resolve(st[1])
             p = self.resolve(st[2])
+            if _chain_loops(p, g):  # greenlet's parent setter would loop
+                raise BadParent()
             refused = False
             try:
                 g.parent = p
@@ -252,11 +300,19 @@ class Run:
                 if self.ended:
                     return None
                 self.record("fail " + error_word(e))
+                self.end_walk(not isinstance(e, GreenletExit))
                 raise
             self.record("finish " + value_text(v))
+            self.end_walk(False)
             return v
 
         return run
+
+    def end_walk(self, error):
+        """Just before the current body ends: if its result (an `error` or a value) would go
+        round a parent cycle, main becomes its parent, so that main receives it."""
+        if _end_loops(error):
+            getcurrent().parent = self.main
 
     # -- the whole program
 

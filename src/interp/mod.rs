@@ -18,6 +18,7 @@ use std::sync::{Arc, Mutex, MutexGuard};
 use switchyard_impls::greenlet::{BackendError, Body, Hub, HubConfig, State};
 use switchyard_impls::{probe, runtime};
 
+mod cycles;
 mod values;
 pub use values::{Fatal, Raised, RtValue, RunCounts, RunResult};
 
@@ -359,6 +360,12 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
             Stmt::Spawn { slot, body, parent } => self.spawn(*slot, body, *parent),
             Stmt::Switch(r, v) => {
                 let target = self.resolve(*r)?;
+                // A value that would go round a parent cycle goes to main instead.
+                let target = if cycles::switch_loops(self.hub, &target) {
+                    self.hub.main()
+                } else {
+                    target
+                };
                 self.count_target(&target);
                 let outcome = self.hub.switch(target, RtValue::from(v));
                 self.check_registers("switch")?;
@@ -366,6 +373,12 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
             }
             Stmt::Throw(r, e) => {
                 let target = self.resolve(*r)?;
+                // An error that would go round a parent cycle is thrown to main instead.
+                let target = if cycles::throw_loops(self.hub, &target, *e) {
+                    self.hub.main()
+                } else {
+                    target
+                };
                 self.count_target(&target);
                 let outcome = self.hub.throw(target, Raised::Error(*e));
                 self.check_registers("throw")?;
@@ -396,6 +409,9 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
             Stmt::Reparent(a, b) => {
                 let greenlet = self.resolve(*a)?;
                 let parent = self.resolve(*b)?;
+                if cycles::chain_loops(self.hub, &parent, Some(&greenlet)) {
+                    return Err(Flow::Raise(Raised::Error(ast::Error::BadParent)));
+                }
                 self.hub
                     .set_parent(&greenlet, &parent)
                     .map_err(|_| Flow::Raise(Raised::Error(ast::Error::BadParent)))
@@ -435,6 +451,14 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
             }
             s.greenlets.len() + 1
         };
+        // A parent whose chain runs into a cycle is refused, as `reparent` refuses it.
+        let looped = match &parent {
+            Some(p) => cycles::chain_loops(self.hub, p, None),
+            None => cycles::chain_loops(self.hub, &self.hub.current(), None),
+        };
+        if looped {
+            return Err(Flow::Raise(Raised::Error(ast::Error::BadParent)));
+        }
         let Some(def) = self.program.def_index(body) else {
             // The parser rejects undefined bodies; a program built by hand may still have one.
             return Err(self.fatal(Fatal::Panic {
@@ -485,18 +509,34 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
             match exec.block(&program.defs[def].body) {
                 Ok(()) => {
                     exec.record(|| "finish none".to_string());
+                    exec.end_walk(false);
                     Ok(RtValue::None)
                 }
                 Err(Flow::Return(v)) => {
                     exec.record(|| format!("finish {v}"));
+                    exec.end_walk(false);
                     Ok(v)
                 }
                 Err(Flow::Raise(e)) => {
                     exec.record_failure(&e);
+                    match e {
+                        Raised::Kill | Raised::Error(ast::Error::Exit) => exec.end_walk(false),
+                        Raised::Error(_) | Raised::Fuel => exec.end_walk(true),
+                        Raised::Halt | Raised::Panic(_) => {}
+                    }
                     Err(e)
                 }
             }
         })
+    }
+
+    /// Just before the current body ends: if its result (an `error` or a value) would go round
+    /// a parent cycle, main becomes its parent, so that main receives it.
+    fn end_walk(&self, error: bool) {
+        if cycles::end_loops(self.hub, error) {
+            // Main's chain is main alone: setting it cannot fail.
+            let _ = self.hub.set_parent(&self.hub.current(), &self.hub.main());
+        }
     }
 
     /// `recurse n block`: `n` real nested native frames, each holding data on its own stack
