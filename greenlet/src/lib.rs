@@ -191,6 +191,17 @@ pub trait Hub<V: Payload>: Sized {
     /// Suspends the current greenlet and raises `error` in `target` (see the module doc);
     /// takes the handle as [`Hub::switch`] does.
     fn throw(&self, target: Self::Greenlet, error: V::Error) -> Outcome<V>;
+    /// [`Hub::switch`] with the caller keeping its handle: `target` stays referenced by it
+    /// while the caller is suspended, as by any handle the caller holds. Same outcome and
+    /// effects as `self.switch(target.clone(), value)` (the default), without the clone:
+    /// a hub whose handles are reference-counted switches with no reference-count traffic.
+    fn switch_ref(&self, target: &Self::Greenlet, value: V) -> Outcome<V> {
+        self.switch(target.clone(), value)
+    }
+    /// [`Hub::throw`] with the caller keeping its handle, as [`Hub::switch_ref`] does.
+    fn throw_ref(&self, target: &Self::Greenlet, error: V::Error) -> Outcome<V> {
+        self.throw(target.clone(), error)
+    }
     /// The greenlet's parent; `None` only for main.
     fn parent(&self, greenlet: &Self::Greenlet) -> Option<Self::Greenlet>;
     /// Sets the greenlet's parent; refuses cycles and main.

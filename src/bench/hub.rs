@@ -100,7 +100,7 @@ fn backend_error(e: BackendError) -> String {
 #[inline(never)]
 fn pong<H: Hub<RtValue>>(hub: &H, main: &H::Greenlet) -> Outcome<RtValue> {
     loop {
-        black_box(hub.switch(main.clone(), RtValue::Int(1))?);
+        black_box(hub.switch_ref(main, RtValue::Int(1))?);
     }
 }
 
@@ -147,7 +147,7 @@ fn copy_counts() -> (u64, u64) {
 #[inline(never)]
 fn switches<H: Hub<RtValue>>(hub: &H, g: &H::Greenlet, n: u64) -> Result<(), String> {
     for _ in 0..n {
-        match hub.switch(g.clone(), RtValue::Int(2)) {
+        match hub.switch_ref(g, RtValue::Int(2)) {
             Ok(RtValue::Int(1)) => {}
             other => return Err(format!("the round-trip greenlet answered {other:?}")),
         }
@@ -273,9 +273,10 @@ fn memory<H: Hub<RtValue>>(hub: &H, count: usize) -> Result<Memory, String> {
     let (rss0, pte0) = rss_and_page_tables().ok_or("cannot read /proc/self/statm or status")?;
     let (s0, _) = copy_counts();
     for slot in held.iter_mut() {
-        let main = hub.main();
+        // A body capturing nothing (no allocation of its own): the figure is the hub's memory,
+        // not the program's closure.
         let g = hub
-            .spawn(Box::new(move |h: &H, _| pong(h, &main)), None)
+            .spawn(Box::new(|h: &H, _| pong(h, &h.main())), None)
             .map_err(backend_error)?;
         match hub.switch(g.clone(), RtValue::Int(0)) {
             Ok(RtValue::Int(1)) => *slot = Some(g),

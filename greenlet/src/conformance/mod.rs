@@ -217,6 +217,7 @@ macro_rules! conformance_tests {
                 main_is_current_until_a_greenlet_runs,
                 switch_and_throw_to_the_current_greenlet_return_at_once,
                 values_ping_pong_between_main_and_a_greenlet,
+                switch_ref_and_throw_ref_act_as_switch_and_throw_with_a_clone,
                 return_to_an_unstarted_parent_starts_it,
                 error_through_an_unstarted_parent_kills_it,
                 uncaught_exit_becomes_the_exit_value,

@@ -98,6 +98,10 @@ pub struct Context {
     arg: *mut c_void,
 }
 
+// A suspended greenlet's context is a 64-byte malloc chunk (issue 12's memory budget).
+#[cfg(not(switchyard_asan))]
+const _: () = assert!(std::mem::size_of::<Context>() == 56);
+
 thread_local! {
     /// The context running now on this thread (null before the first switch). Only read to
     /// unlink a dropped context from the running context's `stack_prev` chain.
@@ -138,14 +142,16 @@ pub fn copy_counts() -> CopyCounts {
 /// 16-byte-aligned allocation (the allocator's fast path, no padding: for them the aliasing
 /// penalty is a few nanoseconds, and a suspended greenlet's bookkeeping stays small).
 struct SaveBuffer {
-    /// Start of the allocation (null: nothing allocated).
+    /// Start of the allocation (null: nothing allocated). Byte 0 of the copy is at
+    /// [`SaveBuffer::data`]: `base` plus the placement padding, which follows from the size
+    /// and the context's `stack_start` (kept out of the struct, as are 64-bit sizes, so that a
+    /// suspended greenlet's context is a 64-byte malloc chunk: issue 12's memory budget).
     base: *mut u8,
-    /// Where byte 0 of the copy is (`base` plus the placement padding).
-    data: *mut u8,
     /// Bytes of the copy that are in use (greenlet's `_stack_saved`).
-    len: usize,
-    /// Size of the allocation; its alignment is [`SaveBuffer::align_of`] of it.
-    size: usize,
+    len: u32,
+    /// Size of the allocation; its alignment is [`SaveBuffer::align_of`] of it. A save of
+    /// 4 GiB or more aborts the process (see [`SaveBuffer::grow`]).
+    size: u32,
     /// In a sanitized build: ASan's shadow bytes of the copy, one per 8 bytes (see
     /// [`crate::asan`]), saved and restored with it.
     #[cfg(switchyard_asan)]
@@ -155,7 +161,6 @@ struct SaveBuffer {
 impl SaveBuffer {
     const EMPTY: SaveBuffer = SaveBuffer {
         base: null_mut(),
-        data: null_mut(),
         len: 0,
         size: 0,
         #[cfg(switchyard_asan)]
@@ -172,8 +177,22 @@ impl SaveBuffer {
         }
     }
 
+    /// Where byte 0 of the copy of the stack from `start` on is (only meaningful while
+    /// `base` is not null): past the placement padding of [`SaveBuffer::layout_for`].
+    #[inline(always)]
+    fn data(&self, start: usize) -> *mut u8 {
+        let size = self.size as usize;
+        let pad = if Self::align_of(size) == 4096 {
+            start & 4095
+        } else {
+            0
+        };
+        self.base.wrapping_add(pad)
+    }
+
     fn layout(&self) -> Layout {
-        match Layout::from_size_align(self.size, Self::align_of(self.size)) {
+        let size = self.size as usize;
+        match Layout::from_size_align(size, Self::align_of(size)) {
             Ok(layout) => layout,
             Err(_) => std::process::abort(),
         }
@@ -199,12 +218,11 @@ impl SaveBuffer {
     #[inline]
     fn reserve(&mut self, start: usize, size: usize) {
         if !self.base.is_null() {
-            let align = Self::align_of(self.size);
+            let align = Self::align_of(self.size as usize);
             let pad = if align == 16 { 0 } else { start & (align - 1) };
-            if pad + size <= self.size && (size < SMALL_SAVE || align == 4096) {
-                // SAFETY: `pad + size <= self.size`: inside the allocation. When `len > 0`
-                // the copy started at the same `start`, so `pad` is where it already is.
-                self.data = unsafe { self.base.add(pad) };
+            // `pad` is what `data(start)` adds; when `len > 0` the copy started at the same
+            // `start`, so it is where it already is.
+            if pad + size <= self.size as usize && (size < SMALL_SAVE || align == 4096) {
                 return;
             }
         }
@@ -215,6 +233,14 @@ impl SaveBuffer {
     #[inline(never)]
     fn grow(&mut self, start: usize, size: usize) {
         let (layout, pad) = Self::layout_for(start, size);
+        let Ok(new_size) = u32::try_from(layout.size()) else {
+            use std::io::Write;
+            let _ = writeln!(
+                std::io::stderr(),
+                "switchyard: stack-copy cannot save 4 GiB or more of one greenlet's stack"
+            );
+            std::process::abort();
+        };
         // SAFETY: `layout` has a non-zero size (at least 16 bytes).
         let base = unsafe { alloc(layout) };
         if base.is_null() {
@@ -228,13 +254,12 @@ impl SaveBuffer {
             // room for `size >= len` bytes; two distinct allocations do not overlap; the old
             // allocation was made with `self.layout()`.
             unsafe {
-                ptr::copy_nonoverlapping(self.data, data, self.len);
+                ptr::copy_nonoverlapping(self.data(start), data, self.len as usize);
                 dealloc(self.base, self.layout());
             }
         }
         self.base = base;
-        self.data = data;
-        self.size = layout.size();
+        self.size = new_size;
     }
 
     /// Frees the buffer (if any) and forgets the saved bytes.
@@ -285,7 +310,7 @@ impl Context {
     unsafe fn save_up_to(&mut self, stop: usize) {
         let start = self.stack_start;
         let want = stop.saturating_sub(start);
-        let have = self.saved.len;
+        let have = self.saved.len as usize;
         if want <= have {
             return;
         }
@@ -297,13 +322,14 @@ impl Context {
         unsafe {
             copy_stack_bytes(
                 (start + have) as *const u8,
-                self.saved.data.add(have),
+                self.saved.data(start).add(have),
                 want - have,
             );
             #[cfg(switchyard_asan)]
             crate::asan::save_shadow(start + have, want - have, &mut self.saved.shadow);
         }
-        self.saved.len = want;
+        // `want <= size`, which fits in 32 bits (`grow`).
+        self.saved.len = want as u32;
         COPIED.with(|c| {
             let mut n = c.get();
             n.saved += (want - have) as u64;
@@ -325,7 +351,7 @@ impl Drop for Context {
             // out, so that no later save walk reads it.
             let live = self.is_started()
                 && !self.is_dead()
-                && self.stack_stop.saturating_sub(self.stack_start) > self.saved.len;
+                && self.stack_stop.saturating_sub(self.stack_start) > self.saved.len as usize;
             if !live {
                 return;
             }
@@ -377,7 +403,7 @@ thread_local! {
 /// Bytes of `ctx`'s stack currently saved on the heap (greenlet's `_stack_saved`): 0 for a
 /// running, unstarted or dead context, and for a suspended one that nothing has overlapped.
 pub fn saved_bytes(ctx: &Context) -> usize {
-    ctx.saved.len
+    ctx.saved.len as usize
 }
 
 /// Save step of a switch between two started contexts, called by [`sy_switch`] on `from`'s
@@ -447,16 +473,17 @@ pub(crate) unsafe extern "C" fn sy_restore_state<const BUG: u8>(
         let t = &mut *to;
         if t.saved.len != 0 {
             let mut dest = t.stack_start;
-            if BUG == bug::RESTORE_OFFSET && t.saved.len < t.stack_stop - t.stack_start {
+            let len = t.saved.len as usize;
+            if BUG == bug::RESTORE_OFFSET && len < t.stack_stop - t.stack_start {
                 dest += 16;
             }
-            copy_stack_bytes(t.saved.data, dest as *mut u8, t.saved.len);
+            copy_stack_bytes(t.saved.data(t.stack_start), dest as *mut u8, len);
             #[cfg(switchyard_asan)]
             {
                 crate::asan::restore_shadow(dest, &t.saved.shadow);
                 t.saved.shadow.clear();
             }
-            let restored = t.saved.len as u64;
+            let restored = len as u64;
             COPIED.with(|c| {
                 let mut n = c.get();
                 n.restored += restored;

@@ -11,18 +11,21 @@ use std::any::{Any, TypeId};
 use std::fmt;
 use std::rc::Rc;
 use std::sync::Arc;
-use std::thread::ThreadId;
 
-/// What a greenlet handle points to: immutable identity, no state.
+/// What a greenlet handle points to: immutable identity, no state. Eight bytes, so that with
+/// the `Arc`'s two counts it is a 24-byte allocation (a 32-byte malloc chunk): part of every
+/// greenlet's memory (issue 12's bookkeeping budget). The hub's serial tells the hub, and so
+/// its thread, since hubs never move between threads.
 pub(super) struct Token {
     pub(super) slot: u32,
-    pub(super) hub: u64,
-    pub(super) thread: ThreadId,
+    pub(super) hub: u32,
 }
+
+const _: () = assert!(std::mem::size_of::<Token>() == 8);
 
 impl Drop for Token {
     fn drop(&mut self) {
-        release_token(self.hub, self.thread, self.slot);
+        release_token(self.hub, self.slot);
     }
 }
 
@@ -62,7 +65,7 @@ impl Greenlet {
 /// A weak handle to a greenlet of a [`Runtime`]: names it without keeping it alive.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct WeakGreenlet {
-    pub(super) hub: u64,
+    pub(super) hub: u32,
     pub(super) slot: u32,
     pub(super) generation: u64,
 }
@@ -75,7 +78,7 @@ pub(super) trait ErasedHub: Any {
     fn release_then_drop(self: Rc<Self>, slot: u32);
     fn into_any(self: Rc<Self>) -> Rc<dyn Any>;
     fn kind(&self) -> TypeId;
-    fn serial(&self) -> u64;
+    fn serial(&self) -> u32;
     /// The thread is exiting: tear the hub down (see `thread_exit`).
     fn thread_exit(self: Rc<Self>);
     /// One line on the hub, for [`live_hub`].
@@ -88,7 +91,7 @@ thread_local! {
     pub(super) static THREAD_HUB: HubCell = const { HubCell::new() };
 }
 
-fn release_token(hub: u64, _thread: ThreadId, slot: u32) {
+fn release_token(hub: u32, slot: u32) {
     // Only this thread's live hub with the handle's serial owns the slot; a handle dropped on
     // another thread (or after its hub went away) does nothing here: its greenlet is dealt
     // with when its hub goes away.
@@ -137,7 +140,7 @@ impl<S: StackSwitch, V: Payload> ErasedHub for Inner<S, V> {
     fn kind(&self) -> TypeId {
         TypeId::of::<Self>()
     }
-    fn serial(&self) -> u64 {
+    fn serial(&self) -> u32 {
         self.serial
     }
     fn thread_exit(self: Rc<Self>) {
@@ -192,16 +195,20 @@ pub(super) fn unregister<S: StackSwitch, V: Payload>(hub: &Inner<S, V>) {
 impl<S: StackSwitch, V: Payload> Inner<S, V> {
     pub(super) fn check(&self, g: &Greenlet) -> u32 {
         if g.token.hub != self.serial {
-            if g.token.thread != self.thread {
-                panic!(
-                    "switchyard: greenlet handle used on thread {:?}, but it belongs to a hub of \
-                     thread {:?}; greenlets can only be used on their own thread",
-                    self.thread, g.token.thread
-                );
-            }
-            panic!("switchyard: greenlet handle used with a hub it does not belong to");
+            self.foreign_handle(g);
         }
         g.token.slot
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn foreign_handle(&self, g: &Greenlet) -> ! {
+        panic!(
+            "switchyard: greenlet handle used with a hub it does not belong to (the handle is \
+             of hub {}, used with hub {} of thread {:?}); a handle belongs to the hub that made \
+             it, and greenlets can only be used on their own thread",
+            g.token.hub, self.serial, self.thread
+        );
     }
 
     pub(super) fn state_of(&self, slot: u32) -> St {
@@ -234,7 +241,6 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
         let token = Arc::new(Token {
             slot,
             hub: self.serial,
-            thread: self.thread,
         });
         rec.token = Arc::downgrade(&token);
         if rec.orphan {

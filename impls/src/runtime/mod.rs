@@ -3,7 +3,7 @@
 //!
 //! [`Runtime<S, V>`] is a [`Hub<V>`] for the calling OS thread. It keeps every greenlet's record
 //! (state, parent, context, body) in a per-thread table; greenlet handles ([`Greenlet`]) are
-//! `Arc`s of a small token (slot number, hub serial, owning thread) and carry no mutable state,
+//! `Arc`s of a small token (slot number, hub serial) and carry no mutable state,
 //! so they are `Send` and cheap to clone. Using a handle with a hub it does not belong to (for
 //! instance on another thread) panics before anything is switched or changed.
 //!
@@ -64,7 +64,8 @@
 //! look-ups), `thread_exit` (tearing the thread's hub down when the thread exits, even if a
 //! suspended greenlet still holds a handle to it), `sharing` (which backends safe code may
 //! create hubs of), `hub` (resolving a switch's destination, switching, dying), `lifecycle`
-//! (releasing, killing and freeing greenlets, teardown) and `entry` (the function every
+//! (releasing, killing and freeing greenlets, teardown), `table` (the record table, which
+//! never moves its records) and `entry` (the function every
 //! greenlet starts in). This module holds the shared state and the [`Hub`] implementation.
 
 mod entry;
@@ -72,6 +73,7 @@ mod handles;
 mod hub;
 mod lifecycle;
 pub mod sharing;
+mod table;
 mod thread_exit;
 
 pub use handles::{live_hub, Greenlet, WeakGreenlet};
@@ -89,14 +91,16 @@ use std::ffi::c_void;
 use std::fmt;
 use std::marker::PhantomData;
 use std::rc::{Rc, Weak};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
 use std::thread::ThreadId;
 
 /// The main greenlet's slot in every hub.
 const MAIN: u32 = 0;
 
-static NEXT_SERIAL: AtomicU64 = AtomicU64::new(1);
+/// The next hub's serial. Serials are never reused: a process that has made `u32::MAX - 1`
+/// hubs cannot make another (a handle of an old hub must never name a slot of a new one).
+static NEXT_SERIAL: AtomicU32 = AtomicU32::new(1);
 
 /// What a switch carries.
 enum Transfer<V: Payload> {
@@ -163,10 +167,10 @@ impl<S: StackSwitch, V: Payload> Rec<S, V> {
 type SharedHook<S, V> = Rc<UnraisableHook<Runtime<S, V>, V>>;
 
 struct Inner<S: StackSwitch, V: Payload> {
-    serial: u64,
+    serial: u32,
     thread: ThreadId,
     config: HubConfig,
-    recs: RefCell<Vec<Rec<S, V>>>,
+    recs: RefCell<table::Table<Rec<S, V>>>,
     free_slots: RefCell<Vec<u32>>,
     current: Cell<u32>,
     /// The greenlet that switched to the one running now.
@@ -278,13 +282,20 @@ impl<S: StableStacks, V: Payload> Hub<V> for Runtime<S, V> {
                 std::any::type_name::<S>()
             )));
         }
-        let serial = NEXT_SERIAL.fetch_add(1, Ordering::Relaxed);
+        let serial = NEXT_SERIAL
+            .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |s| s.checked_add(1))
+            .map_err(|_| {
+                BackendError(
+                    "switchyard: cannot create a greenlet hub: this process has made 2^32 - 1 \
+                     hubs, and hub serials are never reused"
+                        .to_string(),
+                )
+            })?;
         let thread = std::thread::current().id();
         let main_ctx = Box::into_raw(Box::new(S::main_context()));
         let main_token = Arc::new(Token {
             slot: MAIN,
             hub: serial,
-            thread,
         });
         let mut main_rec = Rec::free();
         main_rec.state = St::Started;
@@ -294,7 +305,11 @@ impl<S: StableStacks, V: Payload> Hub<V> for Runtime<S, V> {
             serial,
             thread,
             config: config.clone(),
-            recs: RefCell::new(vec![main_rec]),
+            recs: RefCell::new({
+                let mut recs = table::Table::default();
+                recs.push(main_rec);
+                recs
+            }),
             free_slots: RefCell::new(Vec::new()),
             current: Cell::new(MAIN),
             prev: Cell::new(MAIN),
@@ -357,7 +372,6 @@ impl<S: StableStacks, V: Payload> Hub<V> for Runtime<S, V> {
         let token = Arc::new(Token {
             slot,
             hub: inner.serial,
-            thread: inner.thread,
         });
         let generation = inner.generations.get() + 1;
         inner.generations.set(generation);
@@ -394,6 +408,21 @@ impl<S: StableStacks, V: Payload> Hub<V> for Runtime<S, V> {
         let outcome = self.inner.deliver(slot, payload);
         drop(kept);
         outcome
+    }
+
+    fn switch_ref(&self, target: &Greenlet, value: V) -> Outcome<V> {
+        let slot = self.inner.check(target);
+        self.inner.deliver(slot, Transfer::Value(value))
+    }
+
+    fn throw_ref(&self, target: &Greenlet, error: V::Error) -> Outcome<V> {
+        let slot = self.inner.check(target);
+        let payload = if self.inner.state_of(slot) == St::Dead && V::is_exit(&error) {
+            Transfer::Value(V::exit_value())
+        } else {
+            Transfer::Error(error)
+        };
+        self.inner.deliver(slot, payload)
     }
 
     fn parent(&self, greenlet: &Greenlet) -> Option<Greenlet> {

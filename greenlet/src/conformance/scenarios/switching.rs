@@ -130,3 +130,54 @@ pub fn values_ping_pong_between_main_and_a_greenlet<H: Hub<Val> + 'static>(setup
     assert_eq!(h.state(&g), State::Dead);
     assert_eq!(h.state(&main), State::Running);
 }
+
+/// `switch_ref` and `throw_ref` do what `switch` and `throw` with a clone do: start, resume,
+/// raise at the pending switch, walk a dead greenlet's parent chain (an `exit` thrown into a
+/// dead greenlet arrives as the exit value), and switch to the current greenlet at once; the
+/// caller's handle stays a reference, so dropping it afterwards kills a suspended greenlet.
+pub fn switch_ref_and_throw_ref_act_as_switch_and_throw_with_a_clone<H: Hub<Val> + 'static>(
+    setup: &Setup,
+) {
+    let h = setup.hub::<H>();
+    let main = h.main();
+    let m2 = main.clone();
+    let log = Log::default();
+    let l = log.clone();
+    let g = h
+        .spawn(
+            body(move |h: &H, start| {
+                l.push(format!("start {start:?}"));
+                assert_eq!(h.switch_ref(&h.current(), Val::Int(7)), Ok(Val::Int(7)));
+                let r = h.switch_ref(&m2, Val::Int(10));
+                l.push(format!("recv {r:?}"));
+                let r = h.switch_ref(&m2, Val::Int(11));
+                l.push(format!("recv {r:?}"));
+                let r = h.switch_ref(&m2, Val::Int(12));
+                l.push(format!("then {r:?}"));
+                Ok(s("ended after the kill"))
+            }),
+            None,
+        )
+        .unwrap();
+    assert_eq!(h.switch_ref(&g, Val::Int(1)), Ok(Val::Int(10)));
+    assert_eq!(h.switch_ref(&g, Val::Int(2)), Ok(Val::Int(11)));
+    assert_eq!(h.throw_ref(&g, Err::E(4)), Ok(Val::Int(12)));
+    assert_eq!(h.state(&g), State::Suspended);
+    assert_eq!(h.switch_ref(&main, Val::Int(5)), Ok(Val::Int(5)));
+    drop(g);
+    assert_eq!(
+        log.take(),
+        vec![
+            "start Some(Int(1))",
+            "recv Ok(Int(2))",
+            "recv Err(E(4))",
+            "then Err(Exit)",
+        ]
+    );
+    let done = h.spawn(body(|_: &H, _| Ok(s("done"))), None).unwrap();
+    assert_eq!(h.switch_ref(&done, Val::None), Ok(s("done")));
+    assert_eq!(h.state(&done), State::Dead);
+    assert_eq!(h.switch_ref(&done, Val::Int(3)), Ok(Val::Int(3)));
+    assert_eq!(h.throw_ref(&done, Err::Exit), Ok(Val::Exit));
+    assert_eq!(h.throw_ref(&done, Err::E(1)), Err(Err::E(1)));
+}
