@@ -3,8 +3,10 @@
 //! 4 KiB round trip at 8 positions within a page, spawn-to-finish, and memory per suspended
 //! greenlet.
 //!
-//! A round trip is `hub.switch(g.clone(), v)` from main, answered by the greenlet's
-//! `hub.switch(main.clone(), v)`: what a user of the trait writes. The greenlet is started
+//! A round trip is `hub.switch_ref(&g, v)` from main, answered by the greenlet's
+//! `hub.switch_ref(&main, v)`: what a user of the trait who keeps its handles writes (no
+//! reference counting; `hub.switch(g.clone(), v)` adds a clone and a drop of the handle, two
+//! atomic operations per switch on the native runtime). The greenlet is started
 //! from the very function that then loops over the switches ([`round_trips`]), so main
 //! switches from the depth where the greenlet was started, and the greenlet switches from one
 //! extra frame of exactly `depth` bytes of locals below its start: a stack-copy switch then

@@ -10,8 +10,9 @@ use std::time::Duration;
 pub const READING: &str = "\
 How to read the numbers:
   round trip     main switches to a greenlet, which switches straight back: two switches
-                 through the greenlet trait (`Hub::switch` with a cloned handle), what a user
-                 writes. The greenlet was started from the same function main loops in, and
+                 through the greenlet trait (`Hub::switch_ref`, the caller keeping its
+                 handle; `Hub::switch(g.clone(), v)` adds a clone and a drop of the handle,
+                 two atomic operations per switch on the native runtime). The greenlet was started from the same function main loops in, and
                  switches from one extra frame of DEPTH bytes of locals below its start, so
                  stack-copy has that frame (and the runtime's own) to copy and nothing of
                  main's. `copied` is stack-copy's own count of bytes saved plus restored per
