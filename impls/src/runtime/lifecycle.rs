@@ -237,7 +237,7 @@ impl<S: StackSwitch, V: Payload> Drop for Inner<S, V> {
         let held = recs.len();
         let mut main_ctx = std::ptr::null_mut();
         let mut rest = Vec::with_capacity(recs.len());
-        for (i, mut rec) in recs.into_elements().enumerate() {
+        for (i, mut rec) in recs.into_iter().enumerate() {
             let ctx = std::mem::replace(&mut rec.ctx, std::ptr::null_mut());
             if i as u32 == MAIN {
                 main_ctx = ctx;

@@ -64,8 +64,7 @@
 //! look-ups), `thread_exit` (tearing the thread's hub down when the thread exits, even if a
 //! suspended greenlet still holds a handle to it), `sharing` (which backends safe code may
 //! create hubs of), `hub` (resolving a switch's destination, switching, dying), `lifecycle`
-//! (releasing, killing and freeing greenlets, teardown), `table` (the record table, which
-//! never moves its records) and `entry` (the function every
+//! (releasing, killing and freeing greenlets, teardown) and `entry` (the function every
 //! greenlet starts in). This module holds the shared state and the [`Hub`] implementation.
 
 mod entry;
@@ -73,7 +72,6 @@ mod handles;
 mod hub;
 mod lifecycle;
 pub mod sharing;
-mod table;
 mod thread_exit;
 
 pub use handles::{live_hub, Greenlet, WeakGreenlet};
@@ -170,7 +168,7 @@ struct Inner<S: StackSwitch, V: Payload> {
     serial: u32,
     thread: ThreadId,
     config: HubConfig,
-    recs: RefCell<table::Table<Rec<S, V>>>,
+    recs: RefCell<Vec<Rec<S, V>>>,
     free_slots: RefCell<Vec<u32>>,
     current: Cell<u32>,
     /// The greenlet that switched to the one running now.
@@ -305,11 +303,7 @@ impl<S: StableStacks, V: Payload> Hub<V> for Runtime<S, V> {
             serial,
             thread,
             config: config.clone(),
-            recs: RefCell::new({
-                let mut recs = table::Table::default();
-                recs.push(main_rec);
-                recs
-            }),
+            recs: RefCell::new(vec![main_rec]),
             free_slots: RefCell::new(Vec::new()),
             current: Cell::new(MAIN),
             prev: Cell::new(MAIN),
