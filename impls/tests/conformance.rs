@@ -161,14 +161,11 @@ mod native_specific {
     fn teardown_kills_in_up_to_three_passes<S: StableStacks>() {
         use std::sync::atomic::{AtomicUsize, Ordering};
         use std::sync::Arc;
-        use switchyard_greenlet::conformance::{fixtures::resists_kills, Log};
+        use switchyard_greenlet::conformance::{fixtures::leave_a_kill_survivor, Log};
         let h = hub::<S>();
         let log = Log::default();
         let count = Arc::new(AtomicUsize::new(0));
-        let g = h.spawn(resists_kills(&log, &count, 3), None).unwrap();
-        h.switch(g.clone(), Val::None).unwrap();
-        drop(g);
-        assert_eq!(count.load(Ordering::SeqCst), 1);
+        leave_a_kill_survivor(&h, &log, &count, 3);
         drop(h);
         assert_eq!(count.load(Ordering::SeqCst), 3);
         assert_eq!(log.take(), vec!["recv Err(Exit)"; 3]);

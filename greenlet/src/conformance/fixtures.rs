@@ -1,8 +1,10 @@
 //! Set-up the scenarios share: the shapes of greenlet body several scenarios spawn (one that
 //! logs how it was started, one whose running is the thing checked, one that waits at a switch
-//! to main and logs what comes back, one that resists its kills), and the check that the
-//! current greenlet's parent is main. Each helper only builds a body or answers a question: the
-//! scenarios still spawn, switch and assert themselves, so each one reads top to bottom.
+//! to main and logs what comes back, a survivor of its kill), and the check that the current
+//! greenlet's parent is main. The helpers build a body or answer a question, and the scenarios
+//! spawn, switch and assert themselves, so each one reads top to bottom; the one exception,
+//! [`leave_a_kill_survivor`], does the whole set-up two tests share (spawn, start, drop, one
+//! kill checked).
 //! Public because the backends' own tests use them too (`impls/tests/conformance.rs`).
 
 use std::fmt::Display;
@@ -53,10 +55,32 @@ pub fn parent_is_main<H: Hub<Val>>(h: &H) -> bool {
     h.parent(&h.current()) == Some(h.main())
 }
 
-/// A body that switches to main with `Int(1)` again and again and survives its kills: each
-/// GreenletExit it gets is logged (`recv Err(Exit)`) and counted in `kills`, and it gives up
-/// (returns `Val::None`) at the `gives_up_at`-th. Anything but GreenletExit fails the scenario.
-pub fn resists_kills<H: Hub<Val>>(
+/// Spawns a greenlet that resists its kills, runs it to its first switch and drops its only
+/// handle, and checks that this killed it once (which it survived, left suspended). From then
+/// on each GreenletExit it gets is logged (`recv Err(Exit)`) and counted in `kills` (the first
+/// included), and it gives up (returns `Val::None`) at the `gives_up_at`-th; anything but
+/// GreenletExit fails the scenario.
+pub fn leave_a_kill_survivor<H: Hub<Val>>(
+    hub: &H,
+    log: &Log,
+    kills: &Arc<AtomicUsize>,
+    gives_up_at: usize,
+) {
+    let g = hub
+        .spawn(resists_kills(log, kills, gives_up_at), None)
+        .unwrap();
+    hub.switch(g.clone(), Val::None).unwrap();
+    drop(g);
+    assert_eq!(
+        kills.load(Ordering::SeqCst),
+        1,
+        "dropping it killed it once"
+    );
+}
+
+/// The body [`leave_a_kill_survivor`] spawns: it switches to main with `Int(1)` again and
+/// again.
+fn resists_kills<H: Hub<Val>>(
     log: &Log,
     kills: &Arc<AtomicUsize>,
     gives_up_at: usize,

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::super::fixtures::{parent_is_main, resists_kills, waits_at_main};
+use super::super::fixtures::{leave_a_kill_survivor, parent_is_main, waits_at_main};
 use super::super::{body, s, Err, Log, Setup, Slot, Val};
 use crate::{Body, Hub, ParentError, State};
 
@@ -159,10 +159,7 @@ pub fn a_greenlet_surviving_its_kill_is_left_alone_until_the_hub_goes_away<
     let h = setup.hub::<H>();
     let log = Log::default();
     let count = Arc::new(AtomicUsize::new(0));
-    let g = h.spawn(resists_kills(&log, &count, 3), None).unwrap();
-    h.switch(g.clone(), Val::None).unwrap();
-    drop(g);
-    assert_eq!(count.load(Ordering::SeqCst), 1);
+    leave_a_kill_survivor(&h, &log, &count, 3);
     assert_eq!(log.take(), vec!["recv Err(Exit)"]);
     // Other greenlets come and go; the survivor is not killed again meanwhile.
     let other = h.spawn(body(|_, v| Ok(v.unwrap())), None).unwrap();
