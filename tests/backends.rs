@@ -3,6 +3,8 @@
 //! must really be per thread). `SWITCHYARD_DIFF_PROGRAMS` and `SWITCHYARD_DIFF_SEED` change the
 //! size and the seed.
 
+mod common;
+
 use switchyard::check::differential::{check_seeded, Failed};
 use switchyard::check::registry::{self, Backend};
 use switchyard::gen::GenConfig;
@@ -37,22 +39,7 @@ fn assert_none_failed(failed: &[Failed], count: u64) {
 #[test]
 fn native_backends_are_registered() {
     let names: Vec<&str> = registry::real().map(|b| b.name).collect();
-    #[cfg(all(target_arch = "x86_64", target_os = "linux", not(feature = "adapters")))]
-    assert_eq!(names, ["thread", "stack-copy", "mmap", "ucontext"]);
-    #[cfg(all(target_arch = "x86_64", target_os = "linux", feature = "adapters"))]
-    assert_eq!(
-        names,
-        [
-            "thread",
-            "stack-copy",
-            "mmap",
-            "ucontext",
-            "corosensei",
-            "fcontext"
-        ]
-    );
-    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
-    assert_eq!(names, ["thread"]);
+    assert_eq!(names, common::real_backend_names());
 }
 
 #[test]

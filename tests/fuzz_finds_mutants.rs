@@ -12,10 +12,11 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+use switchyard::campaign::findings::UNMINIMIZED;
 use switchyard::campaign::Timeouts;
 use switchyard::check::registry;
-use switchyard::lang::ast::count_statements;
 use switchyard::lang::parse::parse;
+use switchyard::minimize::program_size;
 
 const LIMIT: Duration = Duration::from_secs(60);
 /// The budget for each lost-register mutant.
@@ -43,7 +44,7 @@ fn findings(dir: &Path) -> Vec<PathBuf> {
                 .map(|e| e.path())
                 .filter(|p| p.extension().is_some_and(|e| e == "gp"))
                 // Findings left unminimized when --stop-after ended the campaign.
-                .filter(|p| !p.to_string_lossy().ends_with("-unminimized.gp"))
+                .filter(|p| !p.to_string_lossy().ends_with(UNMINIMIZED))
                 .collect()
         })
         .unwrap_or_default();
@@ -87,12 +88,7 @@ fn statements(file: &Path) -> usize {
     let text = std::fs::read(file).unwrap();
     let program = parse(&file.display().to_string(), &text)
         .unwrap_or_else(|e| panic!("finding does not parse: {e}"));
-    count_statements(&program.main)
-        + program
-            .defs
-            .iter()
-            .map(|d| count_statements(&d.body))
-            .sum::<usize>()
+    program_size(&program)
 }
 
 /// One mutant found and minimized: the table row, the failure kind, the finding's detail and

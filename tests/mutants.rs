@@ -17,37 +17,14 @@
 //! `registry::mutants()` lists them and `Backend::is_mutant` keeps them out of default
 //! selections (`registry::real()`).
 
+mod common;
+
 #[cfg(not(feature = "mutants"))]
 #[test]
 fn without_the_feature_only_the_real_backends_are_registered() {
     use switchyard::check::registry;
     let names: Vec<&str> = registry::all().iter().map(|b| b.name).collect();
-    #[cfg(all(
-        target_arch = "x86_64",
-        target_os = "linux",
-        target_env = "gnu",
-        not(feature = "adapters")
-    ))]
-    assert_eq!(names, ["thread", "stack-copy", "mmap", "ucontext"]);
-    #[cfg(all(
-        target_arch = "x86_64",
-        target_os = "linux",
-        target_env = "gnu",
-        feature = "adapters"
-    ))]
-    assert_eq!(
-        names,
-        [
-            "thread",
-            "stack-copy",
-            "mmap",
-            "ucontext",
-            "corosensei",
-            "fcontext"
-        ]
-    );
-    #[cfg(not(all(target_arch = "x86_64", target_os = "linux")))]
-    assert_eq!(names, ["thread"]);
+    assert_eq!(names, common::real_backend_names());
     assert_eq!(registry::mutants().count(), 0);
     assert_eq!(registry::real().count(), names.len());
 }
@@ -352,20 +329,7 @@ mod mutants {
             .collect();
         assert_eq!(asan_only, ["mutant-asan-redzone"]);
         let real: Vec<&str> = registry::real().map(|b| b.name).collect();
-        #[cfg(not(feature = "adapters"))]
-        assert_eq!(real, ["thread", "stack-copy", "mmap", "ucontext"]);
-        #[cfg(feature = "adapters")]
-        assert_eq!(
-            real,
-            [
-                "thread",
-                "stack-copy",
-                "mmap",
-                "ucontext",
-                "corosensei",
-                "fcontext"
-            ]
-        );
+        assert_eq!(real, super::common::real_backend_names());
     }
 
     /// `mutant-asan-redzone` writes a suspended greenlet's byte back unchanged: without

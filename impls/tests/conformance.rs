@@ -90,7 +90,7 @@ const STACK_COPY_THREAD_STACK: usize = 64 << 20;
 /// words (which need `asm!`, so cannot live in the unsafe-free greenlet crate).
 #[cfg(all(target_arch = "x86_64", target_os = "linux", target_env = "gnu"))]
 mod native_specific {
-    use switchyard_greenlet::conformance::{body, Err, Setup, Val};
+    use switchyard_greenlet::conformance::{body, Setup, Val};
     use switchyard_greenlet::{Hub, HubConfig, State};
     use switchyard_impls::runtime::{Runtime, StableStacks};
 
@@ -161,30 +161,14 @@ mod native_specific {
     fn teardown_kills_in_up_to_three_passes<S: StableStacks>() {
         use std::sync::atomic::{AtomicUsize, Ordering};
         use std::sync::Arc;
+        use switchyard_greenlet::conformance::{fixtures::leave_a_kill_survivor, Log};
         let h = hub::<S>();
-        let m = h.main();
+        let log = Log::default();
         let count = Arc::new(AtomicUsize::new(0));
-        let c2 = count.clone();
-        let g = h
-            .spawn(
-                body(move |h: &H<S>, _| loop {
-                    match h.switch(m.clone(), Val::Int(1)) {
-                        Err(Err::Exit) => {
-                            if c2.fetch_add(1, Ordering::SeqCst) == 2 {
-                                return Ok(Val::None);
-                            }
-                        }
-                        other => panic!("{other:?}"),
-                    }
-                }),
-                None,
-            )
-            .unwrap();
-        h.switch(g.clone(), Val::None).unwrap();
-        drop(g);
-        assert_eq!(count.load(Ordering::SeqCst), 1);
+        leave_a_kill_survivor(&h, &log, &count, 3);
         drop(h);
         assert_eq!(count.load(Ordering::SeqCst), 3);
+        assert_eq!(log.take(), vec!["recv Err(Exit)"; 3]);
     }
 
     /// The MXCSR.

@@ -9,8 +9,8 @@ mod common;
 use common::{custom_switchyard, findings, out_dir};
 use std::path::Path;
 use std::time::Duration;
-use switchyard::lang::ast::count_statements;
 use switchyard::lang::parse::parse;
+use switchyard::minimize::program_size;
 
 const LIMIT: Duration = Duration::from_secs(60);
 const MAX_STATEMENTS: usize = 15;
@@ -61,10 +61,5 @@ pub fn statements(file: &Path) -> usize {
     let text = std::fs::read(file).unwrap();
     let program = parse(&file.display().to_string(), &text)
         .unwrap_or_else(|e| panic!("finding does not parse: {e}"));
-    count_statements(&program.main)
-        + program
-            .defs
-            .iter()
-            .map(|d| count_statements(&d.body))
-            .sum::<usize>()
+    program_size(&program)
 }

@@ -8,8 +8,9 @@
 
 use std::sync::{Arc, Mutex};
 
+use super::fixtures::{logs_if_run, parent_is_main};
 use super::{body, s, Err, Log, Setup, Slot, Val};
-use crate::{Hub, State};
+use crate::{Body, Hub, State};
 
 /// The unraisable hook, logging what it sees as `unraisable ERR`.
 fn log_unraisable<H: Hub<Val> + 'static>(hub: &H, log: &Log) {
@@ -19,16 +20,36 @@ fn log_unraisable<H: Hub<Val> + 'static>(hub: &H, log: &Log) {
     }));
 }
 
-/// A body that suspends to main with `first`, and on a kill logs `NAME killed, parent is
-/// killer: BOOL` (comparing its parent with the weak handle in `killer`) and then does
-/// `then`.
+/// The greenlet a victim expects to be killed by (its parent during the kill): a weak handle,
+/// shared with the victim's body, set once the killer exists.
+struct Killer<H: Hub<Val>>(Arc<Mutex<Option<H::Weak>>>);
+
+impl<H: Hub<Val>> Killer<H> {
+    /// Not known yet: [`Killer::is`] names it later.
+    fn unknown() -> Self {
+        Killer(Arc::new(Mutex::new(None)))
+    }
+
+    /// Main.
+    fn main(hub: &H) -> Self {
+        Killer(Arc::new(Mutex::new(Some(hub.downgrade(&hub.main())))))
+    }
+
+    /// From now on the expected killer is `g`.
+    fn is(&self, hub: &H, g: &H::Greenlet) {
+        *self.0.lock().unwrap() = Some(hub.downgrade(g));
+    }
+}
+
+/// A body that suspends to main with `s(NAME)`, and on a kill logs `NAME killed, parent is
+/// killer: BOOL` (comparing its parent with `killer`) and then does `then`.
 fn victim<H: Hub<Val> + 'static>(
     name: &'static str,
     log: &Log,
-    killer: &Arc<Mutex<Option<H::Weak>>>,
+    killer: &Killer<H>,
     then: impl FnOnce(&H) -> Result<Val, Err> + Send + 'static,
-) -> crate::Body<H, Val> {
-    let (l, k) = (log.clone(), Arc::clone(killer));
+) -> Body<H, Val> {
+    let (l, k) = (log.clone(), Arc::clone(&killer.0));
     body(move |h: &H, _| match h.switch(h.main(), s(name)) {
         Err(Err::Exit) => {
             let parent = h.parent(&h.current()).map(|p| h.downgrade(&p));
@@ -43,6 +64,33 @@ fn victim<H: Hub<Val> + 'static>(
     })
 }
 
+/// Spawns `victim` under `parent` (main if `None`), switches into it until it suspends with
+/// `s(NAME)`, and moves its only handle into a slot, whose clearing then kills it.
+fn suspend_into_slot<H: Hub<Val> + 'static>(
+    hub: &H,
+    victim: Body<H, Val>,
+    parent: Option<&H::Greenlet>,
+    name: &str,
+) -> Slot<H::Greenlet> {
+    let v = hub.spawn(victim, parent).unwrap();
+    assert_eq!(hub.switch(v.clone(), Val::None), Ok(s(name)));
+    let slot = Slot::default();
+    slot.set(&v);
+    slot
+}
+
+/// A body, X, that drops the handle in `slot` (its victim's last one), logging `x drops v`
+/// before and `x after drop` after, and returns `s("x done")`.
+fn drops_the_victim<H: Hub<Val> + 'static>(log: &Log, slot: &Slot<H::Greenlet>) -> Body<H, Val> {
+    let (l, sl) = (log.clone(), slot.clone());
+    body(move |_: &H, _| {
+        l.push("x drops v");
+        sl.clear();
+        l.push("x after drop");
+        Ok(s("x done"))
+    })
+}
+
 /// e06: during the kill the victim's parent is the killer (here a greenlet X, not main, and
 /// not the victim's own parent P); after the kill its old parent P is back, and a victim
 /// that survives (it switched to main instead of dying) is a zombie: suspended, weakly
@@ -52,38 +100,19 @@ pub fn a_kill_makes_the_killer_the_parent_and_restores_the_old_parent<H: Hub<Val
 ) {
     let hub = setup.hub::<H>();
     let log = Log::default();
-    let killer = Arc::new(Mutex::new(None));
+    let killer = Killer::unknown();
     // P: a suspended greenlet, the victim's parent.
     let p = hub
         .spawn(body(|h: &H, _| h.switch(h.main(), s("p"))), None)
         .unwrap();
     assert_eq!(hub.switch(p.clone(), Val::None), Ok(s("p")));
-    let v = hub
-        .spawn(
-            victim("v", &log, &killer, |h: &H| {
-                h.switch(h.main(), s("v survived"))
-            }),
-            Some(&p),
-        )
-        .unwrap();
-    assert_eq!(hub.switch(v.clone(), Val::None), Ok(s("v")));
-    let weak_v = hub.downgrade(&v);
-    let slot = Slot::default();
-    slot.set(&v);
-    drop(v);
-    let (l, sl) = (log.clone(), slot.clone());
-    let x = hub
-        .spawn(
-            body(move |_: &H, _| {
-                l.push("x drops v");
-                sl.clear();
-                l.push("x after drop");
-                Ok(s("x done"))
-            }),
-            None,
-        )
-        .unwrap();
-    *killer.lock().unwrap() = Some(hub.downgrade(&x));
+    let survives = victim("v", &log, &killer, |h: &H| {
+        h.switch(h.main(), s("v survived"))
+    });
+    let slot = suspend_into_slot(&hub, survives, Some(&p), "v");
+    let weak_v = hub.downgrade(&slot.get());
+    let x = hub.spawn(drops_the_victim(&log, &slot), None).unwrap();
+    killer.is(&hub, &x);
     // V switches to main while handling the kill: X is left suspended inside its drop.
     assert_eq!(hub.switch(x.clone(), Val::None), Ok(s("v survived")));
     assert_eq!(hub.state(&x), State::Suspended);
@@ -122,7 +151,7 @@ pub fn a_killed_greenlets_result_is_discarded_and_its_error_swallowed<H: Hub<Val
     let hub = setup.hub::<H>();
     let log = Log::default();
     log_unraisable(&hub, &log);
-    let killer = Arc::new(Mutex::new(Some(hub.downgrade(&hub.main()))));
+    let killer = Killer::main(&hub);
     let a = hub
         .spawn(victim("a", &log, &killer, |_| Ok(s("a value"))), None)
         .unwrap();
@@ -159,36 +188,19 @@ pub fn a_throw_into_a_dropper_suspended_in_its_drop_is_swallowed<H: Hub<Val> + '
     let hub = setup.hub::<H>();
     let log = Log::default();
     log_unraisable(&hub, &log);
-    let killer = Arc::new(Mutex::new(None));
-    let v = hub
-        .spawn(
-            victim("v", &log, &killer, |h: &H| {
-                h.switch(h.main(), s("v to main"))
-            }),
-            None,
-        )
-        .unwrap();
-    assert_eq!(hub.switch(v.clone(), Val::None), Ok(s("v")));
-    let slot = Slot::default();
-    slot.set(&v);
-    drop(v);
-    let (l, sl) = (log.clone(), slot.clone());
-    let x = hub
-        .spawn(
-            body(move |_: &H, _| {
-                sl.clear();
-                l.push("x after drop");
-                Ok(s("x done"))
-            }),
-            None,
-        )
-        .unwrap();
-    *killer.lock().unwrap() = Some(hub.downgrade(&x));
+    let killer = Killer::unknown();
+    let to_main = victim("v", &log, &killer, |h: &H| {
+        h.switch(h.main(), s("v to main"))
+    });
+    let slot = suspend_into_slot(&hub, to_main, None, "v");
+    let x = hub.spawn(drops_the_victim(&log, &slot), None).unwrap();
+    killer.is(&hub, &x);
     assert_eq!(hub.switch(x.clone(), Val::None), Ok(s("v to main")));
     assert_eq!(hub.throw(x.clone(), Err::E(1)), Ok(s("x done")));
     assert_eq!(
         log.take(),
         vec![
+            "x drops v",
             "v killed, parent is killer: true",
             "unraisable E(1)",
             "x after drop"
@@ -201,15 +213,10 @@ pub fn a_throw_into_a_dropper_suspended_in_its_drop_is_swallowed<H: Hub<Val> + '
 pub fn nested_kills_run_at_once_with_the_victim_as_killer<H: Hub<Val> + 'static>(setup: &Setup) {
     let hub = setup.hub::<H>();
     let log = Log::default();
-    let by_main = Arc::new(Mutex::new(Some(hub.downgrade(&hub.main()))));
-    let by_v = Arc::new(Mutex::new(None));
-    let o = hub
-        .spawn(victim("o", &log, &by_v, |_| Ok(Val::None)), None)
-        .unwrap();
-    assert_eq!(hub.switch(o.clone(), Val::None), Ok(s("o")));
-    let slot = Slot::default();
-    slot.set(&o);
-    drop(o);
+    let by_main = Killer::main(&hub);
+    let by_v = Killer::unknown();
+    let o = victim("o", &log, &by_v, |_| Ok(Val::None));
+    let slot = suspend_into_slot(&hub, o, None, "o");
     let (l, sl) = (log.clone(), slot.clone());
     let v = hub
         .spawn(
@@ -221,7 +228,7 @@ pub fn nested_kills_run_at_once_with_the_victim_as_killer<H: Hub<Val> + 'static>
             None,
         )
         .unwrap();
-    *by_v.lock().unwrap() = Some(hub.downgrade(&v));
+    by_v.is(&hub, &v);
     assert_eq!(hub.switch(v.clone(), Val::None), Ok(s("v")));
     drop(v);
     assert_eq!(
@@ -251,8 +258,7 @@ pub fn dropping_your_own_last_handle_kills_you_when_you_switch_away<H: Hub<Val> 
                 l.push(format!("a still {:?}", h.state(&h.current())));
                 match h.switch(h.main(), s("a to main")) {
                     Err(Err::Exit) => {
-                        let parent_is_main = h.parent(&h.current()) == Some(h.main());
-                        l.push(format!("a killed, parent is main: {parent_is_main}"));
+                        l.push(format!("a killed, parent is main: {}", parent_is_main(h)));
                         Err(Err::Exit)
                     }
                     other => panic!("{other:?}"),
@@ -285,16 +291,7 @@ pub fn an_error_into_an_unstarted_greenlet_makes_it_the_killer<H: Hub<Val> + 'st
 ) {
     let hub = setup.hub::<H>();
     let log = Log::default();
-    let l = log.clone();
-    let u = hub
-        .spawn(
-            body(move |_: &H, _| {
-                l.push("u body runs");
-                Ok(Val::None)
-            }),
-            None,
-        )
-        .unwrap();
+    let u = hub.spawn(logs_if_run(&log, "u body runs"), None).unwrap();
     let weak_u = hub.downgrade(&u);
     let slot = Slot::default();
     let (l, sl, u2) = (log.clone(), slot.clone(), Slot::default());

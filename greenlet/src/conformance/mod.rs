@@ -28,6 +28,7 @@
 //! panic message for a handle used with the wrong hub, and how many times a hub that goes away
 //! throws GreenletExit into a greenlet that keeps refusing to die (here: at least once).
 
+pub mod fixtures;
 pub mod kills;
 pub mod scenarios;
 

@@ -3,6 +3,7 @@
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{Duration, Instant};
+use switchyard::campaign::findings::UNMINIMIZED;
 
 /// `custom-switchyard ARGS`: exit status, stdout, stderr and how long it took.
 pub fn custom_switchyard(args: &[&str]) -> (Option<i32>, String, String, Duration) {
@@ -34,7 +35,7 @@ pub fn findings(dir: &Path) -> Vec<PathBuf> {
                 .flatten()
                 .map(|e| e.path())
                 .filter(|p| p.extension().is_some_and(|e| e == "gp"))
-                .filter(|p| !p.to_string_lossy().ends_with("-unminimized.gp"))
+                .filter(|p| !p.to_string_lossy().ends_with(UNMINIMIZED))
                 .collect()
         })
         .unwrap_or_default();

@@ -3,9 +3,7 @@
 //! walking up the chain. Listed in `conformance_tests!`; the quoted Python experiments were run on
 //! CPython greenlet 3.5.6.
 
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::Arc;
-
+use super::super::fixtures::{logs_if_run, logs_its_start, waits_at_main};
 use super::super::{body, s, Err, Log, Setup, Val};
 use crate::{Hub, State};
 
@@ -13,16 +11,7 @@ use crate::{Hub, State};
 pub fn return_to_an_unstarted_parent_starts_it<H: Hub<Val> + 'static>(setup: &Setup) {
     let hub = setup.hub::<H>();
     let log = Log::default();
-    let l = log.clone();
-    let p = hub
-        .spawn(
-            body(move |_: &H, v| {
-                l.push(format!("p start {v:?}"));
-                Ok(s("p"))
-            }),
-            None,
-        )
-        .unwrap();
+    let p = hub.spawn(logs_its_start(&log, "p"), None).unwrap();
     let c = hub.spawn(body(|_, _| Ok(Val::Int(5))), Some(&p)).unwrap();
     assert_eq!(hub.switch(c.clone(), Val::None), Ok(s("p")));
     assert_eq!(log.take(), vec!["p start Some(Int(5))"]);
@@ -33,16 +22,7 @@ pub fn return_to_an_unstarted_parent_starts_it<H: Hub<Val> + 'static>(setup: &Se
 pub fn error_through_an_unstarted_parent_kills_it<H: Hub<Val> + 'static>(setup: &Setup) {
     let hub = setup.hub::<H>();
     let log = Log::default();
-    let l = log.clone();
-    let u = hub
-        .spawn(
-            body(move |_: &H, _| {
-                l.push("u ran");
-                Ok(Val::None)
-            }),
-            None,
-        )
-        .unwrap();
+    let u = hub.spawn(logs_if_run(&log, "u ran"), None).unwrap();
     let k = hub.spawn(body(|_, _| Err(Err::E(2))), Some(&u)).unwrap();
     assert_eq!(hub.switch(k.clone(), Val::None), Err(Err::E(2)));
     assert_eq!(hub.state(&u), State::Dead);
@@ -63,16 +43,7 @@ pub fn exit_value_reaching_an_unstarted_greenlet_starts_it_with_nothing<H: Hub<V
 ) {
     let hub = setup.hub::<H>();
     let log = Log::default();
-    let l = log.clone();
-    let p = hub
-        .spawn(
-            body(move |_: &H, v| {
-                l.push(format!("p start {v:?}"));
-                Ok(s("p"))
-            }),
-            None,
-        )
-        .unwrap();
+    let p = hub.spawn(logs_its_start(&log, "p"), None).unwrap();
     let c = hub.spawn(body(|_, _| Err(Err::Exit)), Some(&p)).unwrap();
     assert_eq!(hub.switch(c.clone(), Val::None), Ok(s("p")));
     assert_eq!(log.take(), vec!["p start None"]);
@@ -84,57 +55,18 @@ pub fn throw_into_unstarted_kills_it_without_running_its_body<H: Hub<Val> + 'sta
     setup: &Setup,
 ) {
     let hub = setup.hub::<H>();
-    let ran = Arc::new(AtomicBool::new(false));
     let log = Log::default();
-    let (l, r) = (log.clone(), ran.clone());
-    let u = hub
-        .spawn(
-            body(move |_: &H, _| {
-                r.store(true, Ordering::SeqCst);
-                l.push("ran");
-                Ok(Val::None)
-            }),
-            None,
-        )
-        .unwrap();
+    let u = hub.spawn(logs_if_run(&log, "ran"), None).unwrap();
     assert_eq!(hub.throw(u.clone(), Err::E(4)), Err(Err::E(4)));
     assert_eq!(hub.state(&u), State::Dead);
-    let (l, r) = (log.clone(), ran.clone());
-    let u2 = hub
-        .spawn(
-            body(move |_: &H, _| {
-                r.store(true, Ordering::SeqCst);
-                l.push("ran");
-                Ok(Val::None)
-            }),
-            None,
-        )
-        .unwrap();
+    let u2 = hub.spawn(logs_if_run(&log, "ran"), None).unwrap();
     assert_eq!(hub.throw(u2.clone(), Err::Exit), Ok(Val::Exit));
     assert_eq!(hub.state(&u2), State::Dead);
-    assert!(!ran.load(Ordering::SeqCst));
+    assert!(log.take().is_empty(), "neither body ran");
     // A thrown exit that kills an unstarted greenlet whose parent is unstarted starts the parent
     // with nothing. Python: k.throw(GreenletExit) with k.parent = u2 unstarted -> ('u2 started', ())
-    let l = log.clone();
-    let p = hub
-        .spawn(
-            body(move |_: &H, v| {
-                l.push(format!("p start {v:?}"));
-                Ok(s("p"))
-            }),
-            None,
-        )
-        .unwrap();
-    let l = log.clone();
-    let k = hub
-        .spawn(
-            body(move |_, _| {
-                l.push("k ran");
-                Ok(Val::None)
-            }),
-            Some(&p),
-        )
-        .unwrap();
+    let p = hub.spawn(logs_its_start(&log, "p"), None).unwrap();
+    let k = hub.spawn(logs_if_run(&log, "k ran"), Some(&p)).unwrap();
     assert_eq!(hub.throw(k.clone(), Err::Exit), Ok(s("p")));
     assert_eq!(log.take(), vec!["p start None"]);
 }
@@ -222,14 +154,9 @@ pub fn switch_to_dead_forwards_up_a_chain_of_dead_greenlets<H: Hub<Val> + 'stati
     let hub = setup.hub::<H>();
     let log = Log::default();
     // x: suspended, waiting for a value.
-    let l = log.clone();
     let x = hub
         .spawn(
-            body(move |h: &H, _| {
-                let r = h.switch(h.main(), s("x suspended"));
-                l.push(format!("x recv {r:?}"));
-                Ok(s("x done"))
-            }),
+            waits_at_main(&log, "x", s("x suspended"), |_: &H, _| Ok(s("x done"))),
             None,
         )
         .unwrap();

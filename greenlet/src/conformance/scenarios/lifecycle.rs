@@ -6,8 +6,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::super::fixtures::{leave_a_kill_survivor, parent_is_main, waits_at_main};
 use super::super::{body, s, Err, Log, Setup, Slot, Val};
-use crate::{Hub, ParentError, State};
+use crate::{Body, Hub, ParentError, State};
 
 /// Python: main.parent = main and main.parent = g -> "cannot set the parent of a main
 /// greenlet" (checked before the cycle); g.parent = g, g.parent = h (h.parent = g) ->
@@ -126,16 +127,11 @@ pub fn dropping_the_last_handle_kills_a_suspended_greenlet<H: Hub<Val> + 'static
 pub fn a_greenlet_killed_from_main_gets_main_as_parent<H: Hub<Val> + 'static>(setup: &Setup) {
     let h = setup.hub::<H>();
     let log = Log::default();
-    let l2 = log.clone();
-    let m = h.main();
+    let l = log.clone();
     let g = h
         .spawn(
-            body(move |h: &H, _| {
-                let r = h.switch(m.clone(), Val::Int(1));
-                l2.push(format!("got {r:?}"));
-                let cur = h.current();
-                let parent = h.parent(&cur).unwrap();
-                l2.push(format!("parent is main: {}", parent == h.main()));
+            waits_at_main(&log, "g", Val::Int(1), move |h: &H, r| {
+                l.push(format!("g parent is main: {}", parent_is_main(h)));
                 r
             }),
             None,
@@ -143,7 +139,10 @@ pub fn a_greenlet_killed_from_main_gets_main_as_parent<H: Hub<Val> + 'static>(se
         .unwrap();
     assert_eq!(h.switch(g.clone(), Val::None), Ok(Val::Int(1)));
     drop(g);
-    assert_eq!(log.take(), vec!["got Err(Exit)", "parent is main: true"]);
+    assert_eq!(
+        log.take(),
+        vec!["g recv Err(Exit)", "g parent is main: true"]
+    );
     assert_eq!(h.current(), h.main());
 }
 
@@ -158,30 +157,9 @@ pub fn a_greenlet_surviving_its_kill_is_left_alone_until_the_hub_goes_away<
     setup: &Setup,
 ) {
     let h = setup.hub::<H>();
-    let m = h.main();
     let log = Log::default();
     let count = Arc::new(AtomicUsize::new(0));
-    let (c2, l) = (count.clone(), log.clone());
-    let g = h
-        .spawn(
-            body(move |h: &H, _| loop {
-                let r = h.switch(m.clone(), Val::Int(1));
-                l.push(format!("recv {r:?}"));
-                match r {
-                    Err(Err::Exit) => {
-                        if c2.fetch_add(1, Ordering::SeqCst) == 2 {
-                            return Ok(Val::None);
-                        }
-                    }
-                    other => panic!("{other:?}"),
-                }
-            }),
-            None,
-        )
-        .unwrap();
-    h.switch(g.clone(), Val::None).unwrap();
-    drop(g);
-    assert_eq!(count.load(Ordering::SeqCst), 1);
+    leave_a_kill_survivor(&h, &log, &count, 3);
     assert_eq!(log.take(), vec!["recv Err(Exit)"]);
     // Other greenlets come and go; the survivor is not killed again meanwhile.
     let other = h.spawn(body(|_, v| Ok(v.unwrap())), None).unwrap();
@@ -237,11 +215,8 @@ pub fn dropping_the_hub_kills_suspended_greenlets_in_spawn_order<H: Hub<Val> + '
         let l = log.clone();
         let g = hub
             .spawn(
-                body(move |h: &H, _| {
-                    let r = h.switch(h.main(), Val::None);
-                    l.push(format!("#{i} recv {r:?}"));
-                    let p = h.parent(&h.current()).unwrap();
-                    l.push(format!("#{i} parent is main: {}", p == h.main()));
+                waits_at_main(&log, format!("#{i}"), Val::None, move |h: &H, r| {
+                    l.push(format!("#{i} parent is main: {}", parent_is_main(h)));
                     r
                 }),
                 None,
@@ -270,14 +245,9 @@ pub fn dropping_the_hub_kills_suspended_greenlets_in_spawn_order<H: Hub<Val> + '
 pub fn a_parent_link_keeps_a_greenlet_alive<H: Hub<Val> + 'static>(setup: &Setup) {
     let hub = setup.hub::<H>();
     let log = Log::default();
-    let l = log.clone();
     let p = hub
         .spawn(
-            body(move |h: &H, _| {
-                let r = h.switch(h.main(), Val::None);
-                l.push(format!("p recv {r:?}"));
-                Ok(Val::None)
-            }),
+            waits_at_main(&log, "p", Val::None, |_: &H, _| Ok(Val::None)),
             None,
         )
         .unwrap();
@@ -300,15 +270,9 @@ pub fn a_chain_held_only_by_parent_links_dies_with_its_leaf<H: Hub<Val> + 'stati
     let mut prev: Option<H::Greenlet> = None;
     let mut handles = vec![];
     for name in ["a", "b", "c"] {
-        let o = order.clone();
-        let m = h.main();
         let g = h
             .spawn(
-                body(move |h: &H, _| {
-                    let r = h.switch(m.clone(), Val::None);
-                    o.push(format!("{name} {r:?}"));
-                    r
-                }),
+                waits_at_main(&order, name, Val::None, |_: &H, r| r),
                 prev.as_ref(),
             )
             .unwrap();
@@ -323,7 +287,7 @@ pub fn a_chain_held_only_by_parent_links_dies_with_its_leaf<H: Hub<Val> + 'stati
     drop(c);
     assert_eq!(
         order.take(),
-        vec!["c Err(Exit)", "b Err(Exit)", "a Err(Exit)"]
+        vec!["c recv Err(Exit)", "b recv Err(Exit)", "a recv Err(Exit)"]
     );
 }
 
@@ -368,24 +332,8 @@ pub fn a_greenlet_suspending_with_no_references_is_killed_by_the_next_one_to_run
     let hub = setup.hub::<H>();
     let log = Log::default();
     let slot = Slot::default();
-    let (l, sl) = (log.clone(), slot.clone());
     let g = hub
-        .spawn(
-            body(move |h: &H, _| {
-                sl.clear();
-                match h.switch(h.main(), Val::Int(1)) {
-                    Err(Err::Exit) => {
-                        l.push("exit caught in body");
-                        Err(Err::Exit)
-                    }
-                    other => {
-                        l.push(format!("resumed {other:?}"));
-                        Ok(Val::None)
-                    }
-                }
-            }),
-            None,
-        )
+        .spawn(drops_itself_then_switches(&log, &slot, None), None)
         .unwrap();
     slot.set(&g);
     // Main still holds `g` while the switch runs: the body's drop is not the last one.
@@ -398,7 +346,6 @@ pub fn a_greenlet_suspending_with_no_references_is_killed_by_the_next_one_to_run
         vec!["exit caught in body", "main recv Ok(Int(1))"]
     );
 
-    let (l, sl) = (log.clone(), slot.clone());
     let l2 = log.clone();
     let other = hub
         .spawn(
@@ -409,22 +356,9 @@ pub fn a_greenlet_suspending_with_no_references_is_killed_by_the_next_one_to_run
             None,
         )
         .unwrap();
-    let other2 = other.clone();
     let g = hub
         .spawn(
-            body(move |h: &H, _| {
-                sl.clear();
-                match h.switch(other2.clone(), Val::Int(1)) {
-                    Err(Err::Exit) => {
-                        l.push("exit caught in body");
-                        Err(Err::Exit)
-                    }
-                    other => {
-                        l.push(format!("resumed {other:?}"));
-                        Ok(Val::None)
-                    }
-                }
-            }),
+            drops_itself_then_switches(&log, &slot, Some(other.clone())),
             None,
         )
         .unwrap();
@@ -441,4 +375,29 @@ pub fn a_greenlet_suspending_with_no_references_is_killed_by_the_next_one_to_run
         ]
     );
     drop(other);
+}
+
+/// A body that drops its own handle (the one in `slot`), then switches with `Int(1)` to `to`
+/// (main if `None`): killed there, it logs `exit caught in body` and dies of the exit;
+/// resumed instead, it logs `resumed RESULT` and returns `Val::None`.
+fn drops_itself_then_switches<H: Hub<Val> + 'static>(
+    log: &Log,
+    slot: &Slot<H::Greenlet>,
+    to: Option<H::Greenlet>,
+) -> Body<H, Val> {
+    let (l, sl) = (log.clone(), slot.clone());
+    body(move |h: &H, _| {
+        sl.clear();
+        let target = to.clone().unwrap_or_else(|| h.main());
+        match h.switch(target, Val::Int(1)) {
+            Err(Err::Exit) => {
+                l.push("exit caught in body");
+                Err(Err::Exit)
+            }
+            other => {
+                l.push(format!("resumed {other:?}"));
+                Ok(Val::None)
+            }
+        }
+    })
 }
