@@ -50,6 +50,8 @@ pub(crate) struct Stack {
     valgrind_id: usize,
     /// The backend named in the guard-page registry for this stack.
     backend: &'static str,
+    /// Whether a context may have written to it since it was mapped or last scrubbed.
+    dirty: bool,
 }
 
 impl Stack {
@@ -64,9 +66,12 @@ impl Stack {
                 guard::insert(stack.base as usize, stack.usable, backend);
                 stack.backend = backend;
             }
+            stack.dirty = true;
             return Ok(stack);
         }
-        Stack::map(usable, backend)
+        let mut stack = Stack::map(usable, backend)?;
+        stack.dirty = true;
+        Ok(stack)
     }
 
     fn map(usable: usize, backend: &'static str) -> Result<Stack, BackendError> {
@@ -106,6 +111,7 @@ impl Stack {
             usable,
             valgrind_id,
             backend,
+            dirty: false,
         })
     }
 
@@ -117,6 +123,27 @@ impl Stack {
     /// The lowest usable address (just above the guard page).
     pub(crate) fn bottom(&self) -> *mut u8 {
         self.base.wrapping_add(self.total - self.usable)
+    }
+
+    /// Makes a used stack's usable pages read as zeros again, as a fresh mapping's do
+    /// (`madvise(MADV_DONTNEED)` on a private anonymous mapping), giving them back to the
+    /// kernel; the mapping and its guard page stay. Does nothing to a clean stack.
+    pub(crate) fn scrub(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        // SAFETY: the usable part of our own private anonymous mapping, on which no context
+        // runs any more (only free stacks are scrubbed); its pages are zero-filled on the next
+        // touch, which is what a new mapping would hold.
+        let done = unsafe {
+            libc::madvise(
+                self.bottom() as *mut libc::c_void,
+                self.usable,
+                libc::MADV_DONTNEED,
+            )
+        };
+        // Refused (it cannot be for our own mapping): it stays dirty and is scrubbed again.
+        self.dirty = done != 0;
     }
 
     /// Gives the stack back to this thread's pool (or unmaps it when the pool is full or no
