@@ -9,6 +9,7 @@
 use super::inject::Injection;
 use super::protocol::{one_line, Failure, FailureKind, Job, Mode, ReplyLine};
 use crate::check::differential::{self, Comparison, Observer, Verdict};
+use crate::check::program_thread;
 use crate::check::registry::{self, Backend};
 use std::io::{self, Write};
 use std::time::Instant;
@@ -32,10 +33,12 @@ pub fn execute(job: &Job, mut before_run: impl FnMut(&str)) -> Result<Vec<Failur
     }
     match job.mode {
         Mode::Run => {
+            let shared = std::sync::Arc::new(program);
+            let config = switchyard_impls::greenlet::HubConfig::default();
             let mut failures = Vec::new();
             for b in backends {
                 before_run(b.name);
-                if let Err(f) = b.run(&program) {
+                if let Err(f) = b.run_shared(&shared, &config) {
                     failures.push(Failure::fatal(b.name, &f));
                 }
             }
@@ -64,9 +67,22 @@ pub fn execute(job: &Job, mut before_run: impl FnMut(&str)) -> Result<Vec<Failur
 /// The worker's main loop: answers requests on stdin until it ends. Returns the exit status.
 /// Before each backend runs it writes (and flushes) `running BACKEND`, and after it
 /// `ran BACKEND NANOS`, so that the parent can time each backend and knows which one a crash
-/// or a hang happened in.
+/// or a hang happened in. The loop runs on a program thread ([`program_thread::host`]), so
+/// that each backend's run happens on it without a hand-over to another thread.
 pub fn worker_main() -> u8 {
     super::fault::install();
+    match program_thread::host("switchyard-worker", serve) {
+        Ok(status) => status,
+        Err(e) => {
+            let reply = ReplyLine::encode_reply(&Err(format!("cannot start a thread: {e}")));
+            let _ = io::stdout().write_all(reply.as_bytes());
+            let _ = io::stdout().flush();
+            2
+        }
+    }
+}
+
+fn serve() -> u8 {
     let injection = Injection::from_env();
     let stdin = io::stdin();
     let mut input = stdin.lock();

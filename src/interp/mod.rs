@@ -68,6 +68,16 @@ type Step = Result<(), Flow>;
 
 /// Runs `program` on backend `H` (named `backend` in findings) on the calling thread.
 pub fn run<H: Hub<RtValue>>(program: &Program, backend: &str, config: &HubConfig) -> RunResult {
+    run_shared::<H>(&Arc::new(program.clone()), backend, config)
+}
+
+/// [`run`] on a program already shared: the greenlets' bodies refer to it, no copy is made
+/// (the differential comparison runs one program on every backend).
+pub fn run_shared<H: Hub<RtValue>>(
+    program: &Arc<Program>,
+    backend: &str,
+    config: &HubConfig,
+) -> RunResult {
     run_hub::<H>(program, backend, config, false).0
 }
 
@@ -78,11 +88,11 @@ pub fn run_counted<H: Hub<RtValue>>(
     backend: &str,
     config: &HubConfig,
 ) -> (RunResult, RunCounts) {
-    run_hub::<H>(program, backend, config, true)
+    run_hub::<H>(&Arc::new(program.clone()), backend, config, true)
 }
 
 fn run_hub<H: Hub<RtValue>>(
-    program: &Program,
+    program: &Arc<Program>,
     backend: &str,
     config: &HubConfig,
     counting: bool,
@@ -106,7 +116,7 @@ fn run_hub<H: Hub<RtValue>>(
         fatal: None,
         counts: RunCounts::default(),
     }));
-    let program = Arc::new(program.clone());
+    let program = Arc::clone(program);
     hub.set_unraisable_hook(unraisable_hook::<H>(Arc::clone(&shared), backend));
     let main = Exec {
         hub: &hub,
