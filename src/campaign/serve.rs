@@ -26,26 +26,25 @@ impl<F: FnMut(&str)> Observer for BeforeRun<F> {
 /// Runs one job in this process. `before_run` is called with each backend's name just
 /// before it runs.
 pub fn execute(job: &Job, mut before_run: impl FnMut(&str)) -> Result<Vec<Failure>, String> {
-    let program = job.program()?;
+    let program = std::sync::Arc::new(job.program()?);
     let mut backends = Vec::new();
     for name in &job.backends {
         backends.push(registry::find(name).ok_or_else(|| format!("unknown backend '{name}'"))?);
     }
     match job.mode {
         Mode::Run => {
-            let shared = std::sync::Arc::new(program);
             let config = switchyard_impls::greenlet::HubConfig::default();
             let mut failures = Vec::new();
             for b in backends {
                 before_run(b.name);
-                if let Err(f) = b.run_shared(&shared, &config) {
+                if let Err(f) = b.run_shared(&program, &config) {
                     failures.push(Failure::fatal(b.name, &f));
                 }
             }
             Ok(failures)
         }
         Mode::Check => {
-            match differential::compare(&program, &backends, &mut BeforeRun(before_run)) {
+            match differential::compare_shared(&program, &backends, &mut BeforeRun(before_run)) {
                 Comparison::OracleFatal(f) => Ok(vec![Failure::fatal(registry::ORACLE, &f)]),
                 Comparison::Compared { verdicts, .. } => Ok(verdicts
                     .into_iter()
