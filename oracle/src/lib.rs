@@ -5,8 +5,9 @@
 //! (`HubState`): the greenlet records (parent, phase, reference count, inbox) and the id of
 //! the current greenlet. A switch routes the message under the lock (walking past dead
 //! greenlets, killing unstarted ones hit by an error, starting an unstarted one or filling a
-//! suspended one's inbox), makes the target current, and then waits on its own `Condvar` until
-//! its own inbox is filled. Nothing is busy-waited and no thread-locals are used.
+//! suspended one's inbox), makes the target current, releases the lock, sets the target running
+//! (wakes its thread, or hands an unstarted one's body to its worker), and then waits on its own
+//! `Condvar` until its own inbox is filled. Nothing is busy-waited and no thread-locals are used.
 //!
 //! # Handles, kills and teardown
 //!
@@ -196,8 +197,32 @@ impl<V: Payload> fmt::Debug for WeakGreenlet<V> {
 enum Step<V: Payload> {
     /// The target is the current greenlet: the switch returns this at once.
     Immediate(Outcome<V>),
-    /// Another greenlet now runs (started or resumed).
-    Handed,
+    /// Another greenlet is now current (started or resumed); the switching thread passes it
+    /// the baton once it has released the lock.
+    Handed(Baton),
+}
+
+/// How the greenlet a switch made current is set running. Passed by the switching thread
+/// after it has released the hub's lock, so that the woken thread does not find the lock
+/// still held (and sleep on it once more) before it can look at its inbox.
+#[must_use = "the greenlet made current must be set running"]
+enum Baton {
+    /// A suspended greenlet, whose inbox is filled: wake its thread.
+    Resume(Arc<Condvar>),
+    /// An unstarted greenlet: hand its worker thread its whole life.
+    Start(Worker, pool::Job),
+}
+
+impl Baton {
+    fn pass(self) {
+        match self {
+            // The inbox was filled under the lock, and a waiting thread looks at its inbox
+            // under the lock before each wait: waking it after the lock is released loses
+            // nothing.
+            Baton::Resume(cv) => cv.notify_one(),
+            Baton::Start(worker, job) => worker.run(job),
+        }
+    }
 }
 
 fn lock<V: Payload>(inner: &Inner<V>) -> MutexGuard<'_, HubState<V>> {
@@ -240,8 +265,11 @@ fn run_body<V: Payload>(
             return;
         }
         st.rec(id).phase = Phase::Dead;
-        let step = st.route(&inner, id, outcome, &mut garbage);
-        debug_assert!(matches!(step, Step::Handed));
+        let baton = match st.route(&inner, id, outcome, &mut garbage) {
+            Step::Handed(baton) => baton,
+            // A dead greenlet is never current after routing (it is walked past).
+            Step::Immediate(_) => unreachable!("a body's end routed back to itself"),
+        };
         if st.rec(id).refs == 0 && !st.rec(id).held() {
             let rec = st.records.remove(&id).expect("present");
             if let Some(p) = rec.parent {
@@ -249,6 +277,8 @@ fn run_body<V: Payload>(
             }
             garbage.records.push(rec);
         }
+        drop(st);
+        baton.pass();
     }
     drop(garbage);
 }
@@ -310,15 +340,15 @@ impl<V: Payload> ThreadHub<V> {
             );
         }
         let me = st.current;
-        match st.route(&self.inner, target.id, msg, &mut garbage) {
+        let baton = match st.route(&self.inner, target.id, msg, &mut garbage) {
             Step::Immediate(m) => {
                 drop(st);
                 drop(garbage);
                 drop(target);
                 return m;
             }
-            Step::Handed => {}
-        }
+            Step::Handed(baton) => baton,
+        };
         // Suspended now: if nothing refers to us any more, the greenlet that runs next kills us.
         let rec = st.rec(me);
         if me != MAIN && rec.refs == 0 && !rec.held() {
@@ -326,6 +356,7 @@ impl<V: Payload> ThreadHub<V> {
         }
         let cv = Arc::clone(&st.rec(me).cv);
         drop(st);
+        baton.pass();
         drop(garbage);
         let mut st = lock(&self.inner);
         let got = loop {

@@ -1,7 +1,8 @@
 //! The hub's state machine under its lock: routing a switch or a throw (walking past dead
 //! greenlets, killing unstarted ones hit by an error, starting or resuming the one reached),
 //! reference counts, and what a last reference's release does (free, kill, zombie). Runs with
-//! the `HubState` mutex held; it never blocks and never runs user code.
+//! the `HubState` mutex held; it never blocks, never runs user code and wakes no thread (the
+//! caller passes the [`Baton`] a routed switch returns once the lock is released).
 
 use super::*;
 
@@ -61,14 +62,14 @@ impl<V: Payload> HubState<V> {
                     self.current = target;
                     let inner = Arc::clone(inner);
                     let id = target;
-                    worker.run(Box::new(move || run_body(inner, id, body, start)));
-                    return Step::Handed;
+                    let job: pool::Job = Box::new(move || run_body(inner, id, body, start));
+                    return Step::Handed(Baton::Start(worker, job));
                 }
                 Phase::Started => {
                     rec.inbox = Some(msg);
-                    rec.cv.notify_one();
+                    let cv = Arc::clone(&rec.cv);
                     self.current = target;
-                    return Step::Handed;
+                    return Step::Handed(Baton::Resume(cv));
                 }
                 Phase::Dead => unreachable!("handled above"),
             }

@@ -9,6 +9,7 @@
 use super::inject::Injection;
 use super::protocol::{one_line, Failure, FailureKind, Job, Mode, ReplyLine};
 use crate::check::differential::{self, Comparison, Observer, Verdict};
+use crate::check::program_thread;
 use crate::check::registry::{self, Backend};
 use std::io::{self, Write};
 use std::time::Instant;
@@ -25,24 +26,25 @@ impl<F: FnMut(&str)> Observer for BeforeRun<F> {
 /// Runs one job in this process. `before_run` is called with each backend's name just
 /// before it runs.
 pub fn execute(job: &Job, mut before_run: impl FnMut(&str)) -> Result<Vec<Failure>, String> {
-    let program = job.program()?;
+    let program = std::sync::Arc::new(job.program()?);
     let mut backends = Vec::new();
     for name in &job.backends {
         backends.push(registry::find(name).ok_or_else(|| format!("unknown backend '{name}'"))?);
     }
     match job.mode {
         Mode::Run => {
+            let config = switchyard_impls::greenlet::HubConfig::default();
             let mut failures = Vec::new();
             for b in backends {
                 before_run(b.name);
-                if let Err(f) = b.run(&program) {
+                if let Err(f) = b.run_shared(&program, &config) {
                     failures.push(Failure::fatal(b.name, &f));
                 }
             }
             Ok(failures)
         }
         Mode::Check => {
-            match differential::compare(&program, &backends, &mut BeforeRun(before_run)) {
+            match differential::compare_shared(&program, &backends, &mut BeforeRun(before_run)) {
                 Comparison::OracleFatal(f) => Ok(vec![Failure::fatal(registry::ORACLE, &f)]),
                 Comparison::Compared { verdicts, .. } => Ok(verdicts
                     .into_iter()
@@ -64,9 +66,22 @@ pub fn execute(job: &Job, mut before_run: impl FnMut(&str)) -> Result<Vec<Failur
 /// The worker's main loop: answers requests on stdin until it ends. Returns the exit status.
 /// Before each backend runs it writes (and flushes) `running BACKEND`, and after it
 /// `ran BACKEND NANOS`, so that the parent can time each backend and knows which one a crash
-/// or a hang happened in.
+/// or a hang happened in. The loop runs on a program thread ([`program_thread::host`]), so
+/// that each backend's run happens on it without a hand-over to another thread.
 pub fn worker_main() -> u8 {
     super::fault::install();
+    match program_thread::host("switchyard-worker", serve) {
+        Ok(status) => status,
+        Err(e) => {
+            let reply = ReplyLine::encode_reply(&Err(format!("cannot start a thread: {e}")));
+            let _ = io::stdout().write_all(reply.as_bytes());
+            let _ = io::stdout().flush();
+            2
+        }
+    }
+}
+
+fn serve() -> u8 {
     let injection = Injection::from_env();
     let stdin = io::stdin();
     let mut input = stdin.lock();

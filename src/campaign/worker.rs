@@ -13,12 +13,14 @@
 use super::protocol::{printable, Failure, FailureKind, Job, ReplyLine, Timeouts, WORKER_COMMAND};
 use crate::check::registry;
 use std::collections::VecDeque;
-use std::io::{self, BufRead, Read, Write};
+use std::io::{self, Read, Write};
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
+use std::process::ChildStdout;
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::mpsc::{self, Receiver, RecvTimeoutError};
+use std::sync::mpsc::RecvTimeoutError;
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
@@ -54,7 +56,7 @@ pub struct Worker {
 struct Live {
     child: Child,
     stdin: ChildStdin,
-    lines: Receiver<String>,
+    lines: Lines,
     stderr_tail: Arc<Mutex<VecDeque<u8>>>,
     stderr_reader: Option<JoinHandle<()>>,
 }
@@ -170,28 +172,7 @@ impl Worker {
             let stdin = child.stdin.take().expect("piped");
             let stdout = child.stdout.take().expect("piped");
             let mut stderr = child.stderr.take().expect("piped");
-            let (tx, lines) = mpsc::channel();
-            std::thread::Builder::new()
-                .name("worker-stdout".into())
-                .spawn(move || {
-                    // Bytes, not UTF-8 lines: a worker whose memory a backend corrupted may write
-                    // anything, and its stdout must still be read to its end.
-                    let mut reader = io::BufReader::new(stdout);
-                    let mut buf = Vec::new();
-                    loop {
-                        buf.clear();
-                        match reader.read_until(b'\n', &mut buf) {
-                            Ok(0) | Err(_) => break,
-                            Ok(_) => {}
-                        }
-                        while buf.last().is_some_and(|b| *b == b'\n' || *b == b'\r') {
-                            buf.pop();
-                        }
-                        if tx.send(String::from_utf8_lossy(&buf).into_owned()).is_err() {
-                            break;
-                        }
-                    }
-                })?;
+            let lines = Lines::new(stdout);
             let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
             let tail = Arc::clone(&stderr_tail);
             let stderr_reader = std::thread::Builder::new()
@@ -346,6 +327,82 @@ impl Worker {
                 }
             }
         }
+    }
+}
+
+/// The worker's stdout, read line by line by the thread that runs the job (no reader thread:
+/// each line the worker writes wakes one thread, not two). Bytes, not UTF-8 lines: a worker
+/// whose memory a backend corrupted may write anything, and its stdout must still be read to
+/// its end.
+struct Lines {
+    stdout: ChildStdout,
+    /// Bytes read and not yet returned as lines.
+    buf: Vec<u8>,
+    /// Where in `buf` the search for the next line end resumes.
+    scanned: usize,
+    /// The worker closed its stdout (or reading it failed).
+    ended: bool,
+}
+
+impl Lines {
+    fn new(stdout: ChildStdout) -> Lines {
+        Lines {
+            stdout,
+            buf: Vec::new(),
+            scanned: 0,
+            ended: false,
+        }
+    }
+
+    /// The next whole line (line end removed), waiting at most about `timeout` for it:
+    /// `Timeout` when none came in time, `Disconnected` once the stdout has ended and every
+    /// whole line before the end has been returned (a last line without its line end is
+    /// dropped, as a reader stopped at the end would have dropped it).
+    fn recv_timeout(&mut self, timeout: Duration) -> Result<String, RecvTimeoutError> {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(at) = self.buf[self.scanned..].iter().position(|b| *b == b'\n') {
+                let end = self.scanned + at;
+                let mut line = &self.buf[..end];
+                while line.last() == Some(&b'\r') {
+                    line = &line[..line.len() - 1];
+                }
+                let text = String::from_utf8_lossy(line).into_owned();
+                self.buf.drain(..=end);
+                self.scanned = 0;
+                return Ok(text);
+            }
+            self.scanned = self.buf.len();
+            if self.ended {
+                return Err(RecvTimeoutError::Disconnected);
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if !self.readable(left) {
+                return Err(RecvTimeoutError::Timeout);
+            }
+            let mut chunk = [0u8; 4096];
+            match self.stdout.read(&mut chunk) {
+                Ok(0) => self.ended = true,
+                Ok(n) => self.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(_) => self.ended = true,
+            }
+        }
+    }
+
+    /// Whether the stdout has bytes (or its end) to read within `timeout`.
+    fn readable(&self, timeout: Duration) -> bool {
+        let mut fd = libc::pollfd {
+            fd: self.stdout.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // Whole milliseconds, rounded up: a wait shorter than one is not a busy loop.
+        let ms = timeout.as_micros().div_ceil(1000).min(i32::MAX as u128) as libc::c_int;
+        // SAFETY: poll(2) on one valid pollfd that lives across the call.
+        let n = unsafe { libc::poll(&mut fd, 1, ms) };
+        // An error (EINTR) counts as nothing yet: the caller looks at its flags and waits again.
+        n > 0
     }
 }
 

@@ -13,6 +13,8 @@ use crate::interp::Fatal;
 use crate::lang::ast::Program;
 use crate::lang::trace::{diff, Divergence, Trace};
 use std::fmt;
+use std::sync::Arc;
+use switchyard_impls::greenlet::HubConfig;
 
 /// How one backend did on a program, against the oracle's trace.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -74,9 +76,20 @@ pub fn compare(
     backends: &[&'static Backend],
     observer: &mut impl Observer,
 ) -> Comparison {
+    // One copy of the program, shared by every run (each run's greenlets refer to it).
+    compare_shared(&Arc::new(program.clone()), backends, observer)
+}
+
+/// [`compare`] on a program already shared (no copy of it is made).
+pub fn compare_shared(
+    program: &Arc<Program>,
+    backends: &[&'static Backend],
+    observer: &mut impl Observer,
+) -> Comparison {
     let oracle = registry::oracle();
+    let config = HubConfig::default();
     observer.before_run(oracle);
-    let expected = match oracle.run(program) {
+    let expected = match oracle.run_shared(program, &config) {
         Ok(t) => t,
         Err(fatal) => return Comparison::OracleFatal(fatal),
     };
@@ -84,7 +97,7 @@ pub fn compare(
     let mut verdicts = Vec::new();
     for &backend in backends.iter().filter(|b| b.name != oracle.name) {
         observer.before_run(backend);
-        let verdict = match backend.run(program) {
+        let verdict = match backend.run_shared(program, &config) {
             Ok(actual) => diff(&expected, &actual).map_or(Verdict::Agrees, Verdict::Diverges),
             Err(fatal) => Verdict::Fatal(fatal),
         };

@@ -9,13 +9,12 @@
 //! the register probe and stack canaries at every switch; `Hub` implementations with
 //! [`Backend::new`].
 
-use crate::interp::{self, Fatal, RtValue, RunResult};
+use super::program_thread;
+use crate::interp::{self, RtValue, RunResult};
 use crate::lang::ast::Program;
-use std::cell::RefCell;
 use std::fmt;
-use std::panic::{self, AssertUnwindSafe};
 use std::path::Path;
-use std::sync::{mpsc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use switchyard_impls::greenlet::{Hub, HubConfig};
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
 use switchyard_impls::runtime::{SharedStackContract, StableStacks};
@@ -24,10 +23,7 @@ use switchyard_impls::switch::{Guarantees, StackSwitch};
 /// The reference backend every other backend is judged by.
 pub const ORACLE: &str = "thread";
 
-/// Stack of the thread each program runs on. The stack-copy backend runs every greenlet of a
-/// program on this one stack, and each greenlet starts below the frame that first switched to
-/// it, so deep `recurse` in many greenlets adds up. It is reserved, not committed.
-pub const PROGRAM_THREAD_STACK: usize = 1 << 30;
+pub use super::program_thread::PROGRAM_THREAD_STACK;
 
 /// Where a backend comes from (`switchyard backends -v` shows it).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -99,7 +95,7 @@ pub struct Backend {
     /// Where it comes from.
     pub provenance: Provenance,
     checked: CheckedBy,
-    run: fn(&Program, &str, &HubConfig) -> RunResult,
+    run: fn(&Arc<Program>, &str, &HubConfig) -> RunResult,
     /// What `switchyard bench` measures: the registered hub type, unless
     /// the native constructors name another (their backend's unprobed runtime, [`Unprobed`]).
     bench: crate::bench::BenchFn,
@@ -124,7 +120,7 @@ impl Backend {
             summary,
             provenance: Provenance::BuiltIn,
             checked: CheckedBy::Hub(HUB_NOTE),
-            run: interp::run::<H>,
+            run: interp::run_shared::<H>,
             bench: crate::bench::measure::<H>,
         }
     }
@@ -141,7 +137,7 @@ impl Backend {
             summary,
             provenance: Provenance::BuiltIn,
             checked: CheckedBy::Native(S::guarantees),
-            run: interp::run::<Native<S>>,
+            run: interp::run_shared::<Native<S>>,
             bench: crate::bench::measure::<Unprobed<S>>,
         }
     }
@@ -160,7 +156,7 @@ impl Backend {
             summary,
             provenance: Provenance::BuiltIn,
             checked: CheckedBy::Native(S::guarantees),
-            run: interp::run::<NativeShared<S>>,
+            run: interp::run_shared::<NativeShared<S>>,
             bench: crate::bench::measure::<Unprobed<Shared<S>>>,
         }
     }
@@ -224,69 +220,29 @@ impl Backend {
     /// Runs `program` on the calling thread (which must have stack enough; see
     /// [`PROGRAM_THREAD_STACK`]).
     pub fn run_here(&self, program: &Program, config: &HubConfig) -> RunResult {
-        (self.run)(program, self.name, config)
+        (self.run)(&Arc::new(program.clone()), self.name, config)
     }
 
-    /// Runs `program` on this thread's program thread, a long-lived thread with a
-    /// [`PROGRAM_THREAD_STACK`] stack, so that every run starts from the same stack depth and
-    /// the caller's own stack size does not matter. A run that leaves a greenlet hub alive on
-    /// the program thread (a [`Fatal::HubLeak`]) retires that thread: the next run gets a new
-    /// one, so no later program is refused a hub because of this one.
+    /// Runs `program` on a program thread ([`super::program_thread`]), a long-lived thread
+    /// with a [`PROGRAM_THREAD_STACK`] stack, so that every run starts from the same stack depth
+    /// and the caller's own stack size does not matter. A run that leaves a greenlet hub alive on
+    /// the program thread (a [`crate::interp::Fatal::HubLeak`]) retires that thread for later runs, so no later
+    /// program is refused a hub because of this one.
     pub fn run(&'static self, program: &Program) -> RunResult {
-        self.run_with(program, &HubConfig::default())
+        self.run_shared(&Arc::new(program.clone()), &HubConfig::default())
     }
 
     /// [`Backend::run`] with explicit hub settings.
     pub fn run_with(&'static self, program: &Program, config: &HubConfig) -> RunResult {
-        let program = program.clone();
+        self.run_shared(&Arc::new(program.clone()), config)
+    }
+
+    /// [`Backend::run_with`] on a program already shared (no copy of it is made: the
+    /// differential comparison runs one program on every backend).
+    pub fn run_shared(&'static self, program: &Arc<Program>, config: &HubConfig) -> RunResult {
+        let program = Arc::clone(program);
         let config = config.clone();
-        let (reply, result) = mpsc::channel();
-        let job: Job = Box::new(move || {
-            let outcome =
-                panic::catch_unwind(AssertUnwindSafe(|| self.run_here(&program, &config)));
-            let outcome = outcome.unwrap_or_else(|payload| {
-                Err(Fatal::Panic {
-                    backend: self.name.to_string(),
-                    message: panic_message(&*payload),
-                })
-            });
-            // A hub left alive here (the run reports it) would refuse every later hub of
-            // another backend on this thread: the caller retires the thread.
-            let _ = reply.send((outcome, switchyard_impls::runtime::live_hub().is_some()));
-        });
-        let sent = PROGRAM_THREAD.with(|cell| {
-            let mut slot = cell.borrow_mut();
-            if slot.is_none() {
-                *slot = Some(ProgramThread::start()?);
-            }
-            let thread = slot.as_ref().expect("just started");
-            thread.jobs.send(job).map_err(|_| {
-                *slot = None;
-                "the program thread has ended".to_string()
-            })
-        });
-        if let Err(error) = sent {
-            return Err(Fatal::Backend {
-                backend: self.name.to_string(),
-                error,
-            });
-        }
-        match result.recv() {
-            Ok((outcome, hub_left)) => {
-                if hub_left {
-                    // Its job channel closes, so it ends; its hub is closed as it exits.
-                    PROGRAM_THREAD.with(|cell| *cell.borrow_mut() = None);
-                }
-                outcome
-            }
-            Err(_) => {
-                PROGRAM_THREAD.with(|cell| *cell.borrow_mut() = None);
-                Err(Fatal::Panic {
-                    backend: self.name.to_string(),
-                    message: "the program thread died during the run".to_string(),
-                })
-            }
-        }
+        program_thread::run(self.name, move || (self.run)(&program, self.name, &config))
     }
 }
 
@@ -298,34 +254,6 @@ impl fmt::Debug for Backend {
             .field("checked", &self.checked())
             .finish_non_exhaustive()
     }
-}
-
-type Job = Box<dyn FnOnce() + Send>;
-
-/// A long-lived thread with a big stack that runs programs one at a time for one caller
-/// thread. It ends when its caller thread ends (the job channel closes).
-struct ProgramThread {
-    jobs: mpsc::Sender<Job>,
-}
-
-impl ProgramThread {
-    fn start() -> Result<ProgramThread, String> {
-        let (jobs, queue) = mpsc::channel::<Job>();
-        std::thread::Builder::new()
-            .name("switchyard-program".to_string())
-            .stack_size(PROGRAM_THREAD_STACK)
-            .spawn(move || {
-                for job in queue {
-                    job();
-                }
-            })
-            .map_err(|e| format!("cannot start the program thread: {e}"))?;
-        Ok(ProgramThread { jobs })
-    }
-}
-
-thread_local! {
-    static PROGRAM_THREAD: RefCell<Option<ProgramThread>> = const { RefCell::new(None) };
 }
 
 /// The text of a panic payload (the one rendering every backend uses).

@@ -14,6 +14,7 @@
 
 use crate::lang::ast::{self, Block, Catch, Program, Ref, Stmt, MAX_SPAWNS};
 use crate::lang::trace::Trace;
+use std::fmt::{self, Write as _};
 use std::sync::{Arc, Mutex, MutexGuard};
 use switchyard_impls::greenlet::{BackendError, Body, Hub, HubConfig, State};
 use switchyard_impls::{probe, runtime};
@@ -68,6 +69,16 @@ type Step = Result<(), Flow>;
 
 /// Runs `program` on backend `H` (named `backend` in findings) on the calling thread.
 pub fn run<H: Hub<RtValue>>(program: &Program, backend: &str, config: &HubConfig) -> RunResult {
+    run_shared::<H>(&Arc::new(program.clone()), backend, config)
+}
+
+/// [`run`] on a program already shared: the greenlets' bodies refer to it, no copy is made
+/// (the differential comparison runs one program on every backend).
+pub fn run_shared<H: Hub<RtValue>>(
+    program: &Arc<Program>,
+    backend: &str,
+    config: &HubConfig,
+) -> RunResult {
     run_hub::<H>(program, backend, config, false).0
 }
 
@@ -78,11 +89,11 @@ pub fn run_counted<H: Hub<RtValue>>(
     backend: &str,
     config: &HubConfig,
 ) -> (RunResult, RunCounts) {
-    run_hub::<H>(program, backend, config, true)
+    run_hub::<H>(&Arc::new(program.clone()), backend, config, true)
 }
 
 fn run_hub<H: Hub<RtValue>>(
-    program: &Program,
+    program: &Arc<Program>,
     backend: &str,
     config: &HubConfig,
     counting: bool,
@@ -106,7 +117,7 @@ fn run_hub<H: Hub<RtValue>>(
         fatal: None,
         counts: RunCounts::default(),
     }));
-    let program = Arc::new(program.clone());
+    let program = Arc::clone(program);
     hub.set_unraisable_hook(unraisable_hook::<H>(Arc::clone(&shared), backend));
     let main = Exec {
         hub: &hub,
@@ -117,12 +128,12 @@ fn run_hub<H: Hub<RtValue>>(
         counting,
     };
     match main.block(&program.main) {
-        Ok(()) => main.record(|| "finish none".to_string()),
-        Err(Flow::Return(v)) => main.record(|| format!("finish {v}")),
+        Ok(()) => main.record(format_args!("finish none")),
+        Err(Flow::Return(v)) => main.record(format_args!("finish {v}")),
         Err(Flow::Raise(e)) => main.record_failure(&e),
     }
     main.teardown();
-    main.record(|| "end".to_string());
+    main.record_end();
     // Release everything outside the lock: dropping the last handle of a suspended greenlet
     // makes the backend kill it, which runs its body (halting at once, recording nothing).
     let (trace, fatal, kept, slots, counts) = {
@@ -240,27 +251,32 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
         self.shared.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Records `#me EVENT` unless the run has halted (`end` itself is recorded bare).
-    fn record(&self, event: impl FnOnce() -> String) {
+    /// Records `#me EVENT` unless the run has halted (the line formatted once, in place).
+    fn record(&self, event: fmt::Arguments<'_>) {
         let mut s = self.lock();
         if s.halted {
             return;
         }
-        let line = event();
-        if line == "end" {
-            s.trace.push(line);
-        } else {
-            s.trace.push(format!("#{} {line}", self.me));
+        let mut line = String::with_capacity(24);
+        let _ = write!(line, "#{} {event}", self.me);
+        s.trace.push(line);
+    }
+
+    /// Records the bare `end` that ends every trace, unless the run has halted.
+    fn record_end(&self) {
+        let mut s = self.lock();
+        if !s.halted {
+            s.trace.push("end".to_string());
         }
     }
 
     /// Records the failure of a body, unless the error is the run halting.
     fn record_failure(&self, error: &Raised) {
         match error {
-            Raised::Error(e) => self.record(|| format!("fail {e}")),
-            Raised::Fuel => self.record(|| "fail fuel".to_string()),
+            Raised::Error(e) => self.record(format_args!("fail {e}")),
+            Raised::Fuel => self.record(format_args!("fail fuel")),
             Raised::Halt | Raised::Panic(_) => {}
-            Raised::Kill => self.record(|| "fail exit".to_string()),
+            Raised::Kill => self.record(format_args!("fail exit")),
         }
     }
 
@@ -343,7 +359,7 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
     fn after_switch(&self, outcome: Result<RtValue, Raised>) -> Step {
         match outcome {
             Ok(v) => {
-                self.record(|| format!("recv {v}"));
+                self.record(format_args!("recv {v}"));
                 Ok(())
             }
             Err(Raised::Kill) => {
@@ -394,7 +410,7 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
                 Err(Flow::Raise(Raised::Error(e)))
                     if *catch == Catch::Any || *catch == Catch::Error(e) =>
                 {
-                    self.record(|| format!("caught {e}"));
+                    self.record(format_args!("caught {e}"));
                     self.block(handler)
                 }
                 other => other,
@@ -424,7 +440,10 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
                     None => "-".to_string(),
                 };
                 let id = self.id_of(&g);
-                self.record(|| format!("observe {id} {} parent {parent}", state.as_str()));
+                self.record(format_args!(
+                    "observe {id} {} parent {parent}",
+                    state.as_str()
+                ));
                 Ok(())
             }
             Stmt::Drop(k) => {
@@ -502,18 +521,18 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
             if exec.lock().halted {
                 return Err(Raised::Halt);
             }
-            exec.record(|| match &start {
-                Some(v) => format!("start {v}"),
-                None => "start ()".to_string(),
-            });
+            match &start {
+                Some(v) => exec.record(format_args!("start {v}")),
+                None => exec.record(format_args!("start ()")),
+            }
             match exec.block(&program.defs[def].body) {
                 Ok(()) => {
-                    exec.record(|| "finish none".to_string());
+                    exec.record(format_args!("finish none"));
                     exec.end_walk(false);
                     Ok(RtValue::None)
                 }
                 Err(Flow::Return(v)) => {
-                    exec.record(|| format!("finish {v}"));
+                    exec.record(format_args!("finish {v}"));
                     exec.end_walk(false);
                     Ok(v)
                 }
@@ -584,7 +603,7 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
             if self.hub.state(&greenlet) != State::Suspended {
                 continue;
             }
-            self.record(|| format!("teardown #{index}"));
+            self.record(format_args!("teardown #{index}"));
             let main = self.hub.main();
             if self.hub.set_parent(&greenlet, &main).is_err() {
                 self.fatal(Fatal::Panic {
@@ -604,11 +623,11 @@ impl<'a, H: Hub<RtValue>> Exec<'a, H> {
                 return;
             }
             match outcome {
-                Ok(v) => self.record(|| format!("recv {v}")),
-                Err(Raised::Error(e)) => self.record(|| format!("caught {e}")),
-                Err(Raised::Fuel) => self.record(|| "caught fuel".to_string()),
+                Ok(v) => self.record(format_args!("recv {v}")),
+                Err(Raised::Error(e)) => self.record(format_args!("caught {e}")),
+                Err(Raised::Fuel) => self.record(format_args!("caught fuel")),
                 Err(Raised::Halt) => return,
-                Err(Raised::Kill) => self.record(|| "caught exit".to_string()),
+                Err(Raised::Kill) => self.record(format_args!("caught exit")),
                 Err(Raised::Panic(message)) => {
                     self.fatal(Fatal::Panic {
                         backend: self.backend.to_string(),

@@ -29,6 +29,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 /// The smallest usable stack we hand out.
 const MIN_STACK: usize = 64 << 10;
 
+/// The bytes at the top of a used stack that [`Stack::scrub`] zeroes in place (rounded up to
+/// whole pages; the pages below are given back to the kernel).
+const SCRUB_IN_PLACE: usize = 16 << 10;
+
 fn page_size() -> usize {
     static PAGE: AtomicUsize = AtomicUsize::new(0);
     let p = PAGE.load(Ordering::Relaxed);
@@ -50,6 +54,8 @@ pub(crate) struct Stack {
     valgrind_id: usize,
     /// The backend named in the guard-page registry for this stack.
     backend: &'static str,
+    /// Whether a context may have written to it since it was mapped or last scrubbed.
+    dirty: bool,
 }
 
 impl Stack {
@@ -64,9 +70,12 @@ impl Stack {
                 guard::insert(stack.base as usize, stack.usable, backend);
                 stack.backend = backend;
             }
+            stack.dirty = true;
             return Ok(stack);
         }
-        Stack::map(usable, backend)
+        let mut stack = Stack::map(usable, backend)?;
+        stack.dirty = true;
+        Ok(stack)
     }
 
     fn map(usable: usize, backend: &'static str) -> Result<Stack, BackendError> {
@@ -106,6 +115,7 @@ impl Stack {
             usable,
             valgrind_id,
             backend,
+            dirty: false,
         })
     }
 
@@ -117,6 +127,49 @@ impl Stack {
     /// The lowest usable address (just above the guard page).
     pub(crate) fn bottom(&self) -> *mut u8 {
         self.base.wrapping_add(self.total - self.usable)
+    }
+
+    /// Makes a used stack's usable pages read as zeros again, as a fresh mapping's do; the
+    /// mapping and its guard page stay. The top [`SCRUB_IN_PLACE`] bytes, which every context
+    /// touches (its first frames live there), are zeroed in place and stay resident, so that
+    /// the stack's next use takes no page faults there; the pages below are given back to the
+    /// kernel (`madvise(MADV_DONTNEED)` on a private anonymous mapping: zero-filled on the next
+    /// touch; a walk of empty page tables where nothing was touched). Under AddressSanitizer,
+    /// whose `memset` would check the shadow of dead frames, every page is given back. Does
+    /// nothing to a clean stack.
+    pub(crate) fn scrub(&mut self) {
+        if !self.dirty {
+            return;
+        }
+        let in_place = if crate::asan::ENABLED {
+            0
+        } else {
+            SCRUB_IN_PLACE
+                .next_multiple_of(page_size())
+                .min(self.usable)
+        };
+        let below = self.usable - in_place;
+        // SAFETY: the top `in_place` bytes of the usable part of our own writable mapping, on
+        // which no context runs any more (only free stacks are scrubbed).
+        unsafe { std::ptr::write_bytes(self.top_of_usable().sub(in_place), 0, in_place) };
+        // SAFETY: the lowest `below` bytes (whole pages: the usable part and `in_place` are
+        // whole pages) of the usable part of our own private anonymous mapping, on which
+        // no context runs any more.
+        let given_back = below == 0
+            || unsafe {
+                libc::madvise(
+                    self.bottom() as *mut libc::c_void,
+                    below,
+                    libc::MADV_DONTNEED,
+                )
+            } == 0;
+        // Refused (it cannot be for our own mapping): it stays dirty and is scrubbed again.
+        self.dirty = !given_back;
+    }
+
+    /// The end of the usable part (the end of the mapping), page aligned.
+    fn top_of_usable(&self) -> *mut u8 {
+        self.base.wrapping_add(self.total)
     }
 
     /// Gives the stack back to this thread's pool (or unmaps it when the pool is full or no
