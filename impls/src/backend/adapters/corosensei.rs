@@ -182,15 +182,16 @@ unsafe impl StackSwitch for Corosensei {
             if (*from).is_main {
                 let mut next = to;
                 loop {
+                    let mut fake_stack = null_mut();
+                    if crate::asan::ENABLED {
+                        crate::asan::start_hop(Some(&mut fake_stack), (*next).bounds());
+                    }
                     // Only the `coroutine` field is borrowed: the coroutine reads its own
                     // context's `yielder`, `main_stack` and `is_main` while it runs.
-                    let bounds = (*next).bounds();
                     let co = match &mut (*next).saved.coroutine {
                         Some(co) => co,
                         None => unreachable!("main is never resumed by its own loop"),
                     };
-                    let mut fake_stack = null_mut();
-                    crate::asan::start_hop(Some(&mut fake_stack), bounds);
                     let result = co.resume(next);
                     crate::asan::finish_hop(fake_stack);
                     match result {
