@@ -126,8 +126,9 @@ pub(crate) unsafe fn after_switch<S: StackSwitch>(me: *const S::Context, fake_sa
 }
 
 /// `__sanitizer_start_switch_fiber`: announces a change to the stack `to`, for a backend
-/// that annotates its own hops ([`StackSwitch::ANNOTATES_OWN_HOPS`]; [`before_switch`] for
-/// everyone else). `fake_save` receives the fake stack of the context being left (a local of
+/// that annotates its own hops ([`StackSwitch::ANNOTATES_OWN_HOPS`]; the runtime annotates
+/// every other backend's switches itself). Public so that a backend outside this crate can
+/// declare `ANNOTATES_OWN_HOPS` too. `fake_save` receives the fake stack of the context being left (a local of
 /// the frame that hops, suspended with it); `None` when that context is dying: ASan frees its
 /// fake stack. A no-op unless the build is sanitized.
 ///
@@ -138,7 +139,7 @@ pub(crate) unsafe fn after_switch<S: StackSwitch>(me: *const S::Context, fake_sa
 /// running on the old stack (first thing after its own switch returns, or first thing in a new
 /// context).
 #[inline(always)]
-pub(crate) unsafe fn start_hop(fake_save: Option<&mut *mut c_void>, to: StackBounds) {
+pub unsafe fn start_hop(fake_save: Option<&mut *mut c_void>, to: StackBounds) {
     #[cfg(switchyard_asan)]
     {
         let save = fake_save.map_or(std::ptr::null_mut(), |f| f as *mut *mut c_void);
@@ -159,7 +160,7 @@ pub(crate) unsafe fn start_hop(fake_save: Option<&mut *mut c_void>, to: StackBou
 /// The stack change just made was announced with [`start_hop`]; `fake_save` is null or
 /// what ASan put in this context's slot when it last left.
 #[inline(always)]
-pub(crate) unsafe fn finish_hop(fake_save: *mut c_void) -> Option<StackBounds> {
+pub unsafe fn finish_hop(fake_save: *mut c_void) -> Option<StackBounds> {
     #[cfg(switchyard_asan)]
     {
         let mut bottom: *const c_void = std::ptr::null();
