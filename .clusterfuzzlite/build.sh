@@ -17,7 +17,10 @@
 # stable one do the same). The runtime announces every stack switch to AddressSanitizer
 # (impls/src/asan.rs, compiled in because impls/build.rs sees -Zsanitizer=address), so the
 # native backends run clean under it. SWITCHYARD_FUZZ_SANITIZER overrides it (`none`: coverage
-# instrumentation only, faster).
+# instrumentation only, faster). SWITCHYARD_FUZZ_FEATURES (empty unless set) adds cargo
+# features of the fuzz crate: this project's CI sets `mutants`, so that the same ASan build
+# also serves `ci/fuzz.sh --mutants` and `ci/asan.sh --fuzzer` (the `differential` target's
+# default backends never include a mutant).
 
 cd "$SRC/switchyard"
 sanitizer="${SWITCHYARD_FUZZ_SANITIZER:-${SANITIZER:-address}}"
@@ -25,7 +28,11 @@ export RUSTC_BOOTSTRAP=1
 
 # The fuzz crate is its own workspace with its own target directory (fuzz/target).
 unset CARGO_TARGET_DIR
-cargo fuzz build -O --debug-assertions -s "$sanitizer"
+features=()
+if [ -n "${SWITCHYARD_FUZZ_FEATURES:-}" ]; then
+  features=(--features "$SWITCHYARD_FUZZ_FEATURES")
+fi
+cargo fuzz build -O --debug-assertions -s "$sanitizer" "${features[@]}"
 built=fuzz/target/x86_64-unknown-linux-gnu/release
 
 targets=()
@@ -56,4 +63,4 @@ with zipfile.ZipFile(sys.argv[1], "w", zipfile.ZIP_DEFLATED) as z:
 print(f"build.sh: {sys.argv[1]}: {len(entries)} seeds")
 PY
 done
-echo "build.sh: built ${targets[*]} (-s $sanitizer) into $OUT"
+echo "build.sh: built ${targets[*]} (-s $sanitizer ${features[*]}) into $OUT"

@@ -11,7 +11,9 @@
 #
 # The scratch $SRC/$OUT/$WORK live in a temporary directory; $SRC/switchyard is a symlink to
 # this checkout, so cargo reuses fuzz/target (the same build as ci/fuzz.sh's `cargo fuzz run`,
-# AddressSanitizer, as SANITIZER=address asks).
+# AddressSanitizer, as SANITIZER=address asks). SWITCHYARD_FUZZ_FEATURES reaches build.sh
+# unchanged (ci/test.sh sets `mutants`, so ci/fuzz.sh --mutants and ci/asan.sh --fuzzer reuse
+# this build).
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd -P)"
 cd "$root"

@@ -1,9 +1,11 @@
 #!/usr/bin/env bash
 # The project's test gate: formatting, clippy with -D warnings, and every test (the
 # cross-check against real greenlet included; ci/venv.sh installs greenlet into .venv),
-# the out-of-tree example (examples/custom-backend), Valgrind, AddressSanitizer (seeded
-# programs clean, the ASan mutant reported), and the ClusterFuzzLite build (with ASan) with a
-# short run of every fuzzer.
+# the out-of-tree example (examples/custom-backend), Valgrind, the ClusterFuzzLite build (with
+# ASan) with a short run of every fuzzer, 60 s of ASan fuzzing on every backend, and ASan on
+# seeded programs (clean) and on the ASan mutant (reported), all on that one ASan build.
+# SWITCHYARD_CI_ASAN_CAMPAIGN=1 adds `switchyard fuzz` built with ASan (ci/asan.sh, its own
+# build).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TERM_COLOR=never
@@ -34,16 +36,18 @@ CARGO_TARGET_DIR="$example_target" cargo test "${example[@]}" --release
 CARGO_TARGET_DIR="$example_target" cargo test "${example[@]}" --release --features broken --test broken
 echo "== valgrind: corpus and seeded random programs on every native backend"
 bash ci/valgrind.sh
-if [ "${SWITCHYARD_CI_ASAN:-1}" = 1 ]; then
-    echo "== ASan: seeded programs on every native backend clean, mutant-asan-redzone reported"
+# AddressSanitizer: one ASan build (cargo-fuzz's, fuzz/target, feature `mutants`) serves
+# ClusterFuzzLite's fuzzers, the 60 s differential run and the seeded programs with the mutant.
+echo "== ClusterFuzzLite: .clusterfuzzlite/build.sh (ASan, + mutants), then every fuzzer on its seed corpus"
+SWITCHYARD_FUZZ_FEATURES=mutants bash ci/clusterfuzzlite.sh
+echo "== cargo fuzz run differential under ASan, every real backend (reuses that build), 60 s"
+bash ci/fuzz.sh --mutants differential 60
+echo "== ASan: seeded programs on every real backend clean, mutant-asan-redzone reported (same build)"
+bash ci/asan.sh --fuzzer
+if [ "${SWITCHYARD_CI_ASAN_CAMPAIGN:-0}" = 1 ]; then
+    echo "== ASan: switchyard fuzz built with ASan (its own build, target/asan)"
     bash ci/asan.sh
-else
-    echo "== ASan step skipped (SWITCHYARD_CI_ASAN=0)"
 fi
-echo "== ClusterFuzzLite: .clusterfuzzlite/build.sh (ASan), then every fuzzer on its seed corpus"
-bash ci/clusterfuzzlite.sh
-echo "== cargo fuzz run differential under ASan (reuses the ClusterFuzzLite build), 20 s"
-bash ci/fuzz.sh differential 20
 echo "== examples/custom-backend/fuzz: its cargo-fuzz target builds and runs the corpus"
 # fuzz/target, as ClusterFuzzLite's build just left it, for the shared dependencies.
 (cd examples/custom-backend && unset CARGO_TARGET_DIR &&

@@ -1,5 +1,5 @@
-//! Every registered backend against the thread oracle on `decode(data)`; panics with the
-//! findings (and the program) when any backend fails. `SWITCHYARD_FUZZ_BACKENDS` (a
+//! Every real backend (the adapters included) against the thread oracle on `decode(data)`;
+//! panics with the findings (and the program) when any backend fails. `SWITCHYARD_FUZZ_BACKENDS` (a
 //! comma-separated list of registered names) narrows the backends, e.g. to the ASan mutant:
 //! `SWITCHYARD_FUZZ_BACKENDS=mutant-asan-redzone cargo fuzz run --features mutants differential`.
 #![no_main]
@@ -22,9 +22,9 @@ fn backends() -> &'static [&'static Backend] {
                 })
             })
             .collect(),
-        // As `switchyard fuzz`: every real backend but the opt-in adapters, which have no
-        // AddressSanitizer fiber annotations (README, Known limits).
-        Err(_) => switchyard::campaign::default_backends(),
+        // Every real backend, the adapters included (`switchyard fuzz --backend all`): all of
+        // them announce their stack switches to AddressSanitizer (README, AddressSanitizer).
+        Err(_) => switchyard::campaign::all_backends(),
     })
 }
 

@@ -17,12 +17,26 @@
 //! - after it, in the resumed context, `__sanitizer_finish_switch_fiber(fake_save, ..)` with
 //!   that context's own saved fake stack (null for a context's first entry: it gets a new one).
 //!
-//! [`before_switch`] / [`after_switch`] are these two calls; the runtime makes them around
+//! [`before_switch`] / [`after_switch`] are these two calls (for every backend but those that
+//! annotate their own hops, below); the runtime makes them around
 //! `S::switch` (`runtime::hub`) and at a new context's first entry (`runtime::entry`), not the
 //! backends: `S::switch` is what the register probe ([`crate::probe`]) calls straight from
 //! assembly with canaries in the callee-saved registers, and a Rust frame inside it around the
 //! real switch would save and restore those registers on the backend's behalf, hiding a lost
 //! one. Around the probe, the annotations are ordinary calls the probe's own frame isolates.
+//!
+//! # Backends that hop
+//!
+//! The runtime's pair describes one stack change, from `from`'s stack to `to`'s. A backend
+//! whose switch passes through other stacks on the way, running code there (the `corosensei`
+//! adapter: a greenlet suspends into main's resume loop, which is corosensei's and
+//! switchyard's Rust code on main's stack, and main resumes the next greenlet), would leave
+//! that code running while ASan believes it is on the target's stack. Such a backend declares
+//! [`StackSwitch::ANNOTATES_OWN_HOPS`]: [`before_switch`] and [`after_switch`] then do
+//! nothing for it, and its switch announces every hop itself with [`start_hop`] /
+//! [`finish_hop`], the same two calls with explicit bounds. Its switch is a Rust function
+//! around the library's switches anyway (corosensei's `resume` / `suspend`), so the register
+//! probe sees no frame it did not see before.
 //!
 //! A greenlet stack given back to the pool (or unmapped) would keep the shadow of the frames
 //! that were live on it when its greenlet died; [`release_dead_stack`] clears that part once
@@ -78,12 +92,11 @@ pub(crate) unsafe fn before_switch<S: StackSwitch>(
     fake_save: Option<&mut *mut c_void>,
 ) {
     #[cfg(switchyard_asan)]
-    {
+    if !S::ANNOTATES_OWN_HOPS {
         // SAFETY: the caller guarantees `to` is live.
         if let Some(b) = S::stack_bounds(unsafe { &*to }) {
-            let save = fake_save.map_or(std::ptr::null_mut(), |f| f as *mut *mut c_void);
-            // SAFETY: plain ASan runtime call; `save` is null or a live local.
-            unsafe { ffi::__sanitizer_start_switch_fiber(save, b.bottom as *const c_void, b.size) };
+            // SAFETY: the caller's contract, passed on.
+            unsafe { start_hop(fake_save, b) };
         }
     }
     #[cfg(not(switchyard_asan))]
@@ -101,21 +114,69 @@ pub(crate) unsafe fn before_switch<S: StackSwitch>(
 #[inline(always)]
 pub(crate) unsafe fn after_switch<S: StackSwitch>(me: *const S::Context, fake_save: *mut c_void) {
     #[cfg(switchyard_asan)]
-    {
+    if !S::ANNOTATES_OWN_HOPS {
         // SAFETY: the caller guarantees `me` is live.
         if S::stack_bounds(unsafe { &*me }).is_some() {
-            // SAFETY: plain ASan runtime call; `fake_save` is what ASan gave this context.
-            unsafe {
-                ffi::__sanitizer_finish_switch_fiber(
-                    fake_save,
-                    std::ptr::null_mut(),
-                    std::ptr::null_mut(),
-                )
-            };
+            // SAFETY: the caller's contract, passed on.
+            unsafe { finish_hop(fake_save) };
         }
     }
     #[cfg(not(switchyard_asan))]
     let _ = (me, fake_save);
+}
+
+/// `__sanitizer_start_switch_fiber`: announces a change to the stack `to`, for a backend
+/// that annotates its own hops ([`StackSwitch::ANNOTATES_OWN_HOPS`]; the runtime annotates
+/// every other backend's switches itself). Public so that a backend outside this crate can
+/// declare `ANNOTATES_OWN_HOPS` too. `fake_save` receives the fake stack of the context being left (a local of
+/// the frame that hops, suspended with it); `None` when that context is dying: ASan frees its
+/// fake stack. A no-op unless the build is sanitized.
+///
+/// # Safety
+///
+/// The very next stack change on this thread is to `to` (a live stack), and the code resumed
+/// there calls [`finish_hop`] before anything else that ASan instruments could mistake for
+/// running on the old stack (first thing after its own switch returns, or first thing in a new
+/// context).
+#[inline(always)]
+pub unsafe fn start_hop(fake_save: Option<&mut *mut c_void>, to: StackBounds) {
+    #[cfg(switchyard_asan)]
+    {
+        let save = fake_save.map_or(std::ptr::null_mut(), |f| f as *mut *mut c_void);
+        // SAFETY: plain ASan runtime call; `save` is null or a live local.
+        unsafe { ffi::__sanitizer_start_switch_fiber(save, to.bottom as *const c_void, to.size) };
+    }
+    #[cfg(not(switchyard_asan))]
+    let _ = (fake_save, to);
+}
+
+/// `__sanitizer_finish_switch_fiber`: completes, on the stack just resumed, the hop that
+/// [`start_hop`] announced, with the fake stack this context's own `start_hop` saved (null
+/// for a new context's first entry). Returns the stack that was left, as ASan knew it (`None`
+/// when the build is not sanitized).
+///
+/// # Safety
+///
+/// The stack change just made was announced with [`start_hop`]; `fake_save` is null or
+/// what ASan put in this context's slot when it last left.
+#[inline(always)]
+pub unsafe fn finish_hop(fake_save: *mut c_void) -> Option<StackBounds> {
+    #[cfg(switchyard_asan)]
+    {
+        let mut bottom: *const c_void = std::ptr::null();
+        let mut size = 0usize;
+        // SAFETY: plain ASan runtime call; the out-pointers are live locals.
+        unsafe { ffi::__sanitizer_finish_switch_fiber(fake_save, &mut bottom, &mut size) };
+        Some(StackBounds {
+            bottom: bottom as usize,
+            size,
+        })
+    }
+    #[cfg(not(switchyard_asan))]
+    {
+        let _ = fake_save;
+        None
+    }
 }
 
 /// How far below the stack pointer [`note_dying`] records the frames of a dying context's last

@@ -389,6 +389,8 @@ unsafe impl<S: StackSwitch> StackSwitch for Probed<S> {
         S::stack_bounds(ctx)
     }
 
+    const ANNOTATES_OWN_HOPS: bool = S::ANNOTATES_OWN_HOPS;
+
     unsafe extern "C" fn switch(from: *mut S::Context, to: *mut S::Context, from_dying: bool) {
         #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
         {

@@ -9,7 +9,8 @@
 //!
 //! [`StackSwitch::stack_bounds`] tells AddressSanitizer (in sanitized builds only, see
 //! [`crate::asan`]) which stack a context runs on; the runtime makes the fiber annotations
-//! around every switch with it.
+//! around every switch with it, unless the backend makes them itself, hop by hop
+//! ([`StackSwitch::ANNOTATES_OWN_HOPS`]).
 
 use crate::greenlet::{BackendError, HubConfig};
 use std::ffi::c_void;
@@ -64,6 +65,23 @@ pub unsafe trait StackSwitch: 'static {
         let _ = ctx;
         None
     }
+
+    /// Whether [`StackSwitch::switch`] makes AddressSanitizer's fiber annotations itself, one
+    /// pair for every stack change it performs, instead of the runtime making one pair around
+    /// the whole switch ([`crate::asan`], "Backends that hop"). Read in sanitized builds only.
+    ///
+    /// `false` (the default) suits a switch that changes stacks once, from `from`'s straight
+    /// to `to`'s. A switch that passes through other stacks on the way (corosensei's goes from
+    /// one greenlet to main, where the library's own Rust code runs, and from there to the
+    /// next greenlet) must be announced hop by hop, or ASan takes the code running in between
+    /// for code on the wrong stack. Such a backend sets this to `true` and then, in sanitized
+    /// builds, calls [`crate::asan::start_hop`] before every stack change (with a null
+    /// fake-stack slot when the context it leaves is dying and never resumed) and
+    /// [`crate::asan::finish_hop`] after it on the side resumed, including first thing in a
+    /// new context before it calls its [`Entry`]; the runtime then makes no annotation for
+    /// it. [`StackSwitch::stack_bounds`] must still give `Some` (the runtime clears a dead
+    /// context's stack with it). A wrapper backend must pass its inner backend's answer on.
+    const ANNOTATES_OWN_HOPS: bool = false;
 
     /// Suspends `from` and resumes `to`; returns when something switches back to `from`.
     ///

@@ -131,6 +131,8 @@ unsafe impl<S: StackSwitch, C: SharedStackContract> StackSwitch for SharedStack<
         S::stack_bounds(ctx)
     }
 
+    const ANNOTATES_OWN_HOPS: bool = S::ANNOTATES_OWN_HOPS;
+
     #[inline(always)]
     unsafe extern "C" fn switch(from: *mut S::Context, to: *mut S::Context, from_dying: bool) {
         // SAFETY: the caller keeps `switch`'s contract, which is `S::switch`'s.

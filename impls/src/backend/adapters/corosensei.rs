@@ -16,6 +16,15 @@
 //! the x87 control word are in neither list: corosensei does not keep them per context (see
 //! [`StackSwitch::guarantees`] below, and the README's "Route 3: adapters" for the finding).
 //!
+//! AddressSanitizer (sanitized builds only, [`crate::asan`]): main's loop runs corosensei's
+//! and this module's Rust code on main's stack between the greenlet that switches and the one
+//! resumed, so the backend announces each hop itself ([`StackSwitch::ANNOTATES_OWN_HOPS`]):
+//! around every `resume` (to the greenlet's stack, main's fake stack kept in the loop's frame)
+//! and every `suspend` (to main's stack as ASan last reported it to the greenlet; no fake-stack
+//! slot when the greenlet is dying), and first thing in a new coroutine. corosensei's own
+//! annotations (its `sanitizer` feature) stay off: a cargo feature cannot follow the
+//! sanitizer flag, and a build without ASan would then not link.
+//!
 //! A dead greenlet's coroutine is left suspended in its last `suspend` (its entry function
 //! never returns); its context is dropped with `Coroutine::force_reset` first, so that
 //! corosensei does not try to unwind a stack that holds nothing to drop (the same as the
@@ -24,7 +33,7 @@
 use crate::greenlet::{BackendError, HubConfig};
 use crate::runtime::StableStacks;
 use crate::stack::{ContextStack, StackContext};
-use crate::switch::{Entry, Guarantees, StackSwitch};
+use crate::switch::{Entry, Guarantees, StackBounds, StackSwitch};
 use ::corosensei::stack::{Stack as CoroutineStack, StackPointer};
 use ::corosensei::{Coroutine, CoroutineResult, Yielder};
 use std::cell::Cell;
@@ -68,6 +77,9 @@ pub struct Saved {
     coroutine: Option<Co>,
     /// The coroutine's yielder (on its own stack), set when it first runs.
     yielder: Cell<*const Yielder<Target, Target>>,
+    /// The main context's stack as AddressSanitizer reported it when main last resumed this
+    /// coroutine (the stack `suspend` returns to); unused unless the build is sanitized.
+    main_stack: Cell<Option<StackBounds>>,
 }
 
 impl Drop for Saved {
@@ -89,6 +101,7 @@ fn saved(coroutine: Option<Co>) -> Saved {
     Saved {
         coroutine,
         yielder: Cell::new(std::ptr::null()),
+        main_stack: Cell::new(None),
     }
 }
 
@@ -123,9 +136,17 @@ unsafe impl StackSwitch for Corosensei {
         let co = Co::with_stack(
             bounds,
             move |yielder: &Yielder<Target, Target>, me: Target| {
-                // SAFETY: `me` is this coroutine's own context, boxed by the runtime (it does not
+                // SAFETY: completes main's `start_hop` to this new stack (sanitized builds
+                // only), before any code of ours runs here; a new context has no fake stack.
+                // `me` is this coroutine's own context, boxed by the runtime (it does not
                 // move), and alive while it runs; `yielder` lives on this coroutine's stack.
-                unsafe { (*me).saved.yielder.set(yielder) };
+                unsafe {
+                    (*me)
+                        .saved
+                        .main_stack
+                        .set(crate::asan::finish_hop(null_mut()));
+                    (*me).saved.yielder.set(yielder);
+                }
                 // SAFETY: the runtime's entry with the argument it gave `new_context`; it never
                 // returns and never unwinds.
                 unsafe { entry(arg as *mut c_void) }
@@ -134,23 +155,46 @@ unsafe impl StackSwitch for Corosensei {
         Ok(StackContext::on(stack, saved(Some(co))))
     }
 
+    fn stack_bounds(ctx: &CorosenseiContext) -> Option<StackBounds> {
+        Some(ctx.bounds())
+    }
+
+    /// Main's loop below runs between the two hops of a greenlet-to-greenlet switch.
+    const ANNOTATES_OWN_HOPS: bool = true;
+
     /// From main: resume `to`, then every greenlet the resumed one names when it suspends,
-    /// until one names main. From a greenlet: suspend back into that loop, naming `to`.
-    unsafe extern "C" fn switch(from: *mut CorosenseiContext, to: *mut CorosenseiContext, _: bool) {
+    /// until one names main. From a greenlet: suspend back into that loop, naming `to`. In a
+    /// sanitized build each `resume` and `suspend` is announced to ASan (see the module
+    /// documentation); otherwise those calls are empty.
+    unsafe extern "C" fn switch(
+        from: *mut CorosenseiContext,
+        to: *mut CorosenseiContext,
+        from_dying: bool,
+    ) {
         // SAFETY: the caller guarantees both contexts are live, distinct and of this thread,
         // `to` new or suspended in `switch`. A greenlet runs only inside main's loop below, so
-        // when `from` is a greenlet its yielder is set and main waits in that loop.
+        // when `from` is a greenlet its yielder is set and main waits in that loop. Every
+        // `start_hop` is followed by the library switch it announces, and the side resumed
+        // calls `finish_hop` first: after `resume` or `suspend` returns, or in a new
+        // coroutine's closure (`new_context`). Main never dies; a dying greenlet's last hop
+        // (to main) gives ASan no fake-stack slot, and it is never resumed.
         unsafe {
             if (*from).is_main {
                 let mut next = to;
                 loop {
+                    let mut fake_stack = null_mut();
+                    if crate::asan::ENABLED {
+                        crate::asan::start_hop(Some(&mut fake_stack), (*next).bounds());
+                    }
                     // Only the `coroutine` field is borrowed: the coroutine reads its own
-                    // context's `yielder` and `is_main` while it runs.
+                    // context's `yielder`, `main_stack` and `is_main` while it runs.
                     let co = match &mut (*next).saved.coroutine {
                         Some(co) => co,
                         None => unreachable!("main is never resumed by its own loop"),
                     };
-                    match co.resume(next) {
+                    let result = co.resume(next);
+                    crate::asan::finish_hop(fake_stack);
+                    match result {
                         CoroutineResult::Yield(target) if target.is_null() => return,
                         CoroutineResult::Yield(target) => next = target,
                         CoroutineResult::Return(()) => {
@@ -160,7 +204,26 @@ unsafe impl StackSwitch for Corosensei {
                 }
             } else {
                 let target = if (*to).is_main { null_mut() } else { to };
+                let mut fake_stack = null_mut();
+                if crate::asan::ENABLED {
+                    let main_stack = (*from).saved.main_stack.get();
+                    let slot = if from_dying {
+                        None
+                    } else {
+                        Some(&mut fake_stack)
+                    };
+                    crate::asan::start_hop(
+                        slot,
+                        main_stack.unwrap_or_else(crate::asan::thread_stack),
+                    );
+                }
                 (*(*from).saved.yielder.get()).suspend(target);
+                if crate::asan::ENABLED {
+                    (*from)
+                        .saved
+                        .main_stack
+                        .set(crate::asan::finish_hop(fake_stack));
+                }
             }
         }
     }

@@ -17,6 +17,12 @@
 //! behalf.) New contexts are made with the crate's `Context::new` on a
 //! `context::stack::Stack` describing switchyard's stack.
 //!
+//! AddressSanitizer (sanitized builds only, [`crate::asan`]): every switch is one
+//! `jump_fcontext` from `from`'s stack straight to `to`'s, so the runtime's annotations around
+//! the switch describe it exactly; [`StackSwitch::stack_bounds`] gives the usable part of the
+//! context's switchyard stack (the range handed to `make_fcontext`, guard page excluded), or
+//! the thread's stack for main.
+//!
 //! Boost's x86-64 `jump_fcontext` saves rbx, rbp, r12-r15, the MXCSR and the x87 control word
 //! of the suspending side and restores those of the resumed one, and `make_fcontext` gives a
 //! new context the control words of the thread that made it.
@@ -24,7 +30,7 @@
 use crate::greenlet::{BackendError, HubConfig};
 use crate::runtime::StableStacks;
 use crate::stack::{ContextStack, StackContext};
-use crate::switch::{Entry, StackSwitch};
+use crate::switch::{Entry, StackBounds, StackSwitch};
 use ::context::{Context, Transfer};
 use std::ffi::c_void;
 
@@ -145,6 +151,10 @@ unsafe impl StackSwitch for Fcontext {
                 arg,
             },
         ))
+    }
+
+    fn stack_bounds(ctx: &FcontextContext) -> Option<StackBounds> {
+        Some(ctx.bounds())
     }
 
     #[inline]
