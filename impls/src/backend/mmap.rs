@@ -2,17 +2,18 @@
 //! guard page below it; see [`crate::stack`], shared with the `ucontext` backend) and an
 //! x86-64 register switch written as a naked function.
 //!
-//! The switch: transfers are asymmetric, between the thread's main context (running on the
-//! thread's own stack) and one greenlet at a time. Main resumes a greenlet with a `call` that
-//! pushes its return address onto the main stack and switches to the greenlet's stack; the
-//! greenlet suspends with the `ret` that returns to exactly that address. A greenlet switching
-//! straight to another greenlet suspends back into main's resume loop, naming its target, and
-//! main resumes that one: symmetric greenlet switching on top of asymmetric resume/suspend,
-//! with main as the trampoline. Both directions go through one `call` instruction (see
-//! `transfer_fn!`), so every `ret` that continues a context returns where the
-//! return-address predictor expects. Saved: rbx, rbp, r12-r15, rsp and the MXCSR / x87
-//! control words, as the x86-64 System V ABI requires of a call; nothing else. The frame is
-//! the one of [`crate::arch::x86_64`].
+//! The switch: [`crate::arch::x86_64::inline_switch!`], one `asm!` statement inlined where
+//! `switch` is called. Every suspended context's stack holds a [`SwitchFrame`](crate::arch::x86_64::SwitchFrame) (where it
+//! continues, its control words, rbx and rbp) and its context holds that stack pointer; a
+//! switch pushes `from`'s frame, stores `from`'s stack pointer, loads `to`'s and jumps to
+//! where `to` continues. It is symmetric: any context switches straight to any other, main or
+//! not. No `call` and no `ret`: the return-address predictor's stack is left alone, and
+//! each jump is predicted from its own history (a switch site in a loop always continues the
+//! same place). r12-r15 and the caller-saved registers are declared clobbered, so the
+//! compiler saves only those live across the switch; MXCSR and the x87 control word are
+//! stored on every suspension and reloaded only when they differ from the switcher's. Saved:
+//! rbx, rbp, r12-r15, rsp and the MXCSR / x87 control words, as the x86-64 System V ABI
+//! requires of a call; nothing else.
 //!
 //! Stack overflow: a greenlet that runs into its guard page gets the message `switchyard:
 //! greenlet stack overflow (mmap backend, stack of N bytes)` (see [`crate::stack`]).
@@ -27,80 +28,13 @@ use crate::switch::Entry;
 use std::ffi::c_void;
 use std::ptr::null_mut;
 
-/// A greenlet's switching state under [`Mmap`]. Its `saved` word (the first, at offset 0,
-/// where `transfer` reads and writes it) is the stack pointer of whichever side of the pair
-/// main ↔ this greenlet is *not* running: this greenlet's own while it is suspended (or new),
-/// the main context's (inside its resume loop) while it runs. Unused in the main context
-/// itself.
+/// A greenlet's switching state under [`Mmap`]. Its `saved` word (the first, at offset 0) is
+/// the context's stack pointer while it is suspended (or new): it points at a
+/// [`SwitchFrame`](crate::arch::x86_64::SwitchFrame) (a [`StartFrame`] for a new context).
+/// Stale while the context runs.
 pub type MmapContext = StackContext<*mut u8>;
 
 const _: () = assert!(std::mem::offset_of!(MmapContext, saved) == 0);
-
-/// The signature of a generated `transfer` (see `transfer_fn!`).
-pub(crate) type TransferFn = unsafe extern "sysv64" fn(*mut MmapContext, *mut MmapContext, usize);
-
-/// Defines `transfer`, the whole switch, as one piece of assembly so that its one `call`
-/// (label 2) is the only call site a suspended context can be continued at. `lost = REG`
-/// leaves that register's restore out (a mutant; `none` for the real backend).
-///
-/// `transfer(ctx [rdi], msg [rsi], main_loop [rdx])`. The exchange at label 3 (the "hop")
-/// swaps the live stack pointer with `ctx.saved` and `ret`s on the other stack, handing `msg`
-/// over in rsi. With `main_loop` set (the caller is the main context), `ctx` is the greenlet
-/// to resume, and each time the resumed side hops back naming another greenlet (a non-null
-/// rsi) the loop resumes that one; a null name means main itself and `transfer` returns.
-/// Without `main_loop` (the caller is the running greenlet `ctx`), `msg` is its target (null:
-/// main) and `transfer` returns when main resumes `ctx`.
-///
-/// Pairing: every suspended stack (except a new one) has label 2's return address on top, and
-/// every `ret` at label 3 continues one, so each `ret` returns to the address the
-/// return-address predictor has on top (the `call` just made, on the other stack, at the same
-/// instruction): main's `call` resuming a greenlet is answered by the greenlet's suspending
-/// `ret` into main's frame, and a greenlet's suspending `call` by the `ret` with which main
-/// resumes it.
-///
-/// Saved on the caller's own stack, as the x86-64 System V ABI requires of a call and nothing
-/// more: the frame of [`crate::arch::x86_64::save_frame!`] with 8 bytes of scratch holding
-/// `main_loop` (rsp itself is `ctx.saved`): rbx, rbp, r12-r15, the MXCSR (whose control bits
-/// are callee-saved; its exception flags ride along) and the x87 control word, stored on entry
-/// and loaded back on the way out, so a greenlet that changes its rounding mode or exception
-/// masks never leaks them into another context. (Reloading only when they differ costs more
-/// than it saves here: the extra `stmxcsr` is slow.)
-macro_rules! transfer_fn {
-    ($name:ident, lost = $lost:ident) => {
-        #[unsafe(naked)]
-        unsafe extern "sysv64" fn $name(
-            _ctx: *mut $crate::backend::mmap::MmapContext,
-            _msg: *mut $crate::backend::mmap::MmapContext,
-            _main_loop: usize,
-        ) {
-            core::arch::naked_asm!(
-                $crate::arch::x86_64::save_frame!(scratch = 8),
-                "mov [rsp + 8], rdx",
-                "2:",
-                "call 3f",
-                // Continued, on our own stack; rsi is what the other side handed over.
-                "cmp qword ptr [rsp + 8], 0",
-                "je 4f",
-                "test rsi, rsi",
-                "jz 4f",
-                // Main's loop: resume the greenlet the suspended one named.
-                "mov rdi, rsi",
-                "xor esi, esi",
-                "jmp 2b",
-                "4:",
-                $crate::arch::x86_64::restore_frame!(scratch = 8, lost = $lost),
-                "ret",
-                // The hop: rsp (just below label 2's return address) for the other side's.
-                "3:",
-                "mov rax, [rdi]",
-                "mov [rdi], rsp",
-                "mov rsp, rax",
-                "ret",
-            )
-        }
-    };
-}
-pub(crate) use transfer_fn;
 
 /// Defines a backend type on mmap'd stacks with the mmap switch: `lost = none` is the real
 /// [`Mmap`]; any other register name (see [`crate::arch::x86_64`]) makes a mutant whose switch
@@ -117,10 +51,10 @@ macro_rules! mmap_backend {
         $(#[$attr])*
         $vis struct $name;
 
-        // SAFETY: with `lost = none`: every suspended context is suspended in `transfer`,
-        // which keeps rbx, rbp, r12-r15, the MXCSR and the x87 control word on its own stack
-        // and restores them before returning, with rsp as it was; each stack is owned by
-        // exactly one context. With any other `lost`, this is a deliberately broken mutant
+        // SAFETY: with `lost = none`: every suspended context is suspended in
+        // `inline_switch!`, which keeps rbx, rbp, the MXCSR and the x87 control word on its
+        // own stack and restores them on resume, with rsp as it was, and declares r12-r15
+        // clobbered so the compiler keeps them; each stack is owned by exactly one context. With any other `lost`, this is a deliberately broken mutant
         // (feature `mutants`, for tests that expect it to misbehave) that breaks exactly that
         // one register's promise.
         unsafe impl $crate::switch::StackSwitch for $name {
@@ -142,14 +76,23 @@ macro_rules! mmap_backend {
                 Some(ctx.bounds())
             }
 
-            /// Symmetric switching on top of main ↔ greenlet transfers: main resumes `to` and
-            /// then whatever greenlet the resumed one names when it suspends, until one names
-            /// main; a greenlet suspends back into that loop, naming `to` (null for main).
+            /// The inline switch (see the module documentation): `from`'s frame is pushed on
+            /// its own stack, its stack pointer stored in `from.saved`, `to`'s loaded from
+            /// `to.saved`. A dying `from` is switched away from like any other (nothing of it
+            /// is used again).
             #[inline]
             unsafe extern "C" fn switch(from: *mut Self::Context, to: *mut Self::Context, _from_dying: bool) {
-                $crate::backend::mmap::transfer_fn!(transfer, lost = $lost);
-                // SAFETY: switch's contract, passed on; `transfer` is the mmap transfer.
-                unsafe { $crate::backend::mmap::switch_with(transfer, from, to) }
+                // SAFETY: switch's contract: `from` runs on this thread, `to` is new (its
+                // stack starts with a `StartFrame`, see `new_context`) or suspended by this
+                // switch, so its `saved` points at its `SwitchFrame`; both are live and do not
+                // move; each stack belongs to one context. `saved` is at offset 0.
+                unsafe {
+                    $crate::arch::x86_64::inline_switch!(
+                        from = from as *mut *mut u8,
+                        to = to as *mut *mut u8,
+                        lost = $lost
+                    )
+                }
             }
         }
     };
@@ -159,14 +102,14 @@ macro_rules! mmap_backend {
 pub(crate) use mmap_backend;
 
 mmap_backend! {
-    /// The mmap backend: a stack per greenlet, resumed by a `call` from the thread's main
-    /// stack and suspended by the matching `ret` (see the module documentation).
+    /// The mmap backend: a stack per greenlet and an inline symmetric switch (see the module
+    /// documentation).
     pub struct Mmap;
     stack_name = "mmap backend";
     lost = none;
 }
 
-/// Where a new stack's first hop returns to, with rsp pointing at a [`StartFrame`]'s `entry`:
+/// Where a new stack's first resume jumps to, with rsp pointing at a [`StartFrame`]'s `entry`:
 /// starts `entry(arg)` with the default control words and a zero frame pointer, as if called
 /// from a return address of 0 (which ends backtraces). `jmp`, not `call`: entry never
 /// returns, and a `call` would leave an entry on the return-address predictor that no `ret`
@@ -195,7 +138,7 @@ pub(crate) fn main_context() -> MmapContext {
 }
 
 /// [`StackSwitch::new_context`](crate::switch::StackSwitch::new_context) of every mmap
-/// backend: a stack whose first hop `ret`s into [`trampoline`].
+/// backend: a stack whose first resume jumps to [`trampoline`].
 pub(crate) fn new_context(
     config: &HubConfig,
     entry: Entry,
@@ -216,34 +159,4 @@ pub(crate) fn new_context(
     // SAFETY: `top` is the aligned top of our fresh stack, far more than 32 bytes deep.
     let sp = unsafe { place_below(top, frame) };
     Ok(StackContext::on(stack, sp))
-}
-
-/// [`StackSwitch::switch`](crate::switch::StackSwitch::switch) of every mmap backend, through
-/// that backend's `transfer`.
-///
-/// # Safety
-///
-/// As for [`StackSwitch::switch`](crate::switch::StackSwitch::switch); `transfer` is made by
-/// `transfer_fn!`.
-#[inline(always)]
-pub(crate) unsafe fn switch_with(
-    transfer: TransferFn,
-    from: *mut MmapContext,
-    to: *mut MmapContext,
-) {
-    // A non-main context only ever runs after main's loop in `transfer` resumed it, so when
-    // `from` is not main, main is suspended in that loop with its stack pointer in
-    // `from.saved`; when `from` is main, every greenlet the loop resumes is new or suspended in
-    // `transfer`.
-    // SAFETY: the caller guarantees both contexts are live, distinct and of this thread, `to`
-    // new or suspended in `switch`; `transfer`'s needs follow (above).
-    unsafe {
-        if (*from).is_main {
-            transfer(to, null_mut(), 1);
-        } else if (*to).is_main {
-            transfer(from, null_mut(), 0);
-        } else {
-            transfer(from, to, 0);
-        }
-    }
 }

@@ -7,6 +7,7 @@
 //! - [`ucontext`]: libc's `swapcontext` on the same stacks (glibc only);
 //! - [`adapters`] (feature `adapters`, x86-64): the switches of real crates (`corosensei`,
 //!   the `context` crate's Boost fcontext) on the same stacks.
+//! - [`raw`]: not a backend: the raw `StackSwitch::switch` ping-pong the benchmarks time.
 //! - [`clib`]: a switching library written in C, C++ or assembly, loaded at run time through
 //!   the C interface of `include/switchyard.h`.
 //!
@@ -19,6 +20,7 @@ pub mod adapters;
 pub mod clib;
 #[cfg(target_arch = "x86_64")]
 pub mod mmap;
+pub mod raw;
 #[cfg(target_arch = "x86_64")]
 pub mod stack_copy;
 #[cfg(target_env = "gnu")]

@@ -514,8 +514,10 @@ unsafe extern "C" fn sy_start_state(from: *mut Context, to: *mut Context, sp: us
 
 /// Defines `$name::<BUG>`, the switch between two started contexts: pushes the callee-saved
 /// registers and control words (the frame of [`crate::arch::x86_64::save_frame!`]), saves,
-/// moves the stack pointer by the returned difference, restores, pops the target's registers
-/// and returns into the target's own call of `sy_switch` or `sy_start`. `lost = REG` leaves
+/// moves the stack pointer by the returned difference, restores, reloads the target's
+/// control words if either differs from the switcher's (`ldmxcsr` / `fldcw` cost more than
+/// the comparison), pops the target's registers and returns into the target's own call of
+/// `sy_switch` or `sy_start`. `lost = REG` leaves
 /// that register's restore out (a mutant; `none` for the real backend, [`sy_switch`]).
 ///
 /// The frame left on a suspended stack (from its stack pointer up): MXCSR (4 bytes), x87
@@ -531,18 +533,29 @@ macro_rules! sy_switch_fn {
         ) {
             core::arch::naked_asm!(
                 $crate::arch::x86_64::save_frame!(),
-                // Keep from/to across the calls (r12/r13 are saved above and callee-saved
-                // below).
+                // Keep from/to and from's control words across the calls (r12-r15 are saved
+                // above and callee-saved below).
                 "mov r12, rdi",
                 "mov r13, rsi",
+                "mov r14d, [rsp]",
+                "movzx r15d, word ptr [rsp + 4]",
                 "mov rdx, rsp",
                 "call {save}",
                 "add rsp, rax",
                 "mov rdi, r12",
                 "mov rsi, r13",
                 "call {restore}",
-                $crate::arch::x86_64::restore_frame!(lost = $lost),
+                // The target's control words, loaded only when one differs from ours.
+                "cmp r14d, [rsp]",
+                "jne 3f",
+                "cmp r15w, word ptr [rsp + 4]",
+                "jne 3f",
+                "2:",
+                $crate::arch::x86_64::pop_frame!(lost = $lost),
                 "ret",
+                "3:",
+                $crate::__sy_switch_reload!($lost),
+                "jmp 2b",
                 save = sym $crate::backend::stack_copy::sy_save_state::<BUG>,
                 restore = sym $crate::backend::stack_copy::sy_restore_state::<BUG>,
             )
