@@ -1,8 +1,10 @@
-//! x86-64 System V: THE callee-saved frame. Every naked switch function in this crate (the
-//! mmap backend's `transfer`, stack-copy's `sy_switch` / `sy_start`, the register probe, the
-//! register-swap mutants) and the stack-copy integration test build and tear down their frames
-//! with the assembly-text macros defined here, so the list of registers a switch preserves,
-//! their order and the frame layout are written once.
+//! x86-64 System V: THE callee-saved frame. Every naked switch function in this crate
+//! (stack-copy's `sy_switch` / `sy_start`, the register probe, the register-swap mutants) and
+//! the stack-copy integration test build and tear down their frames with the assembly-text
+//! macros defined here, so the list of registers a switch preserves, their order and the frame
+//! layout are written once. The mmap backend's switch is [`inline_switch!`] (below, see
+//! "The inline switch"): one `asm!` statement inlined at the call site, whose frame is
+//! [`SwitchFrame`].
 //!
 //! # The frame
 //!
@@ -32,6 +34,13 @@
 //! generate their switch functions from macros that pass such an argument on (see
 //! `crate::backend::mmap::mmap_backend!` and `crate::backend::stack_copy::stack_copy_backend!`),
 //! so a lost-register mutant of either is one line.
+//!
+//! # The inline switch
+//!
+//! [`inline_switch!`] pushes only rbp, rbx, the control words and the address it continues at
+//! ([`SwitchFrame`]); r12-r15 and the caller-saved registers are `asm!` clobbers, so the
+//! compiler keeps whichever are live. Its `lost = REG` makes the same mutants: rbx / rbp's pop
+//! skipped, r12-r15 left out of the clobbers, a control word never reloaded.
 //!
 //! The macros expand to string literals (one instruction per line) for `naked_asm!` / `asm!`
 //! templates; they are exported (hidden at the crate root, re-exported here) so that tests
@@ -97,15 +106,15 @@ const _: () = {
     assert!(offset_of!(SavedFrame, return_address) == 56);
 };
 
-/// The frame a new context of a call/ret switch starts from (the mmap backend's): the first
-/// `ret` into the context goes to `start` (a trampoline), which pops `entry` and `arg` and
+/// The frame a new context of [`inline_switch!`] starts from (the mmap backend's): the first
+/// resume (`pop rax; jmp rax`) goes to `start` (a trampoline), which pops `entry` and `arg` and
 /// jumps to `entry(arg)` with the stack pointer at `entry_return`, a zero return address that
 /// ends backtraces. 32 bytes: written just below a 16-byte aligned stack top it leaves the
 /// stack pointer 8 mod 16 at the jump, as after a call.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct StartFrame {
-    /// The trampoline the first `ret` continues at.
+    /// The trampoline the first resume continues at.
     pub start: u64,
     /// The context's entry function.
     pub entry: u64,
@@ -565,6 +574,44 @@ mod tests {
             "add rsp, 8 + 16",
             "scratch widens the reserved space"
         );
+    }
+
+    #[test]
+    fn the_inline_switch_loses_exactly_the_register_it_names() {
+        use super::{switch_resume, switch_suspend};
+        let suspend = lines(switch_suspend!());
+        for reg in ["rbp", "rbx"] {
+            assert!(suspend.contains(&format!("push {reg}").as_str()));
+        }
+        assert!(suspend.contains(&"stmxcsr [rsp]"));
+        assert!(suspend.contains(&"fnstcw [rsp + 4]"));
+        let intact = lines(switch_resume!(lost = none));
+        for line in ["pop rbx", "pop rbp", "ldmxcsr [rsp]", "fldcw [rsp + 4]"] {
+            assert_eq!(intact.iter().filter(|l| **l == line).count(), 1, "{line}");
+        }
+        macro_rules! check {
+            ($reg:ident, $restore:literal) => {{
+                let lost = lines(switch_resume!(lost = $reg));
+                let differing: Vec<usize> = (0..intact.len())
+                    .filter(|&i| lost.get(i) != Some(&intact[i]))
+                    .collect();
+                match stringify!($reg) {
+                    // Not in the text: the switch leaves them out of its clobbers.
+                    "r12" | "r13" | "r14" | "r15" => assert_eq!(lost, intact),
+                    "rbx" | "rbp" => {
+                        assert_eq!(differing.len(), 1, "{}", stringify!($reg));
+                        assert_eq!(intact[differing[0]], $restore);
+                        assert_eq!(lost[differing[0]], "add rsp, 8");
+                    }
+                    _ => {
+                        let mut expected = intact.clone();
+                        expected.retain(|l| *l != $restore);
+                        assert_eq!(lost, expected, "{}", stringify!($reg));
+                    }
+                }
+            }};
+        }
+        each_lost!(check);
     }
 
     #[test]

@@ -1,10 +1,11 @@
 //! The `mmap` backend: one `mmap`'d stack per greenlet (lazily committed, with a `PROT_NONE`
 //! guard page below it; see [`crate::stack`], shared with the `ucontext` backend) and an
-//! x86-64 register switch written as a naked function.
+//! x86-64 register switch written as inline assembly.
 //!
 //! The switch: [`crate::arch::x86_64::inline_switch!`], one `asm!` statement inlined where
-//! `switch` is called. Every suspended context's stack holds a [`SwitchFrame`](crate::arch::x86_64::SwitchFrame) (where it
-//! continues, its control words, rbx and rbp) and its context holds that stack pointer; a
+//! `switch` is called. Every suspended context's stack holds a
+//! [`SwitchFrame`](crate::arch::x86_64::SwitchFrame) (where it continues, its control words,
+//! rbx and rbp) and its context holds that stack pointer; a
 //! switch pushes `from`'s frame, stores `from`'s stack pointer, loads `to`'s and jumps to
 //! where `to` continues. It is symmetric: any context switches straight to any other, main or
 //! not. No `call` and no `ret`: the return-address predictor's stack is left alone, and
@@ -54,9 +55,9 @@ macro_rules! mmap_backend {
         // SAFETY: with `lost = none`: every suspended context is suspended in
         // `inline_switch!`, which keeps rbx, rbp, the MXCSR and the x87 control word on its
         // own stack and restores them on resume, with rsp as it was, and declares r12-r15
-        // clobbered so the compiler keeps them; each stack is owned by exactly one context. With any other `lost`, this is a deliberately broken mutant
-        // (feature `mutants`, for tests that expect it to misbehave) that breaks exactly that
-        // one register's promise.
+        // clobbered so the compiler keeps them; each stack is owned by exactly one context.
+        // With any other `lost`, this is a deliberately broken mutant (feature `mutants`, for
+        // tests that expect it to misbehave) that breaks exactly that one register's promise.
         unsafe impl $crate::switch::StackSwitch for $name {
             type Context = $crate::backend::mmap::MmapContext;
 
@@ -79,7 +80,8 @@ macro_rules! mmap_backend {
             /// The inline switch (see the module documentation): `from`'s frame is pushed on
             /// its own stack, its stack pointer stored in `from.saved`, `to`'s loaded from
             /// `to.saved`. A dying `from` is switched away from like any other (nothing of it
-            /// is used again).
+            /// is used again). Called through a pointer (the register probe does), this is a
+            /// function whose prologue saves r12-r15, as any function using them does.
             #[inline]
             unsafe extern "C" fn switch(from: *mut Self::Context, to: *mut Self::Context, _from_dying: bool) {
                 // SAFETY: switch's contract: `from` runs on this thread, `to` is new (its

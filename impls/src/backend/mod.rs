@@ -3,7 +3,8 @@
 //!
 //! - [`stack_copy`]: greenlet's own algorithm, every greenlet on the thread's stack, slices
 //!   copied to and from the heap;
-//! - [`mmap`]: a guarded `mmap`'d stack per greenlet ([`crate::stack`]) and a call/ret switch;
+//! - [`mmap`]: a guarded `mmap`'d stack per greenlet ([`crate::stack`]) and an inline-asm
+//!   symmetric switch;
 //! - [`ucontext`]: libc's `swapcontext` on the same stacks (glibc only);
 //! - [`adapters`] (feature `adapters`, x86-64): the switches of real crates (`corosensei`,
 //!   the `context` crate's Boost fcontext) on the same stacks.

@@ -28,6 +28,11 @@ pub struct PingPong<S: StackSwitch> {
 }
 
 /// The greenlet's body: switch back to main, for ever.
+///
+/// # Safety
+///
+/// `arg` is the boxed [`Pair`] of the [`PingPong`] whose greenlet this is, and this runs as
+/// that greenlet's entry (main is suspended in the switch that started it).
 unsafe extern "C" fn bounce<S: StackSwitch>(arg: *mut c_void) -> ! {
     let pair = arg as *mut Pair<S>;
     loop {
