@@ -15,10 +15,20 @@ fn main() {
     let (backend, n) = match (args.get(1), args.get(2).and_then(|n| n.parse::<u64>().ok())) {
         (Some(b), Some(n)) => (b.as_str(), n),
         _ => {
-            eprintln!("usage: raw_switch mmap|stack-copy|corosensei N");
+            eprintln!("usage: raw_switch mmap|stack-copy|corosensei N [mxcsr-flags]");
             std::process::exit(2);
         }
     };
+    if args.get(3).map(String::as_str) == Some("mxcsr-flags") {
+        // Main's MXCSR with the sticky "precision" exception flag set, as after any inexact
+        // floating-point operation (a new greenlet starts with 0x1F80, flags clear): the two
+        // sides' MXCSR differ at every switch.
+        let mut csr: u32 = 0;
+        // SAFETY: stmxcsr/ldmxcsr of a 4-byte local; only the precision flag (bit 5) changes.
+        unsafe {
+            std::arch::asm!("stmxcsr [{0}]", "or dword ptr [{0}], 0x20", "ldmxcsr [{0}]", in(reg) &mut csr);
+        }
+    }
     let start = Instant::now();
     match backend {
         "mmap" => {

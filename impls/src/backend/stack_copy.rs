@@ -515,8 +515,8 @@ unsafe extern "C" fn sy_start_state(from: *mut Context, to: *mut Context, sp: us
 /// Defines `$name::<BUG>`, the switch between two started contexts: pushes the callee-saved
 /// registers and control words (the frame of [`crate::arch::x86_64::save_frame!`]), saves,
 /// moves the stack pointer by the returned difference, restores, reloads the target's
-/// control words if either differs from the switcher's (`ldmxcsr` / `fldcw` cost more than
-/// the comparison), pops the target's registers and returns into the target's own call of
+/// control words if their control bits differ from the switcher's (see
+/// [`crate::arch::x86_64::inline_switch!`] for why), pops the target's registers and returns into the target's own call of
 /// `sy_switch` or `sy_start`. `lost = REG` leaves
 /// that register's restore out (a mutant; `none` for the real backend, [`sy_switch`]).
 ///
@@ -545,9 +545,12 @@ macro_rules! sy_switch_fn {
                 "mov rdi, r12",
                 "mov rsi, r13",
                 "call {restore}",
-                // The target's control words, loaded only when one differs from ours.
-                "cmp r14d, [rsp]",
-                "jne 3f",
+                // The target's control words, loaded only when the MXCSR control bits or the
+                // x87 control word differ from ours (not for the sticky MXCSR flags: see
+                // `inline_switch!`).
+                "xor r14d, [rsp]",
+                "test r14d, {control}",
+                "jnz 3f",
                 "cmp r15w, word ptr [rsp + 4]",
                 "jne 3f",
                 "2:",
@@ -556,6 +559,7 @@ macro_rules! sy_switch_fn {
                 "3:",
                 $crate::__sy_switch_reload!($lost),
                 "jmp 2b",
+                control = const $crate::arch::x86_64::MXCSR_CONTROL,
                 save = sym $crate::backend::stack_copy::sy_save_state::<BUG>,
                 restore = sym $crate::backend::stack_copy::sy_restore_state::<BUG>,
             )
@@ -591,11 +595,21 @@ unsafe extern "C" fn sy_start(
         "call {start}",
         // A new context starts with the default control words (as on the mmap backend), not
         // with whatever its starter had (the register probe gives every switch its own).
-        // Written in the red zone: the frame at [rsp] is `from`'s.
+        // Written in the red zone: the frame at [rsp] is `from`'s (its control words at
+        // [rsp], [rsp + 4]). Each is loaded only if its control bits are not the default
+        // already (an `ldmxcsr` that changes MXCSR is slow: see `inline_switch!`).
+        "mov eax, [rsp]",
+        "and eax, {control}",
+        "cmp eax, {mxcsr}",
+        "je 2f",
         "mov dword ptr [rsp - 8], {mxcsr}",
         "ldmxcsr [rsp - 8]",
+        "2:",
+        "cmp word ptr [rsp + 4], {fpcw}",
+        "je 3f",
         "mov word ptr [rsp - 8], {fpcw}",
         "fldcw [rsp - 8]",
+        "3:",
         // rsp is 16-byte aligned here (8 + 6 pushes + 8 bytes below a call's return address).
         "mov rdi, r13",
         "xor ebp, ebp",
@@ -604,6 +618,7 @@ unsafe extern "C" fn sy_start(
         start = sym sy_start_state,
         mxcsr = const crate::arch::x86_64::MXCSR_DEFAULT,
         fpcw = const crate::arch::x86_64::X87_CW_DEFAULT,
+        control = const crate::arch::x86_64::MXCSR_CONTROL,
     )
 }
 
