@@ -42,6 +42,9 @@
 //! compiler keeps whichever are live. Its `lost = REG` makes the same mutants: rbx / rbp's pop
 //! skipped, r12-r15 left out of the clobbers, a control word never reloaded.
 //!
+//! (Over 600 lines on purpose: the frame layouts, the macros that must match them and the tests
+//! of both are kept in one file, so a change to one is made beside the others.)
+//!
 //! The macros expand to string literals (one instruction per line) for `naked_asm!` / `asm!`
 //! templates; they are exported (hidden at the crate root, re-exported here) so that tests
 //! outside the crate use the same frame.
