@@ -1,8 +1,9 @@
 //! Greenlet switching speed of every backend, through the `Hub` trait: a round trip (main →
 //! greenlet → main) and spawn-to-finish (spawn a greenlet, switch to it, it returns), plus a
 //! round trip whose greenlet switches from ~64 KiB of stack (1,000 frames) down, which is
-//! what stack-copy's cost grows with. corosensei's resume + suspend and spawn-to-finish run
-//! in the same process as the reference. A new backend is one line in `backends!` below.
+//! what stack-copy's cost grows with. `raw_switch/*` times the mmap and stack-copy backends'
+//! `StackSwitch::switch` alone (no runtime). corosensei's resume + suspend and spawn-to-finish
+//! run in the same process as the reference. A new backend is one line in `backends!` below.
 //!
 //! Quick run: `cargo bench --bench switch -- --warm-up-time 1 --measurement-time 2`.
 
@@ -131,6 +132,30 @@ fn bench_backend<H: Hub<N>>(c: &mut Criterion, name: &str) {
     });
 }
 
+/// The backends' switch alone: main → greenlet → main with `StackSwitch::switch`, no runtime
+/// (`backend::raw::PingPong`): the row "backend switch alone (StackSwitch::switch, no
+/// runtime)", beside corosensei's resume + suspend.
+fn raw_switch(c: &mut Criterion) {
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    {
+        use switchyard_impls::backend::raw::PingPong;
+        use switchyard_impls::switch::StackSwitch;
+        fn row<S: StackSwitch>(c: &mut Criterion, name: &str) {
+            let mut pair = PingPong::<S>::new().unwrap_or_else(|e| panic!("{name}: {e}"));
+            c.bench_function(&format!("raw_switch/{name}"), |b| {
+                b.iter_custom(|n| {
+                    let start = std::time::Instant::now();
+                    pair.run(n);
+                    start.elapsed()
+                })
+            });
+        }
+        row::<switchyard_impls::mmap::Mmap>(c, "mmap");
+        row::<switchyard_impls::stack_copy::StackCopy>(c, "stack-copy");
+    }
+    let _ = c;
+}
+
 fn corosensei_reference(c: &mut Criterion) {
     use corosensei::Coroutine;
     let mut co = Coroutine::new(|y, mut v: u64| loop {
@@ -201,5 +226,11 @@ fn shared_library(c: &mut Criterion) {
     let _ = c;
 }
 
-criterion_group!(benches, all_backends, shared_library, corosensei_reference);
+criterion_group!(
+    benches,
+    all_backends,
+    shared_library,
+    raw_switch,
+    corosensei_reference
+);
 criterion_main!(benches);

@@ -6,8 +6,9 @@
 //! - `hub`: [`measure`], the figures of any [`Hub`](switchyard_impls::greenlet::Hub) (round
 //!   trip at a sweep of depths, the page-offset sweep, spawn-to-finish, memory per suspended
 //!   greenlet), which the registry entry of every backend points to;
-//! - `peers`: the reference figures: corosensei, a raw `swapcontext` ping-pong, a raw
-//!   two-thread `Mutex` + `Condvar` ping-pong, a hot `memcpy`;
+//! - `peers`: the reference figures: corosensei, the backends' switch alone (no runtime), a
+//!   raw `swapcontext` ping-pong, a raw two-thread `Mutex` + `Condvar` ping-pong, a hot
+//!   `memcpy`;
 //! - `report`: the table (with the goals of issue 12 as ratios) and the JSON;
 //! - `plot`: the SVG plot of round trip against depth.
 //!
@@ -247,6 +248,10 @@ pub struct Peers {
     pub corosensei_spawn_new_stack: Option<Timing>,
     /// The same on one reused stack (`Coroutine::with_stack`, `into_stack`).
     pub corosensei_spawn_reused_stack: Option<Timing>,
+    /// The backends' own switch alone, main → greenlet → main with `StackSwitch::switch` and
+    /// no runtime (`switchyard_impls::backend::raw::PingPong`), by backend name (`mmap`,
+    /// `stack-copy`): the floor of each backend's round trip, beside corosensei's.
+    pub raw_switch: Vec<(&'static str, Result<Timing, String>)>,
     /// Raw `swapcontext` there and back.
     pub swapcontext_round_trip: Option<Result<Timing, String>>,
     /// Raw two-thread `Mutex` + `Condvar` ping-pong there and back.

@@ -1,5 +1,6 @@
 //! The reference figures `switchyard bench` puts beside the backends, measured in the same
-//! run: corosensei's `resume` + `suspend` and spawn-to-finish (feature `peers`), a raw
+//! run: corosensei's `resume` + `suspend` and spawn-to-finish (feature `peers`), the mmap and
+//! stack-copy backends' `StackSwitch::switch` alone (no runtime), a raw
 //! `swapcontext` ping-pong (the floor of the `ucontext` backend), a raw two-thread `Mutex` +
 //! `Condvar` ping-pong (the floor of the `thread` oracle) and a hot `memcpy` of the bytes
 //! stack-copy copies (with the mmap round trip, its floor).
@@ -20,6 +21,23 @@ pub fn measure(plan: &Plan, memcpy_sizes: &[usize]) -> Peers {
         peers.corosensei_round_trip = Some(rt);
         peers.corosensei_spawn_new_stack = Some(new_stack);
         peers.corosensei_spawn_reused_stack = Some(reused);
+    }
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    {
+        use switchyard_impls::{mmap::Mmap, stack_copy::StackCopy};
+        for (name, t) in [
+            ("mmap", raw_switch::<Mmap>(plan)),
+            ("stack-copy", raw_switch::<StackCopy>(plan)),
+        ] {
+            if let Ok(t) = &t {
+                plan.note(
+                    name,
+                    "backend switch alone (StackSwitch::switch, no runtime)",
+                    t,
+                );
+            }
+            peers.raw_switch.push((name, t));
+        }
     }
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
@@ -70,6 +88,14 @@ fn corosensei_figures(plan: &Plan) -> (Timing, Timing, Timing) {
         }
     });
     (rt, new_stack, reused)
+}
+
+/// A backend's switch alone: main → greenlet → main with `S::switch` and no runtime.
+#[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+fn raw_switch<S: switchyard_impls::switch::StackSwitch>(plan: &Plan) -> Result<Timing, String> {
+    let mut pair =
+        switchyard_impls::backend::raw::PingPong::<S>::new().map_err(|e| e.to_string())?;
+    Ok(time(plan, |n| pair.run(n)))
 }
 
 #[cfg(all(target_os = "linux", target_env = "gnu"))]

@@ -52,6 +52,17 @@ pub fn goals(report: &Report) -> Vec<Goal> {
             ));
         }
     }
+    if let Some(p) = peers {
+        let raw = p.raw_switch.iter().find(|(name, _)| *name == "mmap");
+        if let (Some((_, Ok(raw))), Some(c)) = (raw, p.corosensei_round_trip) {
+            goals.push(ratio(
+                "mmap backend switch alone / corosensei resume+suspend".into(),
+                raw.median_ns,
+                c.median_ns,
+                1.5,
+            ));
+        }
+    }
     if let (Some(sc), Some(m), Some(p)) = (report.backend("stack-copy"), mmap, peers) {
         for row in sc.round_trip.iter().flatten() {
             let bytes = row.copied().round() as usize;
@@ -270,6 +281,12 @@ pub fn table(report: &Report) -> String {
             "corosensei spawn to finish, reused stack",
             p.corosensei_spawn_reused_stack.map(Ok),
         );
+        for (name, t) in &p.raw_switch {
+            peer(
+                &format!("{name} backend switch alone (StackSwitch::switch, no runtime)"),
+                Some(t.clone()),
+            );
+        }
         peer(
             "raw swapcontext ping-pong round trip",
             p.swapcontext_round_trip.clone(),
@@ -359,6 +376,7 @@ pub fn json(report: &Report) -> Value {
             "corosensei_round_trip": p.corosensei_round_trip.as_ref().map(timing),
             "corosensei_spawn_new_stack": p.corosensei_spawn_new_stack.as_ref().map(timing),
             "corosensei_spawn_reused_stack": p.corosensei_spawn_reused_stack.as_ref().map(timing),
+            "raw_switch": p.raw_switch.iter().map(|(name, r)| json!({"backend": name, "time": result(r, timing)})).collect::<Vec<_>>(),
             "swapcontext_round_trip": p.swapcontext_round_trip.as_ref().map(|r| result(r, timing)),
             "thread_round_trip": p.thread_round_trip.as_ref().map(timing),
             "memcpy": p.memcpy.iter().map(|(n, t)| json!({"bytes": n, "time": timing(t)})).collect::<Vec<_>>(),

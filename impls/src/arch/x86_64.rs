@@ -1,8 +1,10 @@
-//! x86-64 System V: THE callee-saved frame. Every naked switch function in this crate (the
-//! mmap backend's `transfer`, stack-copy's `sy_switch` / `sy_start`, the register probe, the
-//! register-swap mutants) and the stack-copy integration test build and tear down their frames
-//! with the assembly-text macros defined here, so the list of registers a switch preserves,
-//! their order and the frame layout are written once.
+//! x86-64 System V: THE callee-saved frame. Every naked switch function in this crate
+//! (stack-copy's `sy_switch` / `sy_start`, the register probe, the register-swap mutants) and
+//! the stack-copy integration test build and tear down their frames with the assembly-text
+//! macros defined here, so the list of registers a switch preserves, their order and the frame
+//! layout are written once. The mmap backend's switch is [`inline_switch!`] (below, see
+//! "The inline switch"): one `asm!` statement inlined at the call site, whose frame is
+//! [`SwitchFrame`].
 //!
 //! # The frame
 //!
@@ -33,12 +35,27 @@
 //! `crate::backend::mmap::mmap_backend!` and `crate::backend::stack_copy::stack_copy_backend!`),
 //! so a lost-register mutant of either is one line.
 //!
+//! # The inline switch
+//!
+//! [`inline_switch!`] pushes only rbp, rbx, the control words and the address it continues at
+//! ([`SwitchFrame`]); r12-r15 and the caller-saved registers are `asm!` clobbers, so the
+//! compiler keeps whichever are live. Its `lost = REG` makes the same mutants: rbx / rbp's pop
+//! skipped, r12-r15 left out of the clobbers, a control word never reloaded.
+//!
+//! (Over 600 lines on purpose: the frame layouts, the macros that must match them and the tests
+//! of both are kept in one file, so a change to one is made beside the others.)
+//!
 //! The macros expand to string literals (one instruction per line) for `naked_asm!` / `asm!`
 //! templates; they are exported (hidden at the crate root, re-exported here) so that tests
 //! outside the crate use the same frame.
 
 /// The x86-64 SysV callee-saved general-purpose registers, in push order.
 pub const CALLEE_SAVED: [&str; 6] = ["rbp", "rbx", "r12", "r13", "r14", "r15"];
+
+/// The MXCSR bits a switch preserves: the control bits (6-15: denormals-are-zero, exception
+/// masks, rounding, flush-to-zero). Bits 0-5 are the sticky exception flags, which the x86-64
+/// System V ABI does not preserve across a call.
+pub const MXCSR_CONTROL: u32 = 0xFFC0;
 
 /// MXCSR a new context starts with: all exceptions masked, round to nearest.
 pub const MXCSR_DEFAULT: u32 = 0x1F80;
@@ -97,15 +114,15 @@ const _: () = {
     assert!(offset_of!(SavedFrame, return_address) == 56);
 };
 
-/// The frame a new context of a call/ret switch starts from (the mmap backend's): the first
-/// `ret` into the context goes to `start` (a trampoline), which pops `entry` and `arg` and
+/// The frame a new context of [`inline_switch!`] starts from (the mmap backend's): the first
+/// resume (`pop rax; jmp rax`) goes to `start` (a trampoline), which pops `entry` and `arg` and
 /// jumps to `entry(arg)` with the stack pointer at `entry_return`, a zero return address that
 /// ends backtraces. 32 bytes: written just below a 16-byte aligned stack top it leaves the
 /// stack pointer 8 mod 16 at the jump, as after a call.
 #[repr(C)]
 #[derive(Clone, Copy, Debug)]
 pub struct StartFrame {
-    /// The trampoline the first `ret` continues at.
+    /// The trampoline the first resume continues at.
     pub start: u64,
     /// The context's entry function.
     pub entry: u64,
@@ -133,6 +150,32 @@ pub(crate) unsafe fn place_below<T>(top: *mut u8, frame: T) -> *mut u8 {
         at as *mut u8
     }
 }
+
+/// The frame [`inline_switch!`] leaves on a suspended stack, from its stack pointer up: where
+/// the context continues, its control words, rbx and rbp. (r12-r15 are not in it: the switch
+/// declares them clobbered, and the compiler keeps whichever of them are live in the
+/// surrounding function's own frame.) A new context's [`StartFrame`] begins the same way:
+/// `start` is where its first resume continues.
+#[repr(C)]
+#[derive(Clone, Copy, Debug)]
+pub struct SwitchFrame {
+    /// `[rsp]`: the address the resumer jumps to (`pop rax; jmp rax`).
+    pub resume: u64,
+    /// `[rsp + 8]`: MXCSR and the x87 control word.
+    pub control: ControlWords,
+    pub rbx: u64,
+    pub rbp: u64,
+}
+
+const _: () = {
+    use std::mem::{offset_of, size_of};
+    assert!(offset_of!(SwitchFrame, resume) == 0); // pop rax
+    assert!(offset_of!(SwitchFrame, control) == 8); // stmxcsr [rsp] before the push
+    assert!(offset_of!(SwitchFrame, rbx) == 16);
+    assert!(offset_of!(SwitchFrame, rbp) == 24);
+    assert!(size_of::<SwitchFrame>() == 32); // rsp stays 16-byte aligned
+    assert!(offset_of!(StartFrame, start) == offset_of!(SwitchFrame, resume));
+};
 
 // ---- the frame macros ----
 
@@ -337,6 +380,150 @@ pub use crate::__sy_pop_frame as pop_frame;
 /// left at the return address. Optional `scratch = N`, `lost = REG` (in that order).
 pub use crate::__sy_restore_frame as restore_frame;
 
+// ---- the inline switch ----
+
+/// The first half of [`inline_switch!`], as text: pushes rbp and rbx, stores MXCSR and the
+/// x87 control word below them (and keeps copies in ecx / edx for the resumed side's
+/// comparison), then pushes the address of label `2`, where this context continues.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __sy_switch_suspend {
+    () => {
+        concat!(
+            "push rbp\n",
+            "push rbx\n",
+            "sub rsp, 8\n",
+            "stmxcsr [rsp]\n",
+            "fnstcw [rsp + 4]\n",
+            "mov ecx, [rsp]\n",
+            "movzx edx, word ptr [rsp + 4]\n",
+            "lea rax, [rip + 2f]\n",
+            "push rax\n",
+        )
+    };
+}
+
+/// The control-word reload of a resumed context (out of line, jumped to only when a word
+/// differs from the switcher's), with `lost = mxcsr` / `lost = x87_cw` leaving one load out.
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __sy_switch_reload {
+    (mxcsr) => {
+        "fldcw [rsp + 4]\n"
+    };
+    (x87_cw) => {
+        "ldmxcsr [rsp]\n"
+    };
+    ($lost:ident) => {
+        concat!(
+            $crate::__sy_check_lost!($lost),
+            "ldmxcsr [rsp]\nfldcw [rsp + 4]\n"
+        )
+    };
+}
+
+/// The second half of [`inline_switch!`], as text, after the jump into the other context:
+/// label `3`, the out-of-line control-word reload; label `2`, where a suspended context
+/// continues: its control words are reloaded only if the MXCSR control bits
+/// ([`MXCSR_CONTROL`]) or the x87 control word differ from the switcher's (ecx / edx), then
+/// rbx and rbp are popped (one of them skipped with `lost = rbx|rbp`).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __sy_switch_resume {
+    (lost = $lost:ident) => {
+        concat!(
+            "3:\n",
+            $crate::__sy_switch_reload!($lost),
+            "jmp 4f\n",
+            "2:\n",
+            "xor ecx, [rsp]\n",
+            "test ecx, 0xFFC0\n",
+            "jnz 3b\n",
+            "cmp dx, word ptr [rsp + 4]\n",
+            "jne 3b\n",
+            "4:\n",
+            "add rsp, 8\n",
+            $crate::__sy_pop!($lost, rbx),
+            $crate::__sy_pop!($lost, rbp),
+        )
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __sy_inline_switch {
+    (from = $from:expr, to = $to:expr, lost = r12) => {
+        $crate::__sy_inline_switch!(@asm $from, $to, r12,
+            lateout("r13") _, lateout("r14") _, lateout("r15") _,)
+    };
+    (from = $from:expr, to = $to:expr, lost = r13) => {
+        $crate::__sy_inline_switch!(@asm $from, $to, r13,
+            lateout("r12") _, lateout("r14") _, lateout("r15") _,)
+    };
+    (from = $from:expr, to = $to:expr, lost = r14) => {
+        $crate::__sy_inline_switch!(@asm $from, $to, r14,
+            lateout("r12") _, lateout("r13") _, lateout("r15") _,)
+    };
+    (from = $from:expr, to = $to:expr, lost = r15) => {
+        $crate::__sy_inline_switch!(@asm $from, $to, r15,
+            lateout("r12") _, lateout("r13") _, lateout("r14") _,)
+    };
+    (from = $from:expr, to = $to:expr, lost = $lost:ident) => {
+        $crate::__sy_inline_switch!(@asm $from, $to, $lost,
+            lateout("r12") _, lateout("r13") _, lateout("r14") _, lateout("r15") _,)
+    };
+    (@asm $from:expr, $to:expr, $lost:ident, $($clobber:tt)*) => {
+        core::arch::asm!(
+            $crate::__sy_switch_suspend!(),
+            "mov [rdi], rsp",
+            "mov rsp, [rsi]",
+            "pop rax",
+            "jmp rax",
+            $crate::__sy_switch_resume!(lost = $lost),
+            in("rdi") $from,
+            in("rsi") $to,
+            $($clobber)*
+            clobber_abi("sysv64"),
+        )
+    };
+}
+
+/// The first half of [`inline_switch!`] (`push rbp` ... `push` of the resume address), as
+/// text.
+pub use crate::__sy_switch_suspend as switch_suspend;
+
+/// The second half of [`inline_switch!`] (the resume point and its pops), as text; takes
+/// `lost = REG` (`none` for the real switch).
+pub use crate::__sy_switch_resume as switch_resume;
+
+/// The whole switch as one `asm!` statement, for inlining at the call site:
+/// `inline_switch!(from = FROM_SP_SLOT, to = TO_SP_SLOT, lost = none)`, both `*mut *mut u8`
+/// (the running context's stack pointer is stored at `*FROM_SP_SLOT`, the target's read from
+/// `*TO_SP_SLOT`). Must be used inside an `unsafe` block whose caller guarantees that `to`'s
+/// slot holds the stack pointer of a context suspended by this same switch (or of a new one
+/// whose stack starts with a [`StartFrame`]), and that nothing else runs on either stack.
+///
+/// What it saves, and how:
+///
+/// - rbx and rbp (which `asm!` cannot name as operands) are pushed and popped by the asm
+///   itself, with MXCSR and the x87 control word (the [`SwitchFrame`]);
+/// - r12-r15 are declared clobbered (`lateout`), and every caller-saved register with
+///   `clobber_abi("sysv64")`: the compiler saves, in its own frame, only the ones live
+///   across the switch (none, in a tight loop), and a non-inlined copy of the switch saves
+///   all four in its prologue as any function that uses them does;
+/// - the control words are stored on every suspension but reloaded on resume only when the
+///   control bits differ from the switcher's: an `ldmxcsr` that changes MXCSR cost 90-220 ns
+///   on the development machine (KVM Xeon), so the sticky exception flags (bits 0-5, which
+///   the ABI does not preserve across a call either) do not count: a context resumed with
+///   the same control bits keeps the switcher's flags;
+/// - the resume is `pop rax; jmp rax`: no `call` or `ret`, so the return-address predictor's
+///   stack is left as it was, and the indirect jump is predicted from its own history.
+///
+/// `lost = REG` (a mutant) loses exactly that register: rbx/rbp's pop becomes `add rsp, 8`,
+/// r12-r15 is left out of the clobbers (so the compiler believes it survives, and it holds
+/// the switcher's value), a control word is never reloaded.
+pub use crate::__sy_inline_switch as inline_switch;
+
 #[cfg(test)]
 mod tests {
     use super::{restore_frame, save_frame};
@@ -400,6 +587,44 @@ mod tests {
             "add rsp, 8 + 16",
             "scratch widens the reserved space"
         );
+    }
+
+    #[test]
+    fn the_inline_switch_loses_exactly_the_register_it_names() {
+        use super::{switch_resume, switch_suspend};
+        let suspend = lines(switch_suspend!());
+        for reg in ["rbp", "rbx"] {
+            assert!(suspend.contains(&format!("push {reg}").as_str()));
+        }
+        assert!(suspend.contains(&"stmxcsr [rsp]"));
+        assert!(suspend.contains(&"fnstcw [rsp + 4]"));
+        let intact = lines(switch_resume!(lost = none));
+        for line in ["pop rbx", "pop rbp", "ldmxcsr [rsp]", "fldcw [rsp + 4]"] {
+            assert_eq!(intact.iter().filter(|l| **l == line).count(), 1, "{line}");
+        }
+        macro_rules! check {
+            ($reg:ident, $restore:literal) => {{
+                let lost = lines(switch_resume!(lost = $reg));
+                let differing: Vec<usize> = (0..intact.len())
+                    .filter(|&i| lost.get(i) != Some(&intact[i]))
+                    .collect();
+                match stringify!($reg) {
+                    // Not in the text: the switch leaves them out of its clobbers.
+                    "r12" | "r13" | "r14" | "r15" => assert_eq!(lost, intact),
+                    "rbx" | "rbp" => {
+                        assert_eq!(differing.len(), 1, "{}", stringify!($reg));
+                        assert_eq!(intact[differing[0]], $restore);
+                        assert_eq!(lost[differing[0]], "add rsp, 8");
+                    }
+                    _ => {
+                        let mut expected = intact.clone();
+                        expected.retain(|l| *l != $restore);
+                        assert_eq!(lost, expected, "{}", stringify!($reg));
+                    }
+                }
+            }};
+        }
+        each_lost!(check);
     }
 
     #[test]

@@ -3,10 +3,12 @@
 //!
 //! - [`stack_copy`]: greenlet's own algorithm, every greenlet on the thread's stack, slices
 //!   copied to and from the heap;
-//! - [`mmap`]: a guarded `mmap`'d stack per greenlet ([`crate::stack`]) and a call/ret switch;
+//! - [`mmap`]: a guarded `mmap`'d stack per greenlet ([`crate::stack`]) and an inline-asm
+//!   symmetric switch;
 //! - [`ucontext`]: libc's `swapcontext` on the same stacks (glibc only);
 //! - [`adapters`] (feature `adapters`, x86-64): the switches of real crates (`corosensei`,
 //!   the `context` crate's Boost fcontext) on the same stacks.
+//! - [`raw`]: not a backend: the raw `StackSwitch::switch` ping-pong the benchmarks time.
 //! - [`clib`]: a switching library written in C, C++ or assembly, loaded at run time through
 //!   the C interface of `include/switchyard.h`.
 //!
@@ -19,6 +21,7 @@ pub mod adapters;
 pub mod clib;
 #[cfg(target_arch = "x86_64")]
 pub mod mmap;
+pub mod raw;
 #[cfg(target_arch = "x86_64")]
 pub mod stack_copy;
 #[cfg(target_env = "gnu")]

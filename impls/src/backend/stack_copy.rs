@@ -541,8 +541,10 @@ unsafe extern "C" fn sy_start_state(from: *mut Context, to: *mut Context, sp: us
 
 /// Defines `$name::<BUG>`, the switch between two started contexts: pushes the callee-saved
 /// registers and control words (the frame of [`crate::arch::x86_64::save_frame!`]), saves,
-/// moves the stack pointer by the returned difference, restores, pops the target's registers
-/// and returns into the target's own call of `sy_switch` or `sy_start`. `lost = REG` leaves
+/// moves the stack pointer by the returned difference, restores, reloads the target's
+/// control words if their control bits differ from the switcher's (see
+/// [`crate::arch::x86_64::inline_switch!`] for why), pops the target's registers and returns into the target's own call of
+/// `sy_switch` or `sy_start`. `lost = REG` leaves
 /// that register's restore out (a mutant; `none` for the real backend, [`sy_switch`]).
 ///
 /// The frame left on a suspended stack (from its stack pointer up): MXCSR (4 bytes), x87
@@ -558,18 +560,33 @@ macro_rules! sy_switch_fn {
         ) {
             core::arch::naked_asm!(
                 $crate::arch::x86_64::save_frame!(),
-                // Keep from/to across the calls (r12/r13 are saved above and callee-saved
-                // below).
+                // Keep from/to and from's control words across the calls (r12-r15 are saved
+                // above and callee-saved below).
                 "mov r12, rdi",
                 "mov r13, rsi",
+                "mov r14d, [rsp]",
+                "movzx r15d, word ptr [rsp + 4]",
                 "mov rdx, rsp",
                 "call {save}",
                 "add rsp, rax",
                 "mov rdi, r12",
                 "mov rsi, r13",
                 "call {restore}",
-                $crate::arch::x86_64::restore_frame!(lost = $lost),
+                // The target's control words, loaded only when the MXCSR control bits or the
+                // x87 control word differ from ours (not for the sticky MXCSR flags: see
+                // `inline_switch!`).
+                "xor r14d, [rsp]",
+                "test r14d, {control}",
+                "jnz 3f",
+                "cmp r15w, word ptr [rsp + 4]",
+                "jne 3f",
+                "2:",
+                $crate::arch::x86_64::pop_frame!(lost = $lost),
                 "ret",
+                "3:",
+                $crate::__sy_switch_reload!($lost),
+                "jmp 2b",
+                control = const $crate::arch::x86_64::MXCSR_CONTROL,
                 save = sym $crate::backend::stack_copy::sy_save_state::<BUG>,
                 restore = sym $crate::backend::stack_copy::sy_restore_state::<BUG>,
             )
@@ -605,11 +622,21 @@ unsafe extern "C" fn sy_start(
         "call {start}",
         // A new context starts with the default control words (as on the mmap backend), not
         // with whatever its starter had (the register probe gives every switch its own).
-        // Written in the red zone: the frame at [rsp] is `from`'s.
+        // Written in the red zone: the frame at [rsp] is `from`'s (its control words at
+        // [rsp], [rsp + 4]). Each is loaded only if its control bits are not the default
+        // already (an `ldmxcsr` that changes MXCSR is slow: see `inline_switch!`).
+        "mov eax, [rsp]",
+        "and eax, {control}",
+        "cmp eax, {mxcsr}",
+        "je 2f",
         "mov dword ptr [rsp - 8], {mxcsr}",
         "ldmxcsr [rsp - 8]",
+        "2:",
+        "cmp word ptr [rsp + 4], {fpcw}",
+        "je 3f",
         "mov word ptr [rsp - 8], {fpcw}",
         "fldcw [rsp - 8]",
+        "3:",
         // rsp is 16-byte aligned here (8 + 6 pushes + 8 bytes below a call's return address).
         "mov rdi, r13",
         "xor ebp, ebp",
@@ -618,6 +645,7 @@ unsafe extern "C" fn sy_start(
         start = sym sy_start_state,
         mxcsr = const crate::arch::x86_64::MXCSR_DEFAULT,
         fpcw = const crate::arch::x86_64::X87_CW_DEFAULT,
+        control = const crate::arch::x86_64::MXCSR_CONTROL,
     )
 }
 
