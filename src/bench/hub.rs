@@ -273,6 +273,7 @@ fn memory<H: Hub<RtValue>>(hub: &H, count: usize) -> Result<Memory, String> {
     // The caller's handles are not the hub's memory: their slots are touched before.
     let mut held: Vec<Option<H::Greenlet>> = (0..count).map(|_| None).collect();
     let (rss0, pte0) = rss_and_page_tables().ok_or("cannot read /proc/self/statm or status")?;
+    let heap0 = heap_in_use();
     let (s0, _) = copy_counts();
     for slot in held.iter_mut() {
         // A body capturing nothing (no allocation of its own): the figure is the hub's memory,
@@ -286,6 +287,7 @@ fn memory<H: Hub<RtValue>>(hub: &H, count: usize) -> Result<Memory, String> {
         }
     }
     let (rss1, pte1) = rss_and_page_tables().ok_or("cannot read /proc/self/statm or status")?;
+    let heap1 = heap_in_use();
     let (s1, _) = copy_counts();
     drop(held); // every one killed
     let per = |a: u64, b: u64| b.saturating_sub(a) as f64 / count as f64;
@@ -294,5 +296,20 @@ fn memory<H: Hub<RtValue>>(hub: &H, count: usize) -> Result<Memory, String> {
         rss: per(rss0, rss1),
         page_tables: per(pte0, pte1),
         saved: per(s0, s1),
+        heap: heap0.zip(heap1).map(|(a, b)| per(a, b)),
     })
+}
+
+/// Bytes the allocator has handed out and not had back (glibc's `mallinfo2`: in-use chunks
+/// and mmap'd chunks, headers included).
+#[cfg(all(target_os = "linux", target_env = "gnu"))]
+fn heap_in_use() -> Option<u64> {
+    // SAFETY: `mallinfo2` takes no arguments and only reads the allocator's statistics.
+    let info = unsafe { libc::mallinfo2() };
+    Some((info.uordblks + info.hblkhd) as u64)
+}
+
+#[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+fn heap_in_use() -> Option<u64> {
+    None
 }

@@ -212,14 +212,19 @@ pub struct Memory {
     pub page_tables: f64,
     /// Stack bytes saved on the heap per greenlet (stack-copy's counter; 0 elsewhere).
     pub saved: f64,
+    /// Growth of the allocator's in-use bytes per greenlet (glibc's `mallinfo2`: chunk sizes,
+    /// headers included; mmap'd chunks too), bytes; `None` where it cannot be read. Exact,
+    /// where `rss` can read low: memory the allocator had from earlier figures and reuses
+    /// adds nothing to the resident set.
+    pub heap: Option<f64>,
 }
 
 impl Memory {
     /// What a greenlet costs beyond the stack bytes it keeps on the heap: its records,
-    /// contexts, handle, body and allocator overhead (for stack-copy; elsewhere the stack
-    /// pages are in `rss`).
+    /// contexts, handle and allocator overhead (for stack-copy; elsewhere the stack pages are
+    /// in `rss`). The larger of the resident-set and the heap growth, less the saved bytes.
     pub fn bookkeeping(&self) -> f64 {
-        self.rss - self.saved
+        self.rss.max(self.heap.unwrap_or(0.0)) - self.saved
     }
 }
 

@@ -207,10 +207,11 @@ pub fn table(report: &Report) -> String {
     }
     let _ = writeln!(
         s,
-        "\n{:<14}{:>16}{:>14}{:>14}{:>14}{:>14}{:>12}",
+        "\n{:<14}{:>16}{:>14}{:>14}{:>14}{:>14}{:>14}{:>12}",
         "backend",
         "spawn->finish",
         "memory/susp.",
+        "heap",
         "page tables",
         "saved stack",
         "bookkeeping",
@@ -220,18 +221,19 @@ pub fn table(report: &Report) -> String {
         if let Err(e) = &m.spawn_to_finish {
             errors.push(format!("{}: spawn to finish: {e}", m.backend));
         }
-        let (rss, pte, saved, books) = match &m.memory {
+        let (rss, heap, pte, saved, books) = match &m.memory {
             Some(Ok(mem)) => (
                 format!("{:.0} B", mem.rss),
+                mem.heap.map_or_else(|| "-".into(), |h| format!("{h:.0} B")),
                 format!("{:.0} B", mem.page_tables),
                 format!("{:.0} B", mem.saved),
                 format!("{:.0} B", mem.bookkeeping()),
             ),
             Some(Err(e)) => {
                 errors.push(format!("{}: memory: {e}", m.backend));
-                ("failed".into(), "".into(), "".into(), "".into())
+                ("failed".into(), "".into(), "".into(), "".into(), "".into())
             }
-            None => ("-".into(), "-".into(), "-".into(), "-".into()),
+            None => ("-".into(), "-".into(), "-".into(), "-".into(), "-".into()),
         };
         let offsets = match &m.page_offsets {
             Some(Ok(v)) if !v.is_empty() => {
@@ -247,10 +249,11 @@ pub fn table(report: &Report) -> String {
         };
         let _ = writeln!(
             s,
-            "{:<14}{:>16}{:>14}{:>14}{:>14}{:>14}{:>12}",
+            "{:<14}{:>16}{:>14}{:>14}{:>14}{:>14}{:>14}{:>12}",
             m.backend,
             cell(&m.spawn_to_finish),
             rss,
+            heap,
             pte,
             saved,
             books,
@@ -364,6 +367,7 @@ pub fn json(report: &Report) -> Value {
                 "memory": m.memory.as_ref().map(|r| result(r, |mem| json!({
                     "greenlets": mem.greenlets,
                     "rss_bytes": mem.rss,
+                    "heap_bytes": mem.heap,
                     "page_table_bytes": mem.page_tables,
                     "saved_bytes": mem.saved,
                     "bookkeeping_bytes": mem.bookkeeping(),

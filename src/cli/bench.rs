@@ -20,8 +20,11 @@ How to read the numbers:
   spawn->finish  spawn a greenlet, switch to it, it returns its start value (mmap/ucontext
                  take pooled stacks).
   memory/susp.   growth of the resident set per greenlet while N greenlets are held suspended
-                 (at depth 0), from /proc/self/statm; page tables (VmPTE) apart; `saved stack`
-                 is stack-copy's heap copy of their stacks, `bookkeeping` the rest.
+                 (at depth 0; their bodies capture nothing), from /proc/self/statm; `heap`
+                 the growth of the allocator's in-use bytes (glibc mallinfo2, exact: the
+                 resident set reads low when the allocator reuses memory freed by earlier
+                 figures); page tables (VmPTE) apart; `saved stack` is stack-copy's heap
+                 copy of their stacks, `bookkeeping` the larger of the two growths less it.
   4K offsets     the 4 KiB round trip at 8 stack positions 512 B apart: worst / best median
                  (a 4K-aliasing cliff shows as a large ratio).
   peers          measured in the same run: corosensei (resume + suspend; spawn to finish with a
