@@ -6,17 +6,16 @@
 //! oracle. Boost's fcontext keeps both: claiming them finds nothing.
 #![cfg(all(feature = "adapters", target_arch = "x86_64", target_os = "linux"))]
 
-use std::ffi::c_void;
 use std::marker::PhantomData;
 use switchyard::check::registry;
 use switchyard::interp::{self, Fatal, RtValue};
 use switchyard::lang::parse::parse;
 use switchyard::lang::trace::diff;
 use switchyard_impls::backend::adapters::{corosensei::Corosensei, fcontext::Fcontext};
-use switchyard_impls::greenlet::{BackendError, HubConfig};
+use switchyard_impls::greenlet::HubConfig;
 use switchyard_impls::probe::Probed;
 use switchyard_impls::runtime::{Runtime, StableStacks};
-use switchyard_impls::switch::{Entry, Guarantees, StackSwitch};
+use switchyard_impls::switch::{Guarantees, StackSwitch};
 
 const FINDING: &str = "docs/findings/corosensei-register-corruption.gp";
 
@@ -30,19 +29,7 @@ struct Claiming<S, const MXCSR: bool, const X87: bool>(PhantomData<S>);
 unsafe impl<S: StackSwitch, const MXCSR: bool, const X87: bool> StackSwitch
     for Claiming<S, MXCSR, X87>
 {
-    type Context = S::Context;
-
-    fn main_context() -> S::Context {
-        S::main_context()
-    }
-
-    fn new_context(
-        config: &HubConfig,
-        entry: Entry,
-        arg: *mut c_void,
-    ) -> Result<S::Context, BackendError> {
-        S::new_context(config, entry, arg)
-    }
+    switchyard_impls::forward_contexts!(S);
 
     unsafe extern "C" fn switch(from: *mut S::Context, to: *mut S::Context, from_dying: bool) {
         // SAFETY: switch's contract, passed on.

@@ -33,8 +33,7 @@
 //! Under Valgrind, which models only the rounding fields of both control words, only those
 //! are varied. Elsewhere than x86-64 Linux, `Probed<S>` is `S` unchecked.
 
-use crate::greenlet::{BackendError, HubConfig};
-use crate::switch::{Entry, Guarantees, StackSwitch};
+use crate::switch::{Guarantees, StackSwitch};
 use std::cell::Cell;
 use std::ffi::c_void;
 use std::fmt;
@@ -371,25 +370,7 @@ mod imp {
 // backend's own code runs under them: a new context starts with the default words on the
 // built-in backends.
 unsafe impl<S: StackSwitch> StackSwitch for Probed<S> {
-    type Context = S::Context;
-
-    fn main_context() -> S::Context {
-        S::main_context()
-    }
-
-    fn new_context(
-        config: &HubConfig,
-        entry: Entry,
-        arg: *mut c_void,
-    ) -> Result<S::Context, BackendError> {
-        S::new_context(config, entry, arg)
-    }
-
-    fn stack_bounds(ctx: &S::Context) -> Option<crate::switch::StackBounds> {
-        S::stack_bounds(ctx)
-    }
-
-    const ANNOTATES_OWN_HOPS: bool = S::ANNOTATES_OWN_HOPS;
+    crate::forward_contexts!(S);
 
     unsafe extern "C" fn switch(from: *mut S::Context, to: *mut S::Context, from_dying: bool) {
         #[cfg(all(target_arch = "x86_64", target_os = "linux"))]

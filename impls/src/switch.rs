@@ -157,3 +157,46 @@ impl std::fmt::Display for Guarantees {
         }
     }
 }
+
+/// The items of a [`StackSwitch`] implementation that wraps backend `$inner` and passes all
+/// of its context handling on unchanged: `type Context`, `main_context`, `new_context`,
+/// `stack_bounds` and `ANNOTATES_OWN_HOPS`. A wrapper (the register probe, `SharedStack`, a
+/// test's backend that declares other guarantees) writes only `switch` and `guarantees`
+/// itself, so a wrapper can never drop an item the trait gains later by forgetting to pass it
+/// on (a wrapper without `stack_bounds` would switch unannotated under ASan).
+///
+/// ```ignore
+/// unsafe impl<S: StackSwitch> StackSwitch for Wrapper<S> {
+///     switchyard_impls::forward_contexts!(S);
+///     unsafe extern "C" fn switch(from: *mut S::Context, to: *mut S::Context, dying: bool) { .. }
+///     fn guarantees() -> Guarantees { .. }
+/// }
+/// ```
+#[macro_export]
+macro_rules! forward_contexts {
+    ($inner:ty) => {
+        type Context = <$inner as $crate::switch::StackSwitch>::Context;
+
+        #[inline(always)]
+        fn main_context() -> Self::Context {
+            <$inner as $crate::switch::StackSwitch>::main_context()
+        }
+
+        #[inline(always)]
+        fn new_context(
+            config: &$crate::greenlet::HubConfig,
+            entry: $crate::switch::Entry,
+            arg: *mut ::std::ffi::c_void,
+        ) -> Result<Self::Context, $crate::greenlet::BackendError> {
+            <$inner as $crate::switch::StackSwitch>::new_context(config, entry, arg)
+        }
+
+        #[inline(always)]
+        fn stack_bounds(ctx: &Self::Context) -> Option<$crate::switch::StackBounds> {
+            <$inner as $crate::switch::StackSwitch>::stack_bounds(ctx)
+        }
+
+        const ANNOTATES_OWN_HOPS: bool =
+            <$inner as $crate::switch::StackSwitch>::ANNOTATES_OWN_HOPS;
+    };
+}

@@ -2,8 +2,10 @@
 //! fake backends that break exactly one promise, and the real backends passing through it.
 
 use super::*;
-use crate::greenlet::{Hub, Payload};
+use crate::greenlet::{BackendError, Hub, HubConfig, Payload};
 use crate::runtime::Runtime;
+use crate::switch::Entry;
+use std::ffi::c_void;
 
 #[test]
 fn canaries_differ_per_context_and_per_switch() {
@@ -186,13 +188,7 @@ struct KeepsNoControlWords<S>(PhantomData<S>);
 
 // SAFETY: `S`'s promise, less the control words, which this declares not kept.
 unsafe impl<S: StackSwitch<Context = u64>> StackSwitch for KeepsNoControlWords<S> {
-    type Context = u64;
-    fn main_context() -> u64 {
-        S::main_context()
-    }
-    fn new_context(c: &HubConfig, e: Entry, a: *mut c_void) -> Result<u64, BackendError> {
-        S::new_context(c, e, a)
-    }
+    crate::forward_contexts!(S);
     unsafe extern "C" fn switch(from: *mut u64, to: *mut u64, dying: bool) {
         // SAFETY: the caller's contract, passed on.
         unsafe { S::switch(from, to, dying) }

@@ -71,9 +71,7 @@
 
 #[allow(unused_imports)] // for the docs
 use crate::greenlet::Hub;
-use crate::greenlet::{BackendError, HubConfig};
-use crate::switch::{Entry, StackSwitch};
-use std::ffi::c_void;
+use crate::switch::StackSwitch;
 use std::marker::PhantomData;
 
 /// A backend whose hubs safe code may create: a suspended greenlet's stack stays where it is
@@ -110,28 +108,7 @@ pub struct SharedStack<S, C>(PhantomData<fn() -> (S, C)>);
 // SAFETY: every call is passed on to `S` unchanged, so `S`'s promises about registers and
 // stack contents are this backend's.
 unsafe impl<S: StackSwitch, C: SharedStackContract> StackSwitch for SharedStack<S, C> {
-    type Context = S::Context;
-
-    #[inline(always)]
-    fn main_context() -> S::Context {
-        S::main_context()
-    }
-
-    #[inline(always)]
-    fn new_context(
-        config: &HubConfig,
-        entry: Entry,
-        arg: *mut c_void,
-    ) -> Result<S::Context, BackendError> {
-        S::new_context(config, entry, arg)
-    }
-
-    #[inline(always)]
-    fn stack_bounds(ctx: &S::Context) -> Option<crate::switch::StackBounds> {
-        S::stack_bounds(ctx)
-    }
-
-    const ANNOTATES_OWN_HOPS: bool = S::ANNOTATES_OWN_HOPS;
+    crate::forward_contexts!(S);
 
     #[inline(always)]
     unsafe extern "C" fn switch(from: *mut S::Context, to: *mut S::Context, from_dying: bool) {
