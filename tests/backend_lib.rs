@@ -8,6 +8,7 @@
 //! `SWITCHYARD_LIB_PROGRAMS` (default 2,000) and `SWITCHYARD_LIB_DEEP` (default 400) set how
 //! many random programs of the default and the deep profile run.
 
+mod common;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::OnceLock;
@@ -38,12 +39,7 @@ fn backend() -> &'static Backend {
     library::register(shim(false)).unwrap_or_else(|e| panic!("{e}"))
 }
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use common::env_u64;
 
 #[test]
 fn the_shim_registers_as_lib_boost_fcontext_keeping_every_control_word() {

@@ -10,12 +10,7 @@ use switchyard::check::registry::{self, Backend};
 use switchyard::gen::GenConfig;
 use switchyard::lang::print::print;
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use common::env_u64;
 
 /// Every real backend (mutants, registered with `--features mutants`, are left out).
 fn all() -> Vec<&'static Backend> {

@@ -2,6 +2,7 @@
 //! programs must give identical traces. The venv with greenlet is made by `ci/venv.sh`.
 //! `SWITCHYARD_CROSSCHECK_PROGRAMS` and `SWITCHYARD_CROSSCHECK_SEED` change the random set.
 
+mod common;
 use std::path::PathBuf;
 use std::process::Command;
 use std::sync::{Mutex, OnceLock};
@@ -20,12 +21,7 @@ fn python() -> PathBuf {
         .clone()
 }
 
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
+use common::env_u64;
 
 #[test]
 fn corpus_oracle_equals_real_greenlet() {
