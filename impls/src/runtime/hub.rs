@@ -178,6 +178,17 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
         self.resolve(dest, payload)
     }
 
+    /// `deliver` of an error thrown at `target`: an exit thrown at a dead greenlet travels
+    /// up its parent chain as the exit value (greenlet's `throw` into a dead greenlet).
+    pub(super) fn deliver_error(&self, target: u32, error: V::Error) -> Outcome<V> {
+        let payload = if self.state_of(target) == St::Dead && V::is_exit(&error) {
+            Transfer::Value(V::exit_value())
+        } else {
+            Transfer::Error(error)
+        };
+        self.deliver(target, payload)
+    }
+
     pub(super) fn deliver(&self, target: u32, payload: Transfer<V>) -> Outcome<V> {
         if let Some(why) = self.refused() {
             return Self::refusal(why);

@@ -394,12 +394,7 @@ impl<S: StableStacks, V: Payload> Hub<V> for Runtime<S, V> {
     fn throw(&self, target: Greenlet, error: V::Error) -> Outcome<V> {
         let slot = self.inner.check(&target);
         let kept = target.unless_shared();
-        let payload = if self.inner.state_of(slot) == St::Dead && V::is_exit(&error) {
-            Transfer::Value(V::exit_value())
-        } else {
-            Transfer::Error(error)
-        };
-        let outcome = self.inner.deliver(slot, payload);
+        let outcome = self.inner.deliver_error(slot, error);
         drop(kept);
         outcome
     }
@@ -411,12 +406,7 @@ impl<S: StableStacks, V: Payload> Hub<V> for Runtime<S, V> {
 
     fn throw_ref(&self, target: &Greenlet, error: V::Error) -> Outcome<V> {
         let slot = self.inner.check(target);
-        let payload = if self.inner.state_of(slot) == St::Dead && V::is_exit(&error) {
-            Transfer::Value(V::exit_value())
-        } else {
-            Transfer::Error(error)
-        };
-        self.inner.deliver(slot, payload)
+        self.inner.deliver_error(slot, error)
     }
 
     fn parent(&self, greenlet: &Greenlet) -> Option<Greenlet> {
