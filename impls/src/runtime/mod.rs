@@ -383,6 +383,10 @@ impl<S: StableStacks, V: Payload> Hub<V> for Runtime<S, V> {
         Ok(Greenlet { token })
     }
 
+    // `switch` and `switch_ref` are inlined into their callers with the switch itself (see
+    // `hub::Inner::deliver`): a switch that returns through a shared out-of-line function
+    // mispredicts that return on every switch.
+    #[inline(always)]
     fn switch(&self, target: Greenlet, value: V) -> Outcome<V> {
         let slot = self.inner.check(&target);
         let kept = target.unless_shared();
@@ -391,6 +395,7 @@ impl<S: StableStacks, V: Payload> Hub<V> for Runtime<S, V> {
         outcome
     }
 
+    #[inline]
     fn throw(&self, target: Greenlet, error: V::Error) -> Outcome<V> {
         let slot = self.inner.check(&target);
         let kept = target.unless_shared();
@@ -399,11 +404,13 @@ impl<S: StableStacks, V: Payload> Hub<V> for Runtime<S, V> {
         outcome
     }
 
+    #[inline(always)]
     fn switch_ref(&self, target: &Greenlet, value: V) -> Outcome<V> {
         let slot = self.inner.check(target);
         self.inner.deliver(slot, Transfer::Value(value))
     }
 
+    #[inline]
     fn throw_ref(&self, target: &Greenlet, error: V::Error) -> Outcome<V> {
         let slot = self.inner.check(target);
         self.inner.deliver_error(slot, error)
