@@ -35,9 +35,10 @@ How to read the numbers:
   goals          issue 12's targets as ratios of this run's figures, `met` or `NOT met`.
 Times are medians of SAMPLES samples (the fastest in brackets), each about SAMPLE-MS long; on a
 shared machine they move with the load, which the first line reports: compare ratios from one
-run, and count instructions for optimisation work: `valgrind --tool=callgrind
---toggle-collect='*bench*switches*' switchyard bench --backends mmap --depths 0 --iterations
-100000 --no-peers --no-memory --no-page-offsets` (then Ir / 100000 per round trip).";
+run, and count instructions for optimisation work: `tools/instructions.sh BACKEND...` runs
+`switchyard bench --iterations N` under callgrind at two depth sets and two N and prints the
+instructions per round trip and per spawn to finish from the differences (both sides of every
+switch counted, start-up and reporting cancelled out).";
 
 #[derive(clap::Args)]
 pub struct Args {
