@@ -214,20 +214,22 @@ impl SaveBuffer {
         }
     }
 
-    /// Makes room for `size` bytes of copy of the stack from `start` on, keeping the `len`
-    /// bytes saved already (which, when there are any, were saved from the same `start`).
-    #[inline]
-    fn reserve(&mut self, start: usize, size: usize) {
-        if !self.base.is_null() {
-            let align = Self::align_of(self.size as usize);
-            let pad = if align == 16 { 0 } else { start & (align - 1) };
-            // `pad` is what `data(start)` adds; when `len > 0` the copy started at the same
-            // `start`, so it is where it already is.
-            if pad + size <= self.size as usize && (size < SMALL_SAVE || align == 4096) {
-                return;
-            }
+    /// Makes room for `size` (> 0) bytes of copy of the stack from `start` on, keeping the
+    /// `len` bytes saved already (which, when there are any, were saved from the same
+    /// `start`), and returns where byte 0 of the copy is ([`SaveBuffer::data`]).
+    #[inline(always)]
+    fn reserve(&mut self, start: usize, size: usize) -> *mut u8 {
+        debug_assert!(size > 0);
+        let cap = self.size as usize;
+        let paged = Self::align_of(cap) == 4096;
+        // What `data(start)` adds; when `len > 0` the copy started at the same `start`, so it
+        // is where it already is. An empty buffer (null `base`, `size` 0) never fits.
+        let pad = if paged { start & 4095 } else { 0 };
+        if pad + size <= cap && (paged || size < SMALL_SAVE) {
+            return self.base.wrapping_add(pad);
         }
         self.grow(start, size);
+        self.data(start)
     }
 
     #[cold]
@@ -308,6 +310,7 @@ impl Context {
     /// The context is alive and suspended at `stack_start`, the stack bytes
     /// `[stack_start + saved, stop)` are its own and still live, and they lie above the
     /// current stack pointer.
+    #[inline(always)]
     unsafe fn save_up_to(&mut self, stop: usize) {
         let start = self.stack_start;
         let want = stop.saturating_sub(start);
@@ -315,17 +318,13 @@ impl Context {
         if want <= have {
             return;
         }
-        self.saved.reserve(start, want);
+        let data = self.saved.reserve(start, want);
         // SAFETY: the caller guarantees the stack bytes `[start + have, start + want)` are
         // mapped, live and not being written; `reserve` made room for `want` bytes at `data`;
         // heap and stack do not overlap. Both ends are stack pointers, multiples of 8, as
         // the shadow copy needs.
         unsafe {
-            save_stack_bytes(
-                (start + have) as *const u8,
-                self.saved.data(start).add(have),
-                want - have,
-            );
+            save_stack_bytes((start + have) as *const u8, data.add(have), want - have);
             #[cfg(switchyard_asan)]
             crate::asan::save_shadow(start + have, want - have, &mut self.saved.shadow);
         }
@@ -474,19 +473,27 @@ pub(crate) unsafe extern "C" fn sy_save_state<const BUG: u8>(
             debug_assert_eq!((*from).saved.len, 0);
             (*from).stack_start = sp;
         }
-        while (*owner).stack_stop < target_stop {
-            // `owner` lies entirely below the target's stack_stop: save all of it.
-            let stop = (*owner).stack_stop;
-            (*owner).save_up_to(stop);
-            owner = (*owner).stack_prev;
-        }
-        if owner != to {
-            let stop = if BUG == bug::SHORT_SAVE {
+        // Up the chain from `owner`: each context lying entirely below the target's
+        // stack_stop is saved whole, the first that reaches it (unless it is `to`) up to it.
+        // One call site, so that `save_up_to` is inlined once.
+        loop {
+            let own_stop = (*owner).stack_stop;
+            let last = own_stop >= target_stop;
+            if last && owner == to {
+                break;
+            }
+            let stop = if !last {
+                own_stop
+            } else if BUG == bug::SHORT_SAVE {
                 target_stop - 8
             } else {
                 target_stop
             };
             (*owner).save_up_to(stop);
+            if last {
+                break;
+            }
+            owner = (*owner).stack_prev;
         }
         // `to`'s place in the chain once it runs: the first context up from here with more
         // stack than it (one with the same `stack_stop` is `to` itself or fully saved). Nothing
