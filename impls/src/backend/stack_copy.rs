@@ -21,22 +21,28 @@
 //! byte `stack_start + i`. Growing a partial save therefore appends bytes at higher stack
 //! addresses (towards `stack_stop`, the older frames) and keeps the bytes saved before.
 //!
-//! The register swap is done by two naked functions (`sy_switch` and, for the first switch
-//! into a new context, `sy_start`) that push rbx, rbp, r12-r15, MXCSR and the x87 control
-//! word (the frame of [`crate::arch::x86_64`]) and call out to the non-inlined `extern "C"` functions `sy_save_state`,
-//! `sy_start_state` and `sy_restore_state` that do the copying and bookkeeping. After the
-//! save, `sy_switch` adds the difference to rsp; rbp needs no adjustment because it is one of
-//! the registers then popped from the target's own frame.
+//! The switch between two started contexts is one inline `asm!` statement, [`sy_switch!`],
+//! inlined where [`StackSwitch::switch`] is called: it pushes the mmap switch's frame
+//! ([`SwitchFrame`](crate::arch::x86_64::SwitchFrame): rbp, rbx, MXCSR and the x87 control
+//! word, and the address it continues at; r12-r15 are `asm!` clobbers), calls the non-inlined
+//! `extern "C"` save step `sy_save_state`, adds the difference it returns to rsp, calls the
+//! restore step `sy_restore_state`, and continues the target with `pop rax; jmp rax`. Each
+//! `call` returns on the stack it was made on, so the return-address predictor stays right (a
+//! naked `sy_switch` entered by `call` and left by a `ret` into the other context's call was
+//! mispredicted twice per round trip). rbp needs no adjustment by the difference: it is one
+//! of the registers then popped from the target's own frame.
 //!
-//! The first switch into a new context (greenlet's `g_initialstub`) pushes `from`'s registers
-//! exactly as `sy_switch` does, records that stack pointer as both `from`'s `stack_start` and
-//! the new context's `stack_stop`, and calls `entry(arg)` right there: nothing is copied, since
-//! every live byte is above that point. `from` is later resumed by `sy_switch`'s tail, which
-//! pops that frame and returns from `sy_start`.
+//! The first switch into a new context (greenlet's `g_initialstub`) is the naked function
+//! `sy_start`: it pushes r12-r15 and then `from`'s `SwitchFrame` exactly as `sy_switch!`
+//! does, records that stack pointer as both `from`'s `stack_start` and the new context's
+//! `stack_stop` (`sy_start_state`), and calls `entry(arg)` right there: nothing is copied,
+//! since every live byte is above that point. `from` is later resumed by a switch's
+//! `pop rax; jmp rax` into `sy_start`'s own tail, which pops that frame and returns from
+//! `sy_start`.
 //!
 //! A dying `from` is marked dead (`stack_start = 0`) before the switch: the save walk then
-//! skips it (nothing of it is copied), the restore links the target to the chain past it, and
-//! a new context started by a dying one takes the dying one's `stack_prev`.
+//! skips it (nothing of it is copied), the target is linked to the chain past it, and a new
+//! context started by a dying one takes the dying one's `stack_prev`.
 //!
 //! Per-thread state is a single thread-local: the context running now, used to unlink a
 //! suspended context from the chain when it is dropped. Contexts of two threads share nothing.
