@@ -1,10 +1,11 @@
-//! x86-64 System V: THE callee-saved frame. Every naked switch function in this crate
-//! (stack-copy's `sy_switch` / `sy_start`, the register probe, the register-swap mutants) and
-//! the stack-copy integration test build and tear down their frames with the assembly-text
-//! macros defined here, so the list of registers a switch preserves, their order and the frame
-//! layout are written once. The mmap backend's switch is [`inline_switch!`] (below, see
-//! "The inline switch"): one `asm!` statement inlined at the call site, whose frame is
-//! [`SwitchFrame`].
+//! x86-64 System V: THE callee-saved frame. Every naked switch function in this crate (the
+//! register probe, the register-swap mutants) and the stack-copy integration test build and
+//! tear down their frames with the assembly-text macros defined here, so the list of registers
+//! a switch preserves, their order and the frame layout are written once. The mmap backend's
+//! switch is [`inline_switch!`] (below, see "The inline switch"): one `asm!` statement inlined
+//! at the call site, whose frame is [`SwitchFrame`]; stack-copy's switch (`sy_switch!`, and
+//! its naked `sy_start`) is built from the same two halves, [`switch_suspend!`] and
+//! [`switch_resume!`], around its save and restore calls.
 //!
 //! # The frame
 //!

@@ -21,22 +21,28 @@
 //! byte `stack_start + i`. Growing a partial save therefore appends bytes at higher stack
 //! addresses (towards `stack_stop`, the older frames) and keeps the bytes saved before.
 //!
-//! The register swap is done by two naked functions (`sy_switch` and, for the first switch
-//! into a new context, `sy_start`) that push rbx, rbp, r12-r15, MXCSR and the x87 control
-//! word (the frame of [`crate::arch::x86_64`]) and call out to the non-inlined `extern "C"` functions `sy_save_state`,
-//! `sy_start_state` and `sy_restore_state` that do the copying and bookkeeping. After the
-//! save, `sy_switch` adds the difference to rsp; rbp needs no adjustment because it is one of
-//! the registers then popped from the target's own frame.
+//! The switch between two started contexts is one inline `asm!` statement, [`sy_switch!`],
+//! inlined where [`StackSwitch::switch`] is called: it pushes the mmap switch's frame
+//! ([`SwitchFrame`](crate::arch::x86_64::SwitchFrame): rbp, rbx, MXCSR and the x87 control
+//! word, and the address it continues at; r12-r15 are `asm!` clobbers), calls the non-inlined
+//! `extern "C"` save step `sy_save_state`, adds the difference it returns to rsp, calls the
+//! restore step `sy_restore_state`, and continues the target with `pop rax; jmp rax`. Each
+//! `call` returns on the stack it was made on, so the return-address predictor stays right (a
+//! naked `sy_switch` entered by `call` and left by a `ret` into the other context's call was
+//! mispredicted twice per round trip). rbp needs no adjustment by the difference: it is one
+//! of the registers then popped from the target's own frame.
 //!
-//! The first switch into a new context (greenlet's `g_initialstub`) pushes `from`'s registers
-//! exactly as `sy_switch` does, records that stack pointer as both `from`'s `stack_start` and
-//! the new context's `stack_stop`, and calls `entry(arg)` right there: nothing is copied, since
-//! every live byte is above that point. `from` is later resumed by `sy_switch`'s tail, which
-//! pops that frame and returns from `sy_start`.
+//! The first switch into a new context (greenlet's `g_initialstub`) is the naked function
+//! `sy_start`: it pushes r12-r15 and then `from`'s `SwitchFrame` exactly as `sy_switch!`
+//! does, records that stack pointer as both `from`'s `stack_start` and the new context's
+//! `stack_stop` (`sy_start_state`), and calls `entry(arg)` right there: nothing is copied,
+//! since every live byte is above that point. `from` is later resumed by a switch's
+//! `pop rax; jmp rax` into `sy_start`'s own tail, which pops that frame and returns from
+//! `sy_start`.
 //!
 //! A dying `from` is marked dead (`stack_start = 0`) before the switch: the save walk then
-//! skips it (nothing of it is copied), the restore links the target to the chain past it, and
-//! a new context started by a dying one takes the dying one's `stack_prev`.
+//! skips it (nothing of it is copied), the target is linked to the chain past it, and a new
+//! context started by a dying one takes the dying one's `stack_prev`.
 //!
 //! Per-thread state is a single thread-local: the context running now, used to unlink a
 //! suspended context from the chain when it is dropped. Contexts of two threads share nothing.
@@ -214,20 +220,22 @@ impl SaveBuffer {
         }
     }
 
-    /// Makes room for `size` bytes of copy of the stack from `start` on, keeping the `len`
-    /// bytes saved already (which, when there are any, were saved from the same `start`).
-    #[inline]
-    fn reserve(&mut self, start: usize, size: usize) {
-        if !self.base.is_null() {
-            let align = Self::align_of(self.size as usize);
-            let pad = if align == 16 { 0 } else { start & (align - 1) };
-            // `pad` is what `data(start)` adds; when `len > 0` the copy started at the same
-            // `start`, so it is where it already is.
-            if pad + size <= self.size as usize && (size < SMALL_SAVE || align == 4096) {
-                return;
-            }
+    /// Makes room for `size` (> 0) bytes of copy of the stack from `start` on, keeping the
+    /// `len` bytes saved already (which, when there are any, were saved from the same
+    /// `start`), and returns where byte 0 of the copy is ([`SaveBuffer::data`]).
+    #[inline(always)]
+    fn reserve(&mut self, start: usize, size: usize) -> *mut u8 {
+        debug_assert!(size > 0);
+        let cap = self.size as usize;
+        let paged = Self::align_of(cap) == 4096;
+        // What `data(start)` adds; when `len > 0` the copy started at the same `start`, so it
+        // is where it already is. An empty buffer (null `base`, `size` 0) never fits.
+        let pad = if paged { start & 4095 } else { 0 };
+        if pad + size <= cap && (paged || size < SMALL_SAVE) {
+            return self.base.wrapping_add(pad);
         }
         self.grow(start, size);
+        self.data(start)
     }
 
     #[cold]
@@ -308,6 +316,7 @@ impl Context {
     /// The context is alive and suspended at `stack_start`, the stack bytes
     /// `[stack_start + saved, stop)` are its own and still live, and they lie above the
     /// current stack pointer.
+    #[inline(always)]
     unsafe fn save_up_to(&mut self, stop: usize) {
         let start = self.stack_start;
         let want = stop.saturating_sub(start);
@@ -315,17 +324,13 @@ impl Context {
         if want <= have {
             return;
         }
-        self.saved.reserve(start, want);
+        let data = self.saved.reserve(start, want);
         // SAFETY: the caller guarantees the stack bytes `[start + have, start + want)` are
         // mapped, live and not being written; `reserve` made room for `want` bytes at `data`;
         // heap and stack do not overlap. Both ends are stack pointers, multiples of 8, as
         // the shadow copy needs.
         unsafe {
-            save_stack_bytes(
-                (start + have) as *const u8,
-                self.saved.data(start).add(have),
-                want - have,
-            );
+            save_stack_bytes((start + have) as *const u8, data.add(have), want - have);
             #[cfg(switchyard_asan)]
             crate::asan::save_shadow(start + have, want - have, &mut self.saved.shadow);
         }
@@ -436,20 +441,32 @@ pub fn saved_bytes(ctx: &Context) -> usize {
     ctx.saved.len as usize
 }
 
-/// Save step of a switch between two started contexts, called by [`sy_switch`] on `from`'s
-/// stack with `sp` the stack pointer after the registers were pushed. Saves to the heap every
-/// live byte of another context in `[sp, to.stack_stop)` and returns the distance from `sp`
-/// to `to`'s stack pointer (greenlet's `slp_save_state`).
+/// What [`sy_save_state`] hands back to the switch: the distance from the switcher's stack
+/// pointer to the target's, and the target itself (the restore step's argument, handed back
+/// so that the switch need not keep it in a register across the call). A two-word `repr(C)`
+/// struct is returned in rax and rdx by the C ABI.
+#[repr(C)]
+pub(crate) struct Saved {
+    delta: isize,
+    to: *mut Context,
+}
+
+/// Save step of a switch between two started contexts, called by [`sy_switch!`] on `from`'s
+/// stack with `sp` the stack pointer after its frame was pushed. Saves to the heap every live
+/// byte of another context in `[sp, to.stack_stop)`, links `to` into the chain it will run
+/// with, and returns the distance from `sp` to `to`'s stack pointer (greenlet's
+/// `slp_save_state`, plus the chain link of its `slp_restore_state`).
 ///
 /// # Safety
 ///
-/// As for [`StackSwitch::switch`]; `from` is marked dead beforehand when it is dying.
+/// As for [`StackSwitch::switch`], with `to` started; `from` is marked dead beforehand when
+/// it is dying.
 #[inline(never)]
 pub(crate) unsafe extern "C" fn sy_save_state<const BUG: u8>(
     from: *mut Context,
     to: *mut Context,
     sp: usize,
-) -> isize {
+) -> Saved {
     // SAFETY: `from` and `to` are live contexts of this thread (switch's contract); the chain
     // from `from` holds only live contexts whose unsaved bytes are above `sp`.
     unsafe {
@@ -462,43 +479,58 @@ pub(crate) unsafe extern "C" fn sy_save_state<const BUG: u8>(
             debug_assert_eq!((*from).saved.len, 0);
             (*from).stack_start = sp;
         }
-        while (*owner).stack_stop < target_stop {
-            // `owner` lies entirely below the target's stack_stop: save all of it.
-            let stop = (*owner).stack_stop;
-            (*owner).save_up_to(stop);
-            owner = (*owner).stack_prev;
-        }
-        if owner != to {
-            let stop = if BUG == bug::SHORT_SAVE {
+        // Up the chain from `owner`: each context lying entirely below the target's
+        // stack_stop is saved whole, the first that reaches it (unless it is `to`) up to it.
+        // One call site, so that `save_up_to` is inlined once.
+        loop {
+            let own_stop = (*owner).stack_stop;
+            let last = own_stop >= target_stop;
+            if last && owner == to {
+                break;
+            }
+            let stop = if !last {
+                own_stop
+            } else if BUG == bug::SHORT_SAVE {
                 target_stop - 8
             } else {
                 target_stop
             };
             (*owner).save_up_to(stop);
+            if last {
+                break;
+            }
+            owner = (*owner).stack_prev;
         }
+        // `to`'s place in the chain once it runs: the first context up from here with more
+        // stack than it (one with the same `stack_stop` is `to` itself or fully saved). Nothing
+        // reads `to.stack_prev` between here and the restore, and the walk reads only
+        // `stack_stop` and `stack_prev`, which the saves above leave as they were.
+        while !owner.is_null() && (*owner).stack_stop <= target_stop {
+            owner = (*owner).stack_prev;
+        }
+        (*to).stack_prev = owner;
         CURRENT.with(|c| c.set(to));
         #[cfg(switchyard_asan)]
         SWITCH_SP.with(|c| c.set(sp));
-        (*to).stack_start.wrapping_sub(sp) as isize
+        Saved {
+            delta: (*to).stack_start.wrapping_sub(sp) as isize,
+            to,
+        }
     }
 }
 
-/// Restore step of a switch, called by [`sy_switch`] once the stack pointer is `to`'s:
-/// writes `to`'s heap copy back onto the stack, frees it, and links `to` into the chain
-/// (greenlet's `slp_restore_state`).
+/// Restore step of a switch, called by [`sy_switch!`] once the stack pointer is `to`'s:
+/// writes `to`'s heap copy back onto the stack and marks the buffer empty (greenlet's
+/// `slp_restore_state`; the chain link was made by [`sy_save_state`]).
 ///
 /// # Safety
 ///
-/// Called only by [`sy_switch`] right after [`sy_save_state`] for the same pair, with the
+/// Called only by [`sy_switch!`] right after [`sy_save_state`] for the same `to`, with the
 /// stack pointer below `to.stack_start`.
 #[inline(never)]
-pub(crate) unsafe extern "C" fn sy_restore_state<const BUG: u8>(
-    from: *mut Context,
-    to: *mut Context,
-) {
+pub(crate) unsafe extern "C" fn sy_restore_state<const BUG: u8>(to: *mut Context) {
     // SAFETY: `sy_save_state` saved every other context's bytes in `[sp, to.stack_stop)`, so
-    // the bytes written here belong to nobody else; our own frame is below `to.stack_start`;
-    // the contexts on `from`'s chain are alive.
+    // the bytes written here belong to nobody else; our own frame is below `to.stack_start`.
     unsafe {
         let t = &mut *to;
         if t.saved.len != 0 {
@@ -532,19 +564,11 @@ pub(crate) unsafe extern "C" fn sy_restore_state<const BUG: u8>(
                 crate::asan::unpoison(low, t.stack_start - low);
             }
         }
-        let mut owner = from;
-        if (*owner).stack_start == 0 {
-            owner = (*owner).stack_prev; // dying: skip it
-        }
-        while !owner.is_null() && (*owner).stack_stop <= t.stack_stop {
-            owner = (*owner).stack_prev; // fully saved: find the one with more stack
-        }
-        t.stack_prev = owner;
     }
 }
 
 /// Bookkeeping of the first switch into the new context `to`, called by [`sy_start`] with
-/// `sp` the stack pointer after `from`'s registers were pushed. The new context's stack begins
+/// `sp` the stack pointer after `from`'s frame was pushed. The new context's stack begins
 /// right there, below every live byte, so nothing needs saving (greenlet's `g_initialstub`
 /// before its switch).
 ///
@@ -552,7 +576,7 @@ pub(crate) unsafe extern "C" fn sy_restore_state<const BUG: u8>(
 ///
 /// As for [`StackSwitch::switch`], with `to` unstarted.
 #[inline(never)]
-unsafe extern "C" fn sy_start_state(from: *mut Context, to: *mut Context, sp: usize) {
+pub(crate) unsafe extern "C" fn sy_start_state(from: *mut Context, to: *mut Context, sp: usize) {
     // SAFETY: both are live contexts of this thread (switch's contract).
     unsafe {
         let f = &mut *from;
@@ -569,119 +593,163 @@ unsafe extern "C" fn sy_start_state(from: *mut Context, to: *mut Context, sp: us
     }
 }
 
-/// Defines `$name::<BUG>`, the switch between two started contexts: pushes the callee-saved
-/// registers and control words (the frame of [`crate::arch::x86_64::save_frame!`]), saves,
-/// moves the stack pointer by the returned difference, restores, reloads the target's
-/// control words if their control bits differ from the switcher's (see
-/// [`crate::arch::x86_64::inline_switch!`] for why), pops the target's registers and returns into the target's own call of
-/// `sy_switch` or `sy_start`. `lost = REG` leaves
-/// that register's restore out (a mutant; `none` for the real backend, [`sy_switch`]).
+/// The switch between two started contexts, as one `asm!` statement inlined where
+/// [`StackSwitch::switch`] is called: `sy_switch!(bug = B, from = F, to = T, lost = REG)`,
+/// with `B` the mutation (a token tree: `{ bug::NONE }` for the real backend), `F` and `T`
+/// the two `*mut Context` and `REG` a register to lose (`none` for the real backend, see
+/// [`crate::arch::x86_64`]). Used inside an `unsafe` block whose caller has the contract of
+/// [`StackSwitch::switch`] with `to` started.
 ///
-/// The frame left on a suspended stack (from its stack pointer up): MXCSR (4 bytes), x87
-/// control word (2 bytes, padded to 8), r15, r14, r13, r12, rbx, rbp, return address. Both
-/// naked functions leave exactly this frame, so either can be resumed by this one's tail.
-/// rbp needs no adjustment by the difference: it is one of the popped registers.
-macro_rules! sy_switch_fn {
+/// It pushes `from`'s [`SwitchFrame`](crate::arch::x86_64::SwitchFrame) (the mmap switch's
+/// `switch_suspend!`: rbp, rbx, the control words and the address it continues at; r12-r15
+/// and the caller-saved registers are clobbers, kept by the compiler where live), calls
+/// [`sy_save_state`] with that stack pointer, moves rsp by the difference it returns, calls
+/// [`sy_restore_state`], and resumes `to` with `pop rax; jmp rax` into the `switch_resume!`
+/// tail of the switch (or [`sy_start`]) that suspended it. Every `call` is matched by its
+/// `ret`: no return crosses stacks, so the return-address predictor is never wrong here.
+///
+/// Between the push and the jump, rbx (already saved in the frame, and preserved by both
+/// calls) holds the switcher's control words, which the resumed side's tail compares with its
+/// own (in ecx / edx, as `switch_resume!` expects). They are also written back into the frame
+/// as one 8-byte word, so the save step's 8-byte read of that slot is forwarded from a single
+/// store rather than waiting for `stmxcsr`'s and `fnstcw`'s narrower ones.
+///
+/// The stack pointer is 16-byte aligned on entry to an `asm!` statement and the frame is 32
+/// bytes, so both calls are made on an aligned stack (`to.stack_start` is such a frame too).
+/// Everything the statement keeps across the restore call is in rbx or below
+/// `to.stack_start`, which the restore does not write.
+macro_rules! sy_switch {
+    (bug = $bug:tt, from = $from:expr, to = $to:expr, lost = r12) => {
+        $crate::backend::stack_copy::sy_switch!(@asm $bug, $from, $to, r12,
+            lateout("r13") _, lateout("r14") _, lateout("r15") _,)
+    };
+    (bug = $bug:tt, from = $from:expr, to = $to:expr, lost = r13) => {
+        $crate::backend::stack_copy::sy_switch!(@asm $bug, $from, $to, r13,
+            lateout("r12") _, lateout("r14") _, lateout("r15") _,)
+    };
+    (bug = $bug:tt, from = $from:expr, to = $to:expr, lost = r14) => {
+        $crate::backend::stack_copy::sy_switch!(@asm $bug, $from, $to, r14,
+            lateout("r12") _, lateout("r13") _, lateout("r15") _,)
+    };
+    (bug = $bug:tt, from = $from:expr, to = $to:expr, lost = r15) => {
+        $crate::backend::stack_copy::sy_switch!(@asm $bug, $from, $to, r15,
+            lateout("r12") _, lateout("r13") _, lateout("r14") _,)
+    };
+    (bug = $bug:tt, from = $from:expr, to = $to:expr, lost = $lost:ident) => {
+        $crate::backend::stack_copy::sy_switch!(@asm $bug, $from, $to, $lost,
+            lateout("r12") _, lateout("r13") _, lateout("r14") _, lateout("r15") _,)
+    };
+    (@asm $bug:tt, $from:expr, $to:expr, $lost:ident, $($clobber:tt)*) => {
+        core::arch::asm!(
+            $crate::arch::x86_64::switch_suspend!(),
+            "mov ebx, ecx",
+            "shl rdx, 32",
+            "or rbx, rdx",
+            "mov [rsp + 8], rbx",
+            "mov rdx, rsp",
+            "call {save}",
+            "add rsp, rax",
+            "mov rdi, rdx",
+            "call {restore}",
+            "mov ecx, ebx",
+            "mov rdx, rbx",
+            "shr rdx, 32",
+            "pop rax",
+            "jmp rax",
+            $crate::arch::x86_64::switch_resume!(lost = $lost),
+            save = sym $crate::backend::stack_copy::sy_save_state::<$bug>,
+            restore = sym $crate::backend::stack_copy::sy_restore_state::<$bug>,
+            in("rdi") $from,
+            in("rsi") $to,
+            $($clobber)*
+            clobber_abi("sysv64"),
+        )
+    };
+}
+pub(crate) use sy_switch;
+
+/// Defines `$name`, the first switch into a new context, whose resume loses register `lost`
+/// (`none` for the real backend, [`sy_start`]): `$name(from, to, entry, arg)` saves the
+/// callee-saved registers a [`SwitchFrame`](crate::arch::x86_64::SwitchFrame) does not hold
+/// (r12-r15), pushes `from`'s `SwitchFrame` exactly as [`sy_switch!`] does (so `from` is later
+/// resumed by the same `pop rax; jmp rax`, into this function's own `switch_resume!` tail,
+/// which pops r12-r15 and returns from this call), records the stacks, and calls
+/// `entry(arg)` on the same stack right below that frame, with rbp cleared so that
+/// frame-pointer walks end there and the default MXCSR and x87 control word. `entry` never
+/// returns.
+///
+/// The frame, from the stack pointer up: the `SwitchFrame` (32 bytes), 8 bytes of padding,
+/// r12, r13, r14, r15, the return address: 16-byte aligned at the `SwitchFrame`, as the inline
+/// switch's is.
+macro_rules! sy_start_fn {
     ($vis:vis $name:ident, lost = $lost:ident) => {
         #[unsafe(naked)]
-        $vis unsafe extern "C" fn $name<const BUG: u8>(
+        $vis unsafe extern "C" fn $name(
             _from: *mut $crate::backend::stack_copy::Context,
             _to: *mut $crate::backend::stack_copy::Context,
+            _entry: $crate::switch::Entry,
+            _arg: *mut std::ffi::c_void,
         ) {
             core::arch::naked_asm!(
-                $crate::arch::x86_64::save_frame!(),
-                // Keep from/to and from's control words across the calls (r12-r15 are saved
-                // above and callee-saved below).
-                "mov r12, rdi",
-                "mov r13, rsi",
-                "mov r14d, [rsp]",
-                "movzx r15d, word ptr [rsp + 4]",
+                "push r15",
+                "push r14",
+                "push r13",
+                "push r12",
+                "sub rsp, 8",
+                "mov r12, rdx",
+                "mov r13, rcx",
+                $crate::arch::x86_64::switch_suspend!(),
                 "mov rdx, rsp",
-                "call {save}",
-                "add rsp, rax",
-                "mov rdi, r12",
-                "mov rsi, r13",
-                "call {restore}",
-                // The target's control words, loaded only when the MXCSR control bits or the
-                // x87 control word differ from ours (not for the sticky MXCSR flags: see
-                // `inline_switch!`).
-                "xor r14d, [rsp]",
-                "test r14d, {control}",
-                "jnz 3f",
-                "cmp r15w, word ptr [rsp + 4]",
-                "jne 3f",
-                "2:",
-                $crate::arch::x86_64::pop_frame!(lost = $lost),
+                "call {start}",
+                // A new context starts with the default control words (as on the mmap
+                // backend), not with whatever its starter had (the register probe gives every
+                // switch its own). Written in the red zone: the frame at [rsp] is `from`'s
+                // (its control words at [rsp + 8], [rsp + 12]). Each is loaded only if its
+                // control bits are not the default already (an `ldmxcsr` that changes MXCSR
+                // is slow: see `inline_switch!`).
+                "mov eax, [rsp + 8]",
+                "and eax, {control}",
+                "cmp eax, {mxcsr}",
+                "je 5f",
+                "mov dword ptr [rsp - 8], {mxcsr}",
+                "ldmxcsr [rsp - 8]",
+                "5:",
+                "cmp word ptr [rsp + 12], {fpcw}",
+                "je 6f",
+                "mov word ptr [rsp - 8], {fpcw}",
+                "fldcw [rsp - 8]",
+                "6:",
+                // rsp is 16-byte aligned here (see the frame above).
+                "mov rdi, r13",
+                "xor ebp, ebp",
+                "call r12",
+                "ud2",
+                // `from` resumed by a switch's `pop rax; jmp rax`.
+                $crate::arch::x86_64::switch_resume!(lost = $lost),
+                "add rsp, 8",
+                $crate::__sy_pop!($lost, r12),
+                $crate::__sy_pop!($lost, r13),
+                $crate::__sy_pop!($lost, r14),
+                $crate::__sy_pop!($lost, r15),
                 "ret",
-                "3:",
-                $crate::__sy_switch_reload!($lost),
-                "jmp 2b",
+                start = sym $crate::backend::stack_copy::sy_start_state,
+                mxcsr = const $crate::arch::x86_64::MXCSR_DEFAULT,
+                fpcw = const $crate::arch::x86_64::X87_CW_DEFAULT,
                 control = const $crate::arch::x86_64::MXCSR_CONTROL,
-                save = sym $crate::backend::stack_copy::sy_save_state::<BUG>,
-                restore = sym $crate::backend::stack_copy::sy_restore_state::<BUG>,
             )
         }
     };
 }
 // Used by `stack_copy_backend!`, which nothing invokes without the `mutants` feature.
 #[allow(unused_imports)]
-pub(crate) use sy_switch_fn;
+pub(crate) use sy_start_fn;
 
-sy_switch_fn!(pub(crate) sy_switch, lost = none);
+sy_start_fn!(pub(crate) sy_start, lost = none);
 
-/// The signature of a `sy_switch` made by `sy_switch_fn!`.
-pub(crate) type SwitchFn = unsafe extern "C" fn(*mut Context, *mut Context);
-
-/// The first switch into the new context `to`: pushes `from`'s registers exactly as
-/// [`sy_switch`] does (so `from` is later resumed by `sy_switch`'s tail and returns from this
-/// call), records the stacks, and calls `entry(arg)` on the same stack right below that frame,
-/// with rbp cleared so that frame-pointer walks end there and the default MXCSR and x87
-/// control word. `entry` never returns.
-#[unsafe(naked)]
-unsafe extern "C" fn sy_start(
-    from: *mut Context,
-    to: *mut Context,
-    entry: Entry,
-    arg: *mut c_void,
-) {
-    core::arch::naked_asm!(
-        crate::arch::x86_64::save_frame!(),
-        "mov r12, rdx",
-        "mov r13, rcx",
-        "mov rdx, rsp",
-        "call {start}",
-        // A new context starts with the default control words (as on the mmap backend), not
-        // with whatever its starter had (the register probe gives every switch its own).
-        // Written in the red zone: the frame at [rsp] is `from`'s (its control words at
-        // [rsp], [rsp + 4]). Each is loaded only if its control bits are not the default
-        // already (an `ldmxcsr` that changes MXCSR is slow: see `inline_switch!`).
-        "mov eax, [rsp]",
-        "and eax, {control}",
-        "cmp eax, {mxcsr}",
-        "je 2f",
-        "mov dword ptr [rsp - 8], {mxcsr}",
-        "ldmxcsr [rsp - 8]",
-        "2:",
-        "cmp word ptr [rsp + 4], {fpcw}",
-        "je 3f",
-        "mov word ptr [rsp - 8], {fpcw}",
-        "fldcw [rsp - 8]",
-        "3:",
-        // rsp is 16-byte aligned here (8 + 6 pushes + 8 bytes below a call's return address).
-        "mov rdi, r13",
-        "xor ebp, ebp",
-        "call r12",
-        "ud2",
-        start = sym sy_start_state,
-        mxcsr = const crate::arch::x86_64::MXCSR_DEFAULT,
-        fpcw = const crate::arch::x86_64::X87_CW_DEFAULT,
-        control = const crate::arch::x86_64::MXCSR_CONTROL,
-    )
-}
-
-/// Defines a backend type with the stack-copy algorithm whose `sy_switch` forgets to restore
+/// Defines a backend type with the stack-copy algorithm whose switch forgets to restore
 /// register `lost` (see [`crate::arch::x86_64`]): a register mutant in one line, e.g.
-/// `stack_copy_backend! { pub struct LostR12; lost = r12; }`.
+/// `stack_copy_backend! { pub struct LostR12; lost = r12; }`. Both its switches lose it: the
+/// inline one ([`sy_switch!`]) and the first switch into a new context ([`sy_start_fn!`]).
 #[allow(unused_macros)] // used by `crate::mutants::lost` (feature `mutants`) only
 macro_rules! stack_copy_backend {
     (
@@ -716,18 +784,21 @@ macro_rules! stack_copy_backend {
                 <$crate::backend::stack_copy::StackCopy as $crate::switch::StackSwitch>::stack_bounds(ctx)
             }
 
+            #[inline]
             unsafe extern "C" fn switch(from: *mut Self::Context, to: *mut Self::Context, from_dying: bool) {
-                $crate::backend::stack_copy::sy_switch_fn!(sy_switch, lost = $lost);
-                const NONE: u8 = $crate::backend::stack_copy::bug::NONE;
+                $crate::backend::stack_copy::sy_start_fn!(sy_start, lost = $lost);
                 // SAFETY: switch's contract, passed on (the lost restore breaks the backend's
                 // own promise, on purpose).
                 unsafe {
-                    $crate::backend::stack_copy::switch_with::<NONE>(
-                        from,
-                        to,
-                        from_dying,
-                        sy_switch::<NONE>,
-                    )
+                    match $crate::backend::stack_copy::begin_switch(from, to, from_dying) {
+                        None => $crate::backend::stack_copy::sy_switch!(
+                            bug = { $crate::backend::stack_copy::bug::NONE },
+                            from = from,
+                            to = to,
+                            lost = $lost
+                        ),
+                        Some((entry, arg)) => sy_start(from, to, entry, arg),
+                    }
                 }
             }
         }
@@ -736,10 +807,10 @@ macro_rules! stack_copy_backend {
 #[allow(unused_imports)] // as above
 pub(crate) use stack_copy_backend;
 
-// SAFETY: `sy_switch`/`sy_start` push and pop rbx, rbp, r12-r15, MXCSR and the x87 control
-// word around every suspension and land rsp exactly where it was; the save/restore steps
-// copy a suspended context's stack bytes to the heap and back unchanged before anything else
-// can write them.
+// SAFETY: `sy_switch!`/`sy_start` push and pop rbx, rbp, MXCSR and the x87 control word around
+// every suspension (r12-r15: `sy_switch!` declares them clobbered, `sy_start` pushes and pops
+// them) and land rsp exactly where it was; the save/restore steps copy a suspended context's
+// stack bytes to the heap and back unchanged before anything else can write them.
 unsafe impl StackSwitch for StackCopy {
     type Context = Context;
 
@@ -760,25 +831,36 @@ unsafe impl StackSwitch for StackCopy {
         Some(crate::asan::thread_stack())
     }
 
+    /// The inline switch [`sy_switch!`] (or, into a new context, a call of [`sy_start`]).
+    /// Called through a pointer (the register probe does), this is a function whose prologue
+    /// saves r12-r15, as any function using them does.
+    #[inline]
     unsafe extern "C" fn switch(from: *mut Context, to: *mut Context, from_dying: bool) {
-        // SAFETY: switch's contract, passed on.
-        unsafe { switch_with::<{ bug::NONE }>(from, to, from_dying, sy_switch::<{ bug::NONE }>) }
+        // SAFETY: switch's contract, passed on; `begin_switch` returns `None` only when `to`
+        // is started, as `sy_switch!` requires, and otherwise `to`'s entry for `sy_start`.
+        unsafe {
+            match begin_switch(from, to, from_dying) {
+                None => sy_switch!(bug = { bug::NONE }, from = from, to = to, lost = none),
+                Some((entry, arg)) => sy_start(from, to, entry, arg),
+            }
+        }
     }
 }
 
-/// [`StackSwitch::switch`] of the stack-copy backend with mutation `BUG` (see [`bug`]),
-/// through `sy_switch` (made by `sy_switch_fn!` with the same `BUG`).
+/// What every stack-copy switch does before its assembly: marks a dying `from` dead (and
+/// frees its save buffer), and returns `to`'s entry function and its argument when `to` has
+/// never run (the switch is then [`sy_start`]'s), `None` when it has (the switch is
+/// [`sy_switch!`]).
 ///
 /// # Safety
 ///
 /// As for [`StackSwitch::switch`].
 #[inline(always)]
-pub(crate) unsafe fn switch_with<const BUG: u8>(
+pub(crate) unsafe fn begin_switch(
     from: *mut Context,
     to: *mut Context,
     from_dying: bool,
-    sy_switch: SwitchFn,
-) {
+) -> Option<(Entry, *mut c_void)> {
     debug_assert!(from != to);
     // SAFETY: switch's contract: both point to live, unmoving contexts of this thread,
     // `from` running and `to` new or suspended.
@@ -790,10 +872,10 @@ pub(crate) unsafe fn switch_with<const BUG: u8>(
             (*from).saved.free();
         }
         if (*to).is_started() {
-            sy_switch(from, to);
+            None
         } else {
             match (*to).entry.take() {
-                Some(entry) => sy_start(from, to, entry, (*to).arg),
+                Some(entry) => Some((entry, (*to).arg)),
                 None => std::process::abort(),
             }
         }

@@ -1,7 +1,7 @@
 //! Stack-copy mutants: the real [`crate::backend::stack_copy`] algorithm with one of its mutation hooks
 //! switched on.
 
-use crate::backend::stack_copy::{bug, switch_with, sy_switch, Context, StackCopy};
+use crate::backend::stack_copy::{begin_switch, bug, sy_start, sy_switch, Context, StackCopy};
 use crate::greenlet::{BackendError, HubConfig};
 use crate::switch::{Entry, StackSwitch};
 use std::ffi::c_void;
@@ -43,9 +43,15 @@ unsafe impl<const BUG: u8> StackSwitch for Mutated<BUG> {
         StackCopy::stack_bounds(ctx)
     }
 
+    #[inline]
     unsafe extern "C" fn switch(from: *mut Context, to: *mut Context, from_dying: bool) {
         // SAFETY: switch's contract, passed on (the mutation breaks the backend's own promise,
-        // on purpose).
-        unsafe { switch_with::<BUG>(from, to, from_dying, sy_switch::<BUG>) }
+        // on purpose); as in the real backend's switch, `sy_switch!` only for a started `to`.
+        unsafe {
+            match begin_switch(from, to, from_dying) {
+                None => sy_switch!(bug = BUG, from = from, to = to, lost = none),
+                Some((entry, arg)) => sy_start(from, to, entry, arg),
+            }
+        }
     }
 }
