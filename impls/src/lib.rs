@@ -107,6 +107,7 @@ pub mod runtime;
 #[cfg(target_os = "linux")]
 pub mod stack;
 pub mod switch;
+mod words;
 
 // The backends' paths before the `backend` module existed, kept for code outside this crate.
 #[cfg(all(target_arch = "x86_64", target_os = "linux"))]

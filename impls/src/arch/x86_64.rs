@@ -450,28 +450,38 @@ macro_rules! __sy_switch_resume {
     };
 }
 
+/// Invokes the macro `M` as `M!(@asm ARGS... LOST, CLOBBERS)`, where CLOBBERS declares
+/// r12-r15 clobbered (`lateout`) but for `LOST`: an inline switch saves none of r12-r15
+/// itself and leaves them to the compiler, so leaving one out of the clobbers makes the
+/// switch that loses it (the `lost = REG` mutants). Any other `LOST` (`none`, `rbx`, `rbp`,
+/// `mxcsr`, `x87_cw`) gets all four. The one table the inline switches share
+/// ([`inline_switch!`], stack-copy's `sy_switch!`).
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __sy_with_clobbers {
+    ([$($m:tt)*] ($($args:tt)*) r12) => {
+        $($m)*!(@asm $($args)* r12, lateout("r13") _, lateout("r14") _, lateout("r15") _,)
+    };
+    ([$($m:tt)*] ($($args:tt)*) r13) => {
+        $($m)*!(@asm $($args)* r13, lateout("r12") _, lateout("r14") _, lateout("r15") _,)
+    };
+    ([$($m:tt)*] ($($args:tt)*) r14) => {
+        $($m)*!(@asm $($args)* r14, lateout("r12") _, lateout("r13") _, lateout("r15") _,)
+    };
+    ([$($m:tt)*] ($($args:tt)*) r15) => {
+        $($m)*!(@asm $($args)* r15, lateout("r12") _, lateout("r13") _, lateout("r14") _,)
+    };
+    ([$($m:tt)*] ($($args:tt)*) $lost:ident) => {
+        $($m)*!(@asm $($args)* $lost,
+            lateout("r12") _, lateout("r13") _, lateout("r14") _, lateout("r15") _,)
+    };
+}
+
 #[doc(hidden)]
 #[macro_export]
 macro_rules! __sy_inline_switch {
-    (from = $from:expr, to = $to:expr, lost = r12) => {
-        $crate::__sy_inline_switch!(@asm $from, $to, r12,
-            lateout("r13") _, lateout("r14") _, lateout("r15") _,)
-    };
-    (from = $from:expr, to = $to:expr, lost = r13) => {
-        $crate::__sy_inline_switch!(@asm $from, $to, r13,
-            lateout("r12") _, lateout("r14") _, lateout("r15") _,)
-    };
-    (from = $from:expr, to = $to:expr, lost = r14) => {
-        $crate::__sy_inline_switch!(@asm $from, $to, r14,
-            lateout("r12") _, lateout("r13") _, lateout("r15") _,)
-    };
-    (from = $from:expr, to = $to:expr, lost = r15) => {
-        $crate::__sy_inline_switch!(@asm $from, $to, r15,
-            lateout("r12") _, lateout("r13") _, lateout("r14") _,)
-    };
     (from = $from:expr, to = $to:expr, lost = $lost:ident) => {
-        $crate::__sy_inline_switch!(@asm $from, $to, $lost,
-            lateout("r12") _, lateout("r13") _, lateout("r14") _, lateout("r15") _,)
+        $crate::__sy_with_clobbers!([$crate::__sy_inline_switch] ($from, $to,) $lost)
     };
     (@asm $from:expr, $to:expr, $lost:ident, $($clobber:tt)*) => {
         core::arch::asm!(

@@ -420,25 +420,10 @@ pub(crate) unsafe extern "C" fn sy_start_state(from: *mut Context, to: *mut Cont
 /// Everything the statement keeps across the restore call is in rbx or below
 /// `to.stack_start`, which the restore does not write.
 macro_rules! sy_switch {
-    (bug = $bug:tt, from = $from:expr, to = $to:expr, lost = r12) => {
-        $crate::backend::stack_copy::sy_switch!(@asm $bug, $from, $to, r12,
-            lateout("r13") _, lateout("r14") _, lateout("r15") _,)
-    };
-    (bug = $bug:tt, from = $from:expr, to = $to:expr, lost = r13) => {
-        $crate::backend::stack_copy::sy_switch!(@asm $bug, $from, $to, r13,
-            lateout("r12") _, lateout("r14") _, lateout("r15") _,)
-    };
-    (bug = $bug:tt, from = $from:expr, to = $to:expr, lost = r14) => {
-        $crate::backend::stack_copy::sy_switch!(@asm $bug, $from, $to, r14,
-            lateout("r12") _, lateout("r13") _, lateout("r15") _,)
-    };
-    (bug = $bug:tt, from = $from:expr, to = $to:expr, lost = r15) => {
-        $crate::backend::stack_copy::sy_switch!(@asm $bug, $from, $to, r15,
-            lateout("r12") _, lateout("r13") _, lateout("r14") _,)
-    };
     (bug = $bug:tt, from = $from:expr, to = $to:expr, lost = $lost:ident) => {
-        $crate::backend::stack_copy::sy_switch!(@asm $bug, $from, $to, $lost,
-            lateout("r12") _, lateout("r13") _, lateout("r14") _, lateout("r15") _,)
+        $crate::__sy_with_clobbers!(
+            [$crate::backend::stack_copy::sy_switch] ($bug, $from, $to,) $lost
+        )
     };
     (@asm $bug:tt, $from:expr, $to:expr, $lost:ident, $($clobber:tt)*) => {
         core::arch::asm!(

@@ -94,7 +94,7 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
     /// Hands `payload` to the greenlet about to be resumed. The slot is empty (whoever was
     /// resumed last took what it carried), so it is written without reading the old value.
     ///
-    /// In and out, the bytes move eight at a time ([`copy_words`]): the other side reads
+    /// In and out, the bytes move eight at a time (`crate::words`): the other side reads
     /// them right after the switch, and a load wider than the stores that wrote them cannot
     /// be forwarded from the store buffer and stalls. The compiler's own copies (a `Cell::set`
     /// loading the old value back, 16-byte loads of bytes just written 8 at a time) did that
@@ -108,7 +108,7 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
         // into it live (a `Cell` hands none out); `payload` is moved in whole and never
         // dropped here. If the slot held a value (it never does, see above), that value would
         // be leaked, never dropped twice.
-        unsafe { copy_words(&*payload, slot) };
+        unsafe { crate::words::copy_value(&*payload, slot) };
     }
 
     /// What the switch that resumed this greenlet carried, leaving the slot empty.
@@ -120,7 +120,7 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
         // into it live; its value is moved out whole and the slot set to `None` (written over,
         // not dropped).
         let got = unsafe {
-            copy_words(slot, got.as_mut_ptr());
+            crate::words::copy_value(slot, got.as_mut_ptr());
             slot.write(None);
             got.assume_init()
         };
@@ -175,13 +175,6 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
                 self.release(prev);
             }
         }
-    }
-
-    /// Whether a switch from the current greenlet must be refused now ([`Self::refused`]
-    /// says why).
-    #[inline(always)]
-    fn refusing(&self) -> bool {
-        std::thread::panicking() || self.resolving.get()
     }
 
     /// Why a switch from the current greenlet must be refused now, if it must (see the
@@ -250,7 +243,9 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
         // SAFETY: the records are only read, within this block, which calls nothing that could
         // borrow them mutably; `try_borrow_unguarded` fails if a mutable borrow is live now.
         // (No borrow count is taken: the fast path writes nothing but the switch itself.)
-        let suspended = (!self.refusing())
+        let suspended = self
+            .refused()
+            .is_none()
             .then(|| unsafe { self.recs.try_borrow_unguarded() }.ok())
             .flatten()
             .and_then(|recs| {
@@ -264,8 +259,9 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
         self.deliver_slow(target, payload)
     }
 
-    /// `deliver` when the target is not simply suspended (unstarted, dead, current, or the
-    /// records are borrowed): the parent-chain walk, then the switch.
+    /// `deliver` when the switch is refused or the target is not simply suspended
+    /// (unstarted, dead, current, or the records are borrowed): the refusal, or the
+    /// parent-chain walk and then the switch.
     #[inline(never)]
     fn deliver_slow(&self, target: u32, payload: Transfer<V>) -> Outcome<V> {
         if let Some(why) = self.refused() {
@@ -335,31 +331,5 @@ impl<'a> Resolving<'a> {
 impl Drop for Resolving<'_> {
     fn drop(&mut self) {
         self.0.set(false);
-    }
-}
-
-/// Copies one `T` from `src` to `dst` (a move if the caller then forgets `src`), eight bytes at
-/// a time with volatile reads, which the compiler neither widens nor merges, when `T` is made
-/// of whole aligned words (see `Inner::put_transfer`); otherwise as the compiler likes. The
-/// words are `MaybeUninit<u64>`, so padding bytes are copied as they are, never read as
-/// integers.
-///
-/// # Safety
-///
-/// `src` is valid for reads and `dst` for writes of one `T`, both aligned, not overlapping.
-#[inline(always)]
-unsafe fn copy_words<T>(src: *const T, dst: *mut T) {
-    type Word = std::mem::MaybeUninit<u64>;
-    let size = std::mem::size_of::<T>();
-    if size.is_multiple_of(8) && std::mem::align_of::<T>() >= 8 && size <= 64 {
-        let (s, d) = (src as *const Word, dst as *mut Word);
-        for i in 0..size / 8 {
-            // SAFETY: word `i` lies inside both `T`s (the size is a multiple of 8) and both
-            // are 8-byte aligned; a `MaybeUninit` word may hold any bytes.
-            unsafe { d.add(i).write(s.add(i).read_volatile()) };
-        }
-    } else {
-        // SAFETY: the caller's contract.
-        unsafe { std::ptr::copy_nonoverlapping(src, dst, 1) };
     }
 }

@@ -3,8 +3,8 @@
 //! [`save_stack_bytes`]). Split out of `stack_copy.rs`, which keeps the context, the chain and
 //! the switch.
 
+use crate::words::Word;
 use std::alloc::{alloc, dealloc, handle_alloc_error, Layout};
-use std::mem::MaybeUninit;
 use std::ptr::{self, null_mut};
 
 /// Saves below this many bytes take a plain allocation, not placed at the stack's offset
@@ -179,9 +179,9 @@ pub(super) unsafe fn copy_stack_bytes(src: *const u8, dst: *mut u8, len: usize) 
 }
 
 /// [`copy_stack_bytes`] for a save: the lowest bytes (the frames the switch has just pushed,
-/// still in the store buffer) are read eight bytes at a time, as they were written; `memcpy`'s
-/// wide loads of them could not be forwarded from the store buffer and would stall. The rest
-/// goes by `memcpy`.
+/// still in the store buffer) are read eight bytes at a time, as they were written
+/// ([`crate::words`]); `memcpy`'s wide loads of them could not be forwarded from the store
+/// buffer and would stall. The rest goes by `memcpy`.
 ///
 /// # Safety
 ///
@@ -195,12 +195,9 @@ pub(super) unsafe fn save_stack_bytes(src: *const u8, dst: *mut u8, len: usize) 
         return;
     }
     let hot = len.min(HOT);
-    let (s, d) = (src as *const MaybeUninit<u64>, dst as *mut MaybeUninit<u64>);
-    for i in 0..hot / 8 {
-        // SAFETY: `i * 8 < hot <= len`, inside both ranges, both 8-byte aligned (the
-        // caller); a `MaybeUninit` word may hold any bytes, initialised or not.
-        unsafe { d.add(i).write(s.add(i).read_volatile()) };
-    }
+    // SAFETY: `hot <= len` bytes, `hot / 8` whole words of both ranges, 8-byte aligned (the
+    // caller).
+    unsafe { crate::words::copy(src as *const Word, dst as *mut Word, hot / 8) };
     if len > hot {
         // SAFETY: the rest of both ranges.
         unsafe { copy_stack_bytes(src.add(hot), dst.add(hot), len - hot) };

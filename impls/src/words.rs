@@ -1,0 +1,44 @@
+//! Copies that read eight bytes at a time, for bytes written just before (a switch's payload,
+//! the frames a switch has just pushed): a load wider than the stores that wrote it cannot be
+//! forwarded from the store buffer and stalls, and the compiler's own copies (`memcpy`, moves
+//! of values) use 16- and 32-byte loads. Volatile reads are never widened or merged. The words
+//! are `MaybeUninit<u64>`, so padding and uninitialised bytes are copied as they are, never
+//! read as integers.
+
+use std::mem::MaybeUninit;
+
+/// One word of a copy.
+pub(crate) type Word = MaybeUninit<u64>;
+
+/// Copies `words` words from `src` to `dst`, each read with one 8-byte load.
+///
+/// # Safety
+///
+/// `src` is valid for reads and `dst` for writes of `words` words, both 8-byte aligned, not
+/// overlapping.
+#[inline(always)]
+pub(crate) unsafe fn copy(src: *const Word, dst: *mut Word, words: usize) {
+    for i in 0..words {
+        // SAFETY: word `i < words` lies inside both ranges (the caller's contract); a
+        // `MaybeUninit` word may hold any bytes.
+        unsafe { dst.add(i).write(src.add(i).read_volatile()) };
+    }
+}
+
+/// Copies one `T` from `src` to `dst` (a move if the caller then forgets `src`) with [`copy`]
+/// when `T` is made of at most eight whole aligned words, and as the compiler likes otherwise.
+///
+/// # Safety
+///
+/// `src` is valid for reads and `dst` for writes of one `T`, both aligned, not overlapping.
+#[inline(always)]
+pub(crate) unsafe fn copy_value<T>(src: *const T, dst: *mut T) {
+    let size = std::mem::size_of::<T>();
+    if size.is_multiple_of(8) && std::mem::align_of::<T>() >= 8 && size <= 64 {
+        // SAFETY: a `T` is `size / 8` whole words, 8-byte aligned (checked above).
+        unsafe { copy(src as *const Word, dst as *mut Word, size / 8) };
+    } else {
+        // SAFETY: the caller's contract.
+        unsafe { std::ptr::copy_nonoverlapping(src, dst, 1) };
+    }
+}
