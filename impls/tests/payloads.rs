@@ -1,6 +1,6 @@
 //! Payloads of every size and alignment cross a switch intact. The runtime moves a switch's
 //! value or error through the hub's transfer slot eight bytes at a time when the slot's type
-//! is made of whole aligned words and with a plain copy otherwise (`hub::copy_words`): these
+//! is made of whole aligned words and with a plain copy otherwise (`words::copy_value`): these
 //! tests send values of 1 to 72+ bytes, 16-byte aligned ones, values with padding and values
 //! that own heap memory (a copy that dropped or duplicated one would free it twice or leak it)
 //! through switches, throws and a greenlet's start, on every native backend.
