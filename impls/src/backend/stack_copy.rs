@@ -550,25 +550,7 @@ macro_rules! stack_copy_backend {
         // it to misbehave) whose switch breaks exactly register `lost`'s promise; everything
         // else is the real stack-copy backend's.
         unsafe impl $crate::switch::StackSwitch for $name {
-            type Context = $crate::backend::stack_copy::Context;
-
-            fn main_context() -> Self::Context {
-                <$crate::backend::stack_copy::StackCopy as $crate::switch::StackSwitch>::main_context()
-            }
-
-            fn new_context(
-                config: &$crate::greenlet::HubConfig,
-                entry: $crate::switch::Entry,
-                arg: *mut std::ffi::c_void,
-            ) -> Result<Self::Context, $crate::greenlet::BackendError> {
-                <$crate::backend::stack_copy::StackCopy as $crate::switch::StackSwitch>::new_context(
-                    config, entry, arg,
-                )
-            }
-
-            fn stack_bounds(ctx: &Self::Context) -> Option<$crate::switch::StackBounds> {
-                <$crate::backend::stack_copy::StackCopy as $crate::switch::StackSwitch>::stack_bounds(ctx)
-            }
+            $crate::forward_contexts!($crate::backend::stack_copy::StackCopy);
 
             #[inline]
             unsafe extern "C" fn switch(from: *mut Self::Context, to: *mut Self::Context, from_dying: bool) {

@@ -2,9 +2,7 @@
 //! switched on.
 
 use crate::backend::stack_copy::{begin_switch, bug, sy_start, sy_switch, Context, StackCopy};
-use crate::greenlet::{BackendError, HubConfig};
-use crate::switch::{Entry, StackSwitch};
-use std::ffi::c_void;
+use crate::switch::StackSwitch;
 
 /// Stack copy with mutation `BUG` (one of the stack-copy backend's `bug` constants).
 pub struct Mutated<const BUG: u8>;
@@ -25,23 +23,7 @@ pub type MutantShortSave = Mutated<{ bug::SHORT_SAVE }>;
 // tests that expect it to misbehave. Everything but the mutated step is the real stack-copy
 // backend's.
 unsafe impl<const BUG: u8> StackSwitch for Mutated<BUG> {
-    type Context = Context;
-
-    fn main_context() -> Context {
-        StackCopy::main_context()
-    }
-
-    fn new_context(
-        config: &HubConfig,
-        entry: Entry,
-        arg: *mut c_void,
-    ) -> Result<Context, BackendError> {
-        StackCopy::new_context(config, entry, arg)
-    }
-
-    fn stack_bounds(ctx: &Context) -> Option<crate::switch::StackBounds> {
-        StackCopy::stack_bounds(ctx)
-    }
+    crate::forward_contexts!(StackCopy);
 
     #[inline]
     unsafe extern "C" fn switch(from: *mut Context, to: *mut Context, from_dying: bool) {
