@@ -97,7 +97,7 @@ pub unsafe trait StackSwitch: 'static {
     /// - `from` is the context running now on this OS thread, `to` is a different context of
     ///   the same thread that is either new (never switched to) or suspended in `switch`;
     /// - both point to live contexts that do not move for as long as either is suspended or
-    ///   running (the runtime boxes them);
+    ///   running (the runtime keeps them inline in storage that never moves);
     /// - with `from_dying`, `from` is never switched to again, nothing on its stack is used
     ///   again, and it may be dropped only after this call has switched away (so by code
     ///   running in another context).

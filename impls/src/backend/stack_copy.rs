@@ -86,25 +86,28 @@ const ACTIVE: usize = 1;
 /// - unstarted: `stack_stop == 0`;
 /// - alive (running or suspended): `stack_stop != 0` and `stack_start != 0`;
 /// - dead (has switched away with `from_dying`): `stack_stop != 0` and `stack_start == 0`.
+///
+/// An unstarted context keeps what it will run in the two fields that mean nothing until it
+/// runs: the entry function's address in `stack_start` (0 once the first switch has taken
+/// it) and its argument in `stack_prev`. That keeps the context at 40 bytes: the runtime
+/// stores contexts inline, and issue 12's budget for a suspended stack-copy greenlet beyond
+/// its saved bytes is 128 bytes in all.
 pub struct Context {
-    /// Stack pointer at the last suspension ([`ACTIVE`] before the first one); 0 when dead or
-    /// unstarted.
+    /// Stack pointer at the last suspension ([`ACTIVE`] before the first one); 0 when dead.
+    /// While unstarted: the address of its [`Entry`].
     stack_start: usize,
     /// Upper end (exclusive) of the stack this context owns; 0 while unstarted.
     stack_stop: usize,
     /// The next context up the stack that still has live bytes on it, while this one is in the
-    /// running context's chain; stale (never read) otherwise.
+    /// running context's chain; stale (never read) otherwise. While unstarted: the entry's
+    /// argument.
     stack_prev: *mut Context,
     /// The heap copy of `[stack_start, stack_start + saved.len)`.
     saved: SaveBuffer,
-    /// What a new context runs when it is first switched to.
-    entry: Option<Entry>,
-    arg: *mut c_void,
 }
 
-// A suspended greenlet's context is a 64-byte malloc chunk (issue 12's memory budget).
 #[cfg(not(switchyard_asan))]
-const _: () = assert!(std::mem::size_of::<Context>() == 56);
+const _: () = assert!(std::mem::size_of::<Context>() == 40);
 
 thread_local! {
     /// The context running now on this thread (null before the first switch). Only read to
@@ -131,15 +134,43 @@ pub fn copy_counts() -> CopyCounts {
 }
 
 impl Context {
-    fn new(stack_start: usize, stack_stop: usize, entry: Option<Entry>, arg: *mut c_void) -> Self {
+    /// A thread's main context: running, owning the whole stack above it.
+    fn main() -> Self {
         Context {
-            stack_start,
-            stack_stop,
+            stack_start: ACTIVE,
+            stack_stop: MAIN_STOP,
             stack_prev: null_mut(),
             saved: SaveBuffer::EMPTY,
-            entry,
-            arg,
         }
+    }
+
+    /// A new context that will run `entry(arg)` when first switched to.
+    fn unstarted(entry: Entry, arg: *mut c_void) -> Self {
+        Context {
+            stack_start: entry as usize,
+            stack_stop: 0,
+            stack_prev: arg.cast(),
+            saved: SaveBuffer::EMPTY,
+        }
+    }
+
+    /// An unstarted context's entry function and argument, taken (a second call aborts: a
+    /// context is started once).
+    ///
+    /// # Safety
+    ///
+    /// The context is unstarted (`!self.is_started()`).
+    unsafe fn take_entry(&mut self) -> (Entry, *mut c_void) {
+        debug_assert!(!self.is_started());
+        let address = std::mem::replace(&mut self.stack_start, 0);
+        if address == 0 {
+            std::process::abort();
+        }
+        // SAFETY: an unstarted context's `stack_start` is the address of an `Entry` (set by
+        // `unstarted`, the only way to make one), and a function pointer turned into an
+        // address and back is the same function pointer.
+        let entry = unsafe { std::mem::transmute::<usize, Entry>(address) };
+        (entry, self.stack_prev.cast())
     }
 
     /// Whether this context has been switched to (main contexts always have).
@@ -213,7 +244,7 @@ impl Drop for Context {
             let mut p = cur;
             while !p.is_null() {
                 // SAFETY: every context on the running context's chain is alive (the runtime
-                // keeps suspended contexts boxed and unmoved, and dropping one unlinks it
+                // keeps suspended contexts unmoved, and dropping one unlinks it
                 // here), and they all belong to this thread.
                 unsafe {
                     if (*p).stack_prev == me {
@@ -583,7 +614,7 @@ unsafe impl StackSwitch for StackCopy {
     type Context = Context;
 
     fn main_context() -> Context {
-        Context::new(ACTIVE, MAIN_STOP, None, null_mut())
+        Context::main()
     }
 
     fn new_context(
@@ -591,7 +622,7 @@ unsafe impl StackSwitch for StackCopy {
         entry: Entry,
         arg: *mut c_void,
     ) -> Result<Context, BackendError> {
-        Ok(Context::new(0, 0, Some(entry), arg))
+        Ok(Context::unstarted(entry, arg))
     }
 
     /// Every context runs on the thread's own stack.
@@ -642,10 +673,7 @@ pub(crate) unsafe fn begin_switch(
         if (*to).is_started() {
             None
         } else {
-            match (*to).entry.take() {
-                Some(entry) => Some((entry, (*to).arg)),
-                None => std::process::abort(),
-            }
+            Some((*to).take_entry())
         }
     }
 }

@@ -21,7 +21,7 @@ pub(super) unsafe extern "C" fn entry<S: StackSwitch, V: Payload>(arg: *mut c_vo
         // no fake stack yet.
         unsafe {
             let inner: &Inner<S, V> = &*(arg as *const Inner<S, V>);
-            let me = inner.recs.borrow()[inner.current.get() as usize].ctx;
+            let me = inner.ctxs.ptr(inner.current.get());
             crate::asan::after_switch::<S>(me, std::ptr::null_mut());
         }
     }
@@ -46,7 +46,7 @@ pub(super) unsafe extern "C" fn entry<S: StackSwitch, V: Payload>(arg: *mut c_vo
         .expect("greenlet started with nothing");
     inner.after_switch();
     let slot = inner.current.get();
-    let body = inner.recs.borrow_mut()[slot as usize]
+    let body = *inner.recs.borrow_mut()[slot as usize]
         .body
         .take()
         .expect("greenlet started without a body");

@@ -4,7 +4,7 @@
 //! into slots and back.
 
 use super::thread_exit::HubCell;
-use super::{Inner, St, MAIN};
+use super::{Inner, Rec, St, MAIN};
 use crate::greenlet::Payload;
 use crate::switch::StackSwitch;
 use std::any::{Any, TypeId};
@@ -67,7 +67,7 @@ impl Greenlet {
 pub struct WeakGreenlet {
     pub(super) hub: u32,
     pub(super) slot: u32,
-    pub(super) generation: u64,
+    pub(super) generation: u32,
 }
 
 /// The type-erased view of a hub that handle drops and `Hub::new` use through the thread-local
@@ -243,8 +243,8 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
             hub: self.serial,
         });
         rec.token = Arc::downgrade(&token);
-        if rec.orphan {
-            rec.orphan = false;
+        if rec.orphan() {
+            rec.set_flag(Rec::<S, V>::ORPHAN, false);
             self.orphans.set(self.orphans.get() - 1);
         }
         Greenlet { token }

@@ -14,7 +14,7 @@
 //!   a finished greenlet's result goes: the runtime's records are mid-update then (a dying
 //!   greenlet switching away there would be left dead but running).
 
-use super::{Inner, St, Transfer};
+use super::{Inner, Rec, St, Transfer};
 use crate::greenlet::{Outcome, Payload};
 use crate::switch::StackSwitch;
 use std::cell::Cell;
@@ -49,18 +49,17 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
     /// with `payload`; returns what the current greenlet is resumed with.
     pub(super) fn switch_to(&self, dest: u32, payload: Transfer<V>) -> Outcome<V> {
         let cur = self.current.get();
-        let (from, to) = {
+        {
             let mut recs = self.recs.borrow_mut();
             if recs[dest as usize].state == St::Unstarted {
                 recs[dest as usize].state = St::Started;
             }
-            (recs[cur as usize].ctx, recs[dest as usize].ctx)
-        };
-        self.switch_contexts(cur, dest, from, to, payload)
+        }
+        self.switch_contexts(cur, dest, self.ctxs.ptr(cur), self.ctxs.ptr(dest), payload)
     }
 
     /// The switch itself: `from` is `cur`'s context, `to` that of `dest`, which is marked
-    /// started already.
+    /// started already (both cells of `self.ctxs`, holding contexts).
     #[inline(always)]
     pub(super) fn switch_contexts(
         &self,
@@ -76,10 +75,10 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
         // ASan's fiber annotations (no-ops unless the build is sanitized) go around the
         // switch, outside it: `S::switch` may be the register probe (see `crate::asan`).
         let mut fake_stack: *mut std::ffi::c_void = std::ptr::null_mut();
-        // SAFETY: `from` is the running greenlet's boxed context, `to` another live boxed
-        // context of this thread that is new or suspended in `switch`; both stay boxed and
-        // alive while either is suspended (contexts are freed only when dead, by another
-        // context, or at teardown after every kill). `to` is resumed by this switch and
+        // SAFETY: `from` is the running greenlet's context, `to` another live context of this
+        // thread that is new or suspended in `switch`; both stay in their cells of
+        // `self.ctxs`, which never move, while either is suspended (contexts are dropped only
+        // when dead, by another context, or at teardown after every kill). `to` is resumed by this switch and
         // completes the annotation (here, or in `entry`), as `from` does when it is resumed.
         unsafe {
             crate::asan::before_switch::<S>(to, Some(&mut fake_stack));
@@ -138,21 +137,22 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
     #[inline(never)]
     pub(super) fn after_switch_slow(&self) {
         if let Some(dead) = self.dying.take() {
-            let (ctx, orphan) = {
+            let (had_context, orphan) = {
                 let mut recs = self.recs.borrow_mut();
                 let rec = &mut recs[dead as usize];
-                (
-                    std::mem::replace(&mut rec.ctx, std::ptr::null_mut()),
-                    rec.orphan,
-                )
+                let had = rec.has_context();
+                rec.set_flag(Rec::<S, V>::CONTEXT, false);
+                (had, rec.orphan())
             };
-            if !ctx.is_null() {
+            if had_context {
+                let ctx = self.ctxs.ptr(dead);
                 // SAFETY: the dead greenlet switched away for good (`from_dying`), we run in
-                // another context, and the pointer came from `Box::into_raw`; its stack's
-                // shadow is cleared first (sanitized builds only, see `crate::asan`).
+                // another context, and its cell held its context, now marked gone and
+                // dropped once; its stack's shadow is cleared first (sanitized builds only,
+                // see `crate::asan`).
                 unsafe {
                     crate::asan::release_dead_stack::<S>(ctx);
-                    drop(Box::from_raw(ctx));
+                    std::ptr::drop_in_place(ctx);
                 }
             }
             if orphan {
@@ -166,10 +166,10 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
                 let recs = self.recs.borrow();
                 let rec = &recs[prev as usize];
                 prev != self.current.get()
-                    && rec.orphan
+                    && rec.orphan()
                     && rec.state == St::Started
                     && rec.killing == 0
-                    && !rec.zombie
+                    && !rec.zombie()
             };
             if needs_release {
                 self.release(prev);
@@ -248,12 +248,12 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
             .is_none()
             .then(|| unsafe { self.recs.try_borrow_unguarded() }.ok())
             .flatten()
-            .and_then(|recs| {
-                let rec = recs.get(target as usize)?;
-                let from = recs.get(cur as usize)?.ctx;
-                (target != cur && rec.state == St::Started).then_some((from, rec.ctx))
+            .is_some_and(|recs| {
+                recs.get(target as usize)
+                    .is_some_and(|rec| target != cur && rec.state == St::Started)
             });
-        if let Some((from, to)) = suspended {
+        if suspended {
+            let (from, to) = (self.ctxs.ptr(cur), self.ctxs.ptr(target));
             return self.switch_contexts(cur, target, from, to, payload);
         }
         self.deliver_slow(target, payload)
@@ -290,14 +290,14 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
             Ok(x) => x,
             Err(_) => unreachable!("a greenlet is never its own ancestor"),
         };
-        let (from, to) = {
+        {
             let mut recs = self.recs.borrow_mut();
             recs[cur as usize].state = St::Dead;
             if recs[dest as usize].state == St::Unstarted {
                 recs[dest as usize].state = St::Started;
             }
-            (recs[cur as usize].ctx, recs[dest as usize].ctx)
-        };
+        }
+        let (from, to) = (self.ctxs.ptr(cur), self.ctxs.ptr(dest));
         self.put_transfer(payload);
         self.prev.set(cur);
         self.current.set(dest);

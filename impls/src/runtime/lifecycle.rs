@@ -37,7 +37,7 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
     /// Whether `slot` has a reference besides its handles: being current, being killed now,
     /// being a zombie.
     fn held(&self, rec: &Rec<S, V>, slot: u32) -> bool {
-        slot == self.current.get() || rec.killing > 0 || rec.zombie
+        slot == self.current.get() || rec.killing > 0 || rec.zombie()
     }
 
     /// `slot` may have lost its last reference (its last handle went, it stopped being current,
@@ -55,8 +55,8 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
                 if rec.state == St::Free || rec.token.strong_count() > 0 {
                     return;
                 }
-                if !rec.orphan {
-                    rec.orphan = true;
+                if !rec.orphan() {
+                    rec.set_flag(Rec::<S, V>::ORPHAN, true);
                     self.orphans.set(self.orphans.get() + 1);
                 }
                 if self.held(rec, slot) {
@@ -99,7 +99,10 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
         let old = {
             let mut recs = self.recs.borrow_mut();
             let rec = &mut recs[slot as usize];
-            rec.killing += 1;
+            rec.killing = rec
+                .killing
+                .checked_add(1)
+                .expect("switchyard: more than 65,535 nested kills of one greenlet");
             #[cfg(feature = "mutants")]
             if self.kill_keeps_parent.get() {
                 let current = rec.parent.clone();
@@ -131,9 +134,9 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
             let rec = &mut recs[slot as usize];
             let unreferenced = rec.token.strong_count() == 0 && !self.held(rec, slot);
             if unreferenced && rec.state == St::Started && !self.tearing_down.get() {
-                rec.zombie = true;
+                rec.set_flag(Rec::<S, V>::ZOMBIE, true);
             }
-            rec.zombie
+            rec.zombie()
         };
         if !zombie {
             self.release(slot);
@@ -143,23 +146,29 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
     /// Frees `slot`'s record (unstarted or dead, not `dying`), returning its parent link.
     #[must_use]
     pub(super) fn free_record(&self, slot: u32) -> Option<super::Greenlet> {
-        let (body, parent, ctx) = {
+        let (body, parent, had_context, generation) = {
             let mut recs = self.recs.borrow_mut();
             let rec = &mut recs[slot as usize];
-            let ctx = std::mem::replace(&mut rec.ctx, std::ptr::null_mut());
             let body = rec.body.take();
             let parent = rec.parent.take();
-            if rec.orphan {
+            if rec.orphan() {
                 self.orphans.set(self.orphans.get() - 1);
             }
-            *rec = Rec::free();
-            (body, parent, ctx)
+            let had_context = rec.has_context();
+            let generation = rec.generation;
+            *rec = Rec::free(generation);
+            (body, parent, had_context, generation)
         };
-        self.free_slots.borrow_mut().push(slot);
-        if !ctx.is_null() {
+        // A slot whose generation cannot grow again is retired: a weak handle names a
+        // greenlet by slot and generation, which must never come back.
+        if generation != u32::MAX {
+            self.free_slots.borrow_mut().push(slot);
+        }
+        if had_context {
             // SAFETY: the greenlet is unstarted or dead and not `dying`, so no context runs on
-            // this stack or will be resumed; the pointer came from `Box::into_raw`.
-            drop(unsafe { Box::from_raw(ctx) });
+            // this stack or will be resumed; its cell held its context, now marked gone and
+            // dropped once.
+            unsafe { std::ptr::drop_in_place(self.ctxs.ptr(slot)) };
         }
         drop(body);
         parent
@@ -217,7 +226,7 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
             while (slot as usize) < self.recs.borrow().len() {
                 if self.state_of(slot) == St::Started {
                     any = true;
-                    self.recs.borrow_mut()[slot as usize].zombie = false;
+                    self.recs.borrow_mut()[slot as usize].set_flag(Rec::<S, V>::ZOMBIE, false);
                     self.kill(slot);
                 }
                 slot += 1;
@@ -235,30 +244,36 @@ impl<S: StackSwitch, V: Payload> Drop for Inner<S, V> {
         self.tearing_down.set(true);
         let recs = std::mem::take(self.recs.get_mut());
         let held = recs.len();
-        let mut main_ctx = std::ptr::null_mut();
+        let mut main_ctx = false;
         let mut rest = Vec::with_capacity(recs.len());
-        for (i, mut rec) in recs.into_iter().enumerate() {
-            let ctx = std::mem::replace(&mut rec.ctx, std::ptr::null_mut());
-            if i as u32 == MAIN {
-                main_ctx = ctx;
-            } else if !ctx.is_null() {
+        for (i, rec) in recs.into_iter().enumerate() {
+            let slot = i as u32;
+            if slot == MAIN {
+                main_ctx = rec.has_context();
+            } else if rec.has_context() {
                 if rec.state == St::Started {
                     // Refused to die: its stack holds live frames that were never dropped.
-                    // Leak it rather than free memory something might still point into.
+                    // Leak it, and the chunk its context is in, rather than free memory
+                    // something might still point into.
+                    self.ctxs.keep_chunk_of(slot);
                 } else {
-                    // SAFETY: unstarted or dead, so nothing runs on it; from `Box::into_raw`.
-                    drop(unsafe { Box::from_raw(ctx) });
+                    // SAFETY: unstarted or dead, so nothing runs on it; its cell holds its
+                    // context, dropped once, here.
+                    unsafe { std::ptr::drop_in_place(self.ctxs.ptr(slot)) };
                 }
             }
             rest.push(rec);
         }
         drop(rest);
         self.main_token.get_mut().take();
-        if !main_ctx.is_null() {
-            // SAFETY: the main context is the code running now; dropping its record frees no
-            // stack, and it came from `Box::into_raw` in `new`.
-            drop(unsafe { Box::from_raw(main_ctx) });
+        if main_ctx {
+            // SAFETY: the main context is the code running now; dropping it frees no stack,
+            // and its cell holds it, dropped once, here.
+            unsafe { std::ptr::drop_in_place(self.ctxs.ptr(MAIN)) };
         }
+        // The contexts' chunks go before the trim below, not after this body with the other
+        // fields: trimming could not give back the memory they still held.
+        drop(std::mem::replace(&mut self.ctxs, super::Contexts::new()));
         if held > TRIM_AFTER_GREENLETS {
             give_back_free_memory();
         }

@@ -2,7 +2,7 @@
 //! [`StackSwitch`] backend.
 //!
 //! [`Runtime<S, V>`] is a [`Hub<V>`] for the calling OS thread. It keeps every greenlet's record
-//! (state, parent, context, body) in a per-thread table; greenlet handles ([`Greenlet`]) are
+//! (state, parent, body) and backend context in per-thread tables; greenlet handles ([`Greenlet`]) are
 //! `Arc`s of a small token (slot number, hub serial) and carry no mutable state,
 //! so they are `Send` and cheap to clone. Using a handle with a hub it does not belong to (for
 //! instance on another thread) panics before anything is switched or changed.
@@ -64,9 +64,11 @@
 //! look-ups), `thread_exit` (tearing the thread's hub down when the thread exits, even if a
 //! suspended greenlet still holds a handle to it), `sharing` (which backends safe code may
 //! create hubs of), `hub` (resolving a switch's destination, switching, dying), `lifecycle`
-//! (releasing, killing and freeing greenlets, teardown) and `entry` (the function every
-//! greenlet starts in). This module holds the shared state and the [`Hub`] implementation.
+//! (releasing, killing and freeing greenlets, teardown), `contexts` (the backend contexts,
+//! inline in storage that never moves) and `entry` (the function every greenlet starts in).
+//! This module holds the shared state and the [`Hub`] implementation.
 
+mod contexts;
 mod entry;
 mod handles;
 mod hub;
@@ -81,6 +83,7 @@ use crate::greenlet::{
     BackendError, Body, Hub, HubConfig, Outcome, ParentError, Payload, State, UnraisableHook,
 };
 use crate::switch::StackSwitch;
+use contexts::Contexts;
 use entry::entry;
 use handles::{drop_erased, ErasedHub, Token, THREAD_HUB};
 use std::any::TypeId;
@@ -129,35 +132,65 @@ enum St {
 
 struct Rec<S: StackSwitch, V: Payload> {
     token: std::sync::Weak<Token>,
-    state: St,
     parent: Option<Greenlet>,
-    /// Owned (from `Box::into_raw`); null when freed or not yet made.
-    ctx: *mut S::Context,
-    body: Option<Body<Runtime<S, V>, V>>,
-    /// Its last handle is gone.
-    orphan: bool,
+    /// Until it starts (boxed once more, so that a record is 8 bytes smaller: issue 12's
+    /// memory budget counts every suspended greenlet's record).
+    body: Option<Box<Body<Runtime<S, V>, V>>>,
+    /// Tells this greenlet from earlier ones in the same record (weak handles): one more on
+    /// every spawn into the slot; a slot whose generation has reached `u32::MAX` is never
+    /// used again.
+    generation: u32,
     /// Kills of this greenlet in progress (each a reference while it lasts).
-    killing: u32,
-    /// Survived its kill unreferenced: a permanent reference, never killed again (until the
-    /// hub goes away).
-    zombie: bool,
-    /// Tells this greenlet from earlier ones in the same record (weak handles).
-    generation: u64,
+    killing: u16,
+    state: St,
+    flags: u8,
 }
 
 impl<S: StackSwitch, V: Payload> Rec<S, V> {
-    fn free() -> Self {
+    /// Its last handle is gone.
+    const ORPHAN: u8 = 1;
+    /// Survived its kill unreferenced: a permanent reference, never killed again (until the
+    /// hub goes away).
+    const ZOMBIE: u8 = 2;
+    /// Its cell of the hub's [`contexts::Contexts`] holds its context (from spawn until it is
+    /// dead and freed, or freed unstarted).
+    const CONTEXT: u8 = 4;
+
+    /// A free record whose slot's last greenlet had `generation`.
+    fn free(generation: u32) -> Self {
         Rec {
             token: std::sync::Weak::new(),
-            state: St::Free,
             parent: None,
-            ctx: std::ptr::null_mut(),
             body: None,
-            orphan: false,
+            generation,
             killing: 0,
-            zombie: false,
-            generation: 0,
+            state: St::Free,
+            flags: 0,
         }
+    }
+
+    fn flag(&self, flag: u8) -> bool {
+        self.flags & flag != 0
+    }
+
+    fn set_flag(&mut self, flag: u8, on: bool) {
+        if on {
+            self.flags |= flag;
+        } else {
+            self.flags &= !flag;
+        }
+    }
+
+    fn orphan(&self) -> bool {
+        self.flag(Self::ORPHAN)
+    }
+
+    fn zombie(&self) -> bool {
+        self.flag(Self::ZOMBIE)
+    }
+
+    fn has_context(&self) -> bool {
+        self.flag(Self::CONTEXT)
     }
 }
 
@@ -169,6 +202,8 @@ struct Inner<S: StackSwitch, V: Payload> {
     thread: ThreadId,
     config: HubConfig,
     recs: RefCell<Vec<Rec<S, V>>>,
+    /// Every slot's backend context, inline, never moving (see `contexts`).
+    ctxs: Contexts<S::Context>,
     free_slots: RefCell<Vec<u32>>,
     current: Cell<u32>,
     /// The greenlet that switched to the one running now.
@@ -195,8 +230,6 @@ struct Inner<S: StackSwitch, V: Payload> {
     /// a switch now (from inside such a method) is refused (see `hub::Inner::refusal`).
     resolving: Cell<bool>,
     main_token: RefCell<Option<Arc<Token>>>,
-    /// The last generation handed out (see `Rec::generation`).
-    generations: Cell<u64>,
     hook: RefCell<Option<SharedHook<S, V>>>,
     /// This hub itself, to hand the hook a `&Runtime`.
     me: Weak<Inner<S, V>>,
@@ -290,20 +323,28 @@ impl<S: StableStacks, V: Payload> Hub<V> for Runtime<S, V> {
                 )
             })?;
         let thread = std::thread::current().id();
-        let main_ctx = Box::into_raw(Box::new(S::main_context()));
+        // Records are 32 bytes: issue 12's memory budget (record, context, handle and the
+        // saved stack's allocation header: 128 bytes beyond the saved bytes for a suspended
+        // stack-copy greenlet).
+        const { assert!(std::mem::size_of::<Rec<S, V>>() == 32) };
+        let ctxs = Contexts::new();
+        ctxs.reserve(MAIN);
+        // SAFETY: a new cell, empty, that nothing points to.
+        unsafe { ctxs.put(MAIN, S::main_context()) };
         let main_token = Arc::new(Token {
             slot: MAIN,
             hub: serial,
         });
-        let mut main_rec = Rec::free();
+        let mut main_rec = Rec::free(0);
         main_rec.state = St::Started;
-        main_rec.ctx = main_ctx;
+        main_rec.set_flag(Rec::<S, V>::CONTEXT, true);
         main_rec.token = Arc::downgrade(&main_token);
         let inner = Rc::new_cyclic(|me| Inner {
             serial,
             thread,
             config: config.clone(),
             recs: RefCell::new(vec![main_rec]),
+            ctxs,
             free_slots: RefCell::new(Vec::new()),
             current: Cell::new(MAIN),
             prev: Cell::new(MAIN),
@@ -316,7 +357,6 @@ impl<S: StableStacks, V: Payload> Hub<V> for Runtime<S, V> {
             leaked: Cell::new(false),
             resolving: Cell::new(false),
             main_token: RefCell::new(Some(main_token)),
-            generations: Cell::new(0),
             hook: RefCell::new(None),
             me: me.clone(),
             #[cfg(feature = "mutants")]
@@ -353,32 +393,35 @@ impl<S: StableStacks, V: Payload> Hub<V> for Runtime<S, V> {
         };
         let arg = Rc::as_ptr(&self.inner) as *mut c_void;
         let ctx = S::new_context(&inner.config, entry::<S, V>, arg)?;
-        let ctx = Box::into_raw(Box::new(ctx));
+        let body = Box::new(body);
         let reused = inner.free_slots.borrow_mut().pop();
         let mut recs = inner.recs.borrow_mut();
         let slot = match reused {
             Some(s) => s,
             None => {
-                recs.push(Rec::free());
+                recs.push(Rec::free(0));
                 (recs.len() - 1) as u32
             }
         };
+        inner.ctxs.reserve(slot);
+        // SAFETY: a free slot's cell is empty (its last context was dropped when its greenlet
+        // died or was freed unstarted), and nothing points to it.
+        unsafe { inner.ctxs.put(slot, ctx) };
         let token = Arc::new(Token {
             slot,
             hub: inner.serial,
         });
-        let generation = inner.generations.get() + 1;
-        inner.generations.set(generation);
-        recs[slot as usize] = Rec {
+        let rec = &mut recs[slot as usize];
+        // A free slot's generation is below `u32::MAX` (`free_record` retires it otherwise).
+        let generation = rec.generation + 1;
+        *rec = Rec {
             token: Arc::downgrade(&token),
-            state: St::Unstarted,
             parent: Some(parent),
-            ctx,
             body: Some(body),
-            orphan: false,
-            killing: 0,
-            zombie: false,
             generation,
+            killing: 0,
+            state: St::Unstarted,
+            flags: Rec::<S, V>::CONTEXT,
         };
         Ok(Greenlet { token })
     }

@@ -138,8 +138,8 @@ unsafe impl StackSwitch for Corosensei {
             move |yielder: &Yielder<Target, Target>, me: Target| {
                 // SAFETY: completes main's `start_hop` to this new stack (sanitized builds
                 // only), before any code of ours runs here; a new context has no fake stack.
-                // `me` is this coroutine's own context, boxed by the runtime (it does not
-                // move), and alive while it runs; `yielder` lives on this coroutine's stack.
+                // `me` is this coroutine's own context, kept unmoving by the runtime, and
+                // alive while it runs; `yielder` lives on this coroutine's stack.
                 unsafe {
                     (*me)
                         .saved

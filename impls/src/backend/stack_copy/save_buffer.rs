@@ -30,7 +30,7 @@ pub(super) struct SaveBuffer {
     /// Start of the allocation (null: nothing allocated). Byte 0 of the copy is at
     /// [`SaveBuffer::data`]: `base` plus the placement padding, which follows from the size
     /// and the context's `stack_start` (kept out of the struct, as are 64-bit sizes, so that a
-    /// suspended greenlet's context is a 64-byte malloc chunk: issue 12's memory budget).
+    /// context is 40 bytes: issue 12's memory budget, see `Context`).
     pub(super) base: *mut u8,
     /// Bytes of the copy that are in use (greenlet's `_stack_saved`).
     pub(super) len: u32,
