@@ -73,6 +73,24 @@ impl<C> Contexts<C> {
         UnsafeCell::raw_get(cell).cast()
     }
 
+    /// [`Contexts::ptr`] without the check that the cell exists, for the switch's fast path.
+    ///
+    /// # Safety
+    ///
+    /// [`Contexts::reserve`] has made room for `slot` (the runtime reserves a slot's cell
+    /// before its record exists, so every slot below the records' length has one).
+    #[inline(always)]
+    pub(super) unsafe fn ptr_unchecked(&self, slot: u32) -> *mut C {
+        let slot = slot as usize;
+        // SAFETY: no mutable reference into `chunks` is live (see the field); this shared one
+        // ends here. The chunk exists (the caller's promise) and has `CHUNK` cells.
+        unsafe {
+            let chunks = &*self.chunks.get();
+            let first = chunks.get_unchecked(slot / CHUNK).first;
+            UnsafeCell::raw_get(first.as_ptr().add(slot % CHUNK)).cast()
+        }
+    }
+
     /// Puts `ctx` in the cell of `slot`, which [`Contexts::reserve`] has made room for.
     ///
     /// # Safety

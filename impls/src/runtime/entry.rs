@@ -21,7 +21,7 @@ pub(super) unsafe extern "C" fn entry<S: StackSwitch, V: Payload>(arg: *mut c_vo
         // no fake stack yet.
         unsafe {
             let inner: &Inner<S, V> = &*(arg as *const Inner<S, V>);
-            let me = inner.ctxs.ptr(inner.current.get());
+            let me = inner.current_ctx.get();
             crate::asan::after_switch::<S>(me, std::ptr::null_mut());
         }
     }

@@ -55,11 +55,11 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
                 recs[dest as usize].state = St::Started;
             }
         }
-        self.switch_contexts(cur, dest, self.ctxs.ptr(cur), self.ctxs.ptr(dest), payload)
+        self.switch_contexts(cur, dest, self.current_ctx.get(), self.ctxs.ptr(dest), payload)
     }
 
-    /// The switch itself: `from` is `cur`'s context, `to` that of `dest`, which is marked
-    /// started already (both cells of `self.ctxs`, holding contexts).
+    /// The switch itself: `from` is `cur`'s context (`current_ctx`), `to` that of `dest`,
+    /// which is marked started already (both cells of `self.ctxs`, holding contexts).
     #[inline(always)]
     pub(super) fn switch_contexts(
         &self,
@@ -72,6 +72,7 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
         self.put_transfer(payload);
         self.prev.set(cur);
         self.current.set(dest);
+        self.current_ctx.set(to);
         // ASan's fiber annotations (no-ops unless the build is sanitized) go around the
         // switch, outside it: `S::switch` may be the register probe (see `crate::asan`).
         let mut fake_stack: *mut std::ffi::c_void = std::ptr::null_mut();
@@ -253,8 +254,9 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
                     .is_some_and(|rec| target != cur && rec.state == St::Started)
             });
         if suspended {
-            let (from, to) = (self.ctxs.ptr(cur), self.ctxs.ptr(target));
-            return self.switch_contexts(cur, target, from, to, payload);
+            // SAFETY: `target` has a record, so its cell is reserved (`Contexts::ptr_unchecked`).
+            let to = unsafe { self.ctxs.ptr_unchecked(target) };
+            return self.switch_contexts(cur, target, self.current_ctx.get(), to, payload);
         }
         self.deliver_slow(target, payload)
     }
@@ -297,10 +299,11 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
                 recs[dest as usize].state = St::Started;
             }
         }
-        let (from, to) = (self.ctxs.ptr(cur), self.ctxs.ptr(dest));
+        let (from, to) = (self.current_ctx.get(), self.ctxs.ptr(dest));
         self.put_transfer(payload);
         self.prev.set(cur);
         self.current.set(dest);
+        self.current_ctx.set(to);
         self.dying.set(Some(cur));
         drop(resolving);
         // A dying context hands ASan no fake-stack slot (ASan frees its fake stack); the

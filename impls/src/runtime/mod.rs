@@ -206,6 +206,8 @@ struct Inner<S: StackSwitch, V: Payload> {
     ctxs: Contexts<S::Context>,
     free_slots: RefCell<Vec<u32>>,
     current: Cell<u32>,
+    /// The current greenlet's context (its cell of `ctxs`), set with `current`.
+    current_ctx: Cell<*mut S::Context>,
     /// The greenlet that switched to the one running now.
     prev: Cell<u32>,
     transfer: Cell<Option<Transfer<V>>>,
@@ -331,6 +333,7 @@ impl<S: StableStacks, V: Payload> Hub<V> for Runtime<S, V> {
         ctxs.reserve(MAIN);
         // SAFETY: a new cell, empty, that nothing points to.
         unsafe { ctxs.put(MAIN, S::main_context()) };
+        let main_ctx = ctxs.ptr(MAIN);
         let main_token = Arc::new(Token {
             slot: MAIN,
             hub: serial,
@@ -347,6 +350,7 @@ impl<S: StableStacks, V: Payload> Hub<V> for Runtime<S, V> {
             ctxs,
             free_slots: RefCell::new(Vec::new()),
             current: Cell::new(MAIN),
+            current_ctx: Cell::new(main_ctx),
             prev: Cell::new(MAIN),
             transfer: Cell::new(None),
             dying: Cell::new(None),
@@ -434,7 +438,7 @@ impl<S: StableStacks, V: Payload> Hub<V> for Runtime<S, V> {
         let slot = self.inner.check(&target);
         let kept = target.unless_shared();
         let outcome = self.inner.deliver(slot, Transfer::Value(value));
-        drop(kept);
+        self.drop_kept(kept);
         outcome
     }
 
@@ -443,7 +447,7 @@ impl<S: StableStacks, V: Payload> Hub<V> for Runtime<S, V> {
         let slot = self.inner.check(&target);
         let kept = target.unless_shared();
         let outcome = self.inner.deliver_error(slot, error);
-        drop(kept);
+        self.drop_kept(kept);
         outcome
     }
 
@@ -519,6 +523,23 @@ impl<S: StableStacks, V: Payload> Hub<V> for Runtime<S, V> {
 
     fn set_unraisable_hook(&self, hook: UnraisableHook<Self, V>) {
         *self.inner.hook.borrow_mut() = Some(Rc::new(hook));
+    }
+}
+
+impl<S: StackSwitch, V: Payload> Runtime<S, V> {
+    /// Drops the handle a switch or throw kept (`Greenlet::unless_shared`), a handle of this
+    /// hub, on its thread: if it is still its greenlet's last one, the greenlet is released
+    /// here, as the token's own drop would after looking the thread's hub up in the registry
+    /// (a spawn-to-finish through `switch(g, v)` skips that look-up).
+    #[inline]
+    fn drop_kept(&self, kept: Option<Greenlet>) {
+        let Some(g) = kept else { return };
+        if let Some(token) = Arc::into_inner(g.token) {
+            let slot = token.slot;
+            // Its `Drop` would find this hub and release `slot`, which is done here instead.
+            std::mem::forget(token);
+            ErasedHub::release_then_drop(self.inner.clone(), slot);
+        }
     }
 }
 
