@@ -55,7 +55,13 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
                 recs[dest as usize].state = St::Started;
             }
         }
-        self.switch_contexts(cur, dest, self.current_ctx.get(), self.ctxs.ptr(dest), payload)
+        self.switch_contexts(
+            cur,
+            dest,
+            self.current_ctx.get(),
+            self.ctxs.ptr(dest),
+            payload,
+        )
     }
 
     /// The switch itself: `from` is `cur`'s context (`current_ctx`), `to` that of `dest`,

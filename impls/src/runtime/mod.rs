@@ -74,6 +74,8 @@ mod handles;
 mod hub;
 mod lifecycle;
 pub mod sharing;
+#[cfg(all(test, target_arch = "x86_64", target_os = "linux"))]
+mod tests;
 mod thread_exit;
 
 pub use handles::{live_hub, Greenlet, WeakGreenlet};
