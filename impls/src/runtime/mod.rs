@@ -101,6 +101,9 @@ use std::thread::ThreadId;
 /// The main greenlet's slot in every hub.
 const MAIN: u32 = 0;
 
+/// The fewest records the table grows by at a time (see `Hub::spawn`).
+const RECORDS_GROWTH_MIN: usize = 32;
+
 /// The next hub's serial. Serials are never reused: a process that has made `u32::MAX - 1`
 /// hubs cannot make another (a handle of an old hub must never name a slot of a new one).
 static NEXT_SERIAL: AtomicU32 = AtomicU32::new(1);
@@ -405,6 +408,16 @@ impl<S: StableStacks, V: Payload> Hub<V> for Runtime<S, V> {
         let slot = match reused {
             Some(s) => s,
             None => {
+                // The table grows by an eighth, not by doubling: a doubled table holds room
+                // for up to twice the records it needs, and that slack counts in issue 12's
+                // budget of 128 bytes per suspended stack-copy greenlet beyond its saved
+                // bytes (a hub just past 65,536 greenlets would hold 32 bytes more per
+                // greenlet). Growing copies the table (or remaps it, once it is big enough
+                // for its own mapping): amortized over the pushes, eight records per push.
+                let len = recs.len();
+                if len == recs.capacity() {
+                    recs.reserve_exact((len / 8).max(RECORDS_GROWTH_MIN));
+                }
                 recs.push(Rec::free(0));
                 (recs.len() - 1) as u32
             }
