@@ -85,8 +85,9 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
         // SAFETY: `from` is the running greenlet's context, `to` another live context of this
         // thread that is new or suspended in `switch`; both stay in their cells of
         // `self.ctxs`, which never move, while either is suspended (contexts are dropped only
-        // when dead, by another context, or at teardown after every kill). `to` is resumed by this switch and
-        // completes the annotation (here, or in `entry`), as `from` does when it is resumed.
+        // when dead, by another context, or at teardown after every kill). `to` is resumed
+        // by this switch and completes the annotation (here, or in `entry`), as `from` does
+        // when it is resumed.
         unsafe {
             crate::asan::before_switch::<S>(to, Some(&mut fake_stack));
             S::switch(from, to, false);

@@ -2,10 +2,10 @@
 //! [`StackSwitch`] backend.
 //!
 //! [`Runtime<S, V>`] is a [`Hub<V>`] for the calling OS thread. It keeps every greenlet's record
-//! (state, parent, body) and backend context in per-thread tables; greenlet handles ([`Greenlet`]) are
-//! `Arc`s of a small token (slot number, hub serial) and carry no mutable state,
-//! so they are `Send` and cheap to clone. Using a handle with a hub it does not belong to (for
-//! instance on another thread) panics before anything is switched or changed.
+//! (state, parent, body) and backend context in per-thread tables; greenlet handles ([`Greenlet`])
+//! are `Arc`s of a small token (slot number, hub serial) and carry no mutable state, so they are
+//! `Send` and cheap to clone. Using a handle with a hub it does not belong to (for instance on
+//! another thread) panics before anything is switched or changed.
 //!
 //! Lifetime rules (CPython greenlet 3.5.6's deallocation, `docs/language.md` "drop"; the trait
 //! doc of `switchyard_greenlet` lists which references count):
