@@ -42,3 +42,28 @@ pub(crate) unsafe fn copy_value<T>(src: *const T, dst: *mut T) {
         unsafe { std::ptr::copy_nonoverlapping(src, dst, 1) };
     }
 }
+
+/// Moves `value` to `dst` eight bytes at a time with volatile stores when `T` is made of at
+/// most eight whole aligned words (as the compiler likes otherwise), so that a reader of
+/// `dst` that loads a word at a time finds each word in one store.
+///
+/// # Safety
+///
+/// `dst` is valid for writes of one `T` and aligned; what it held is overwritten, not dropped.
+#[inline(always)]
+pub(crate) unsafe fn write_value<T>(value: T, dst: *mut T) {
+    let size = std::mem::size_of::<T>();
+    if size.is_multiple_of(8) && std::mem::align_of::<T>() >= 8 && size <= 64 {
+        let value = std::mem::ManuallyDrop::new(value);
+        let src = &*value as *const T as *const Word;
+        for i in 0..size / 8 {
+            // SAFETY: word `i` lies inside `value` and inside `*dst` (a `T` is `size / 8`
+            // whole words, 8-byte aligned); a `MaybeUninit` word may hold any bytes; the value
+            // is moved, never dropped here.
+            unsafe { dst.cast::<Word>().add(i).write_volatile(src.add(i).read()) };
+        }
+    } else {
+        // SAFETY: the caller's contract.
+        unsafe { dst.write(value) };
+    }
+}

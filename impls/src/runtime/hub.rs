@@ -117,12 +117,11 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
     #[inline(always)]
     fn put_transfer(&self, payload: Transfer<V>) {
         let slot = self.transfer.as_ptr();
-        let payload = std::mem::ManuallyDrop::new(Some(payload));
         // SAFETY: `slot` is this hub's own cell, used on this thread only, with no reference
-        // into it live (a `Cell` hands none out); `payload` is moved in whole and never
-        // dropped here. If the slot held a value (it never does, see above), that value would
-        // be leaked, never dropped twice.
-        unsafe { crate::words::copy_value(&*payload, slot) };
+        // into it live (a `Cell` hands none out); `payload` is moved in whole. If the slot
+        // held a value (it never does, see above), that value would be leaked, never dropped
+        // twice.
+        unsafe { crate::words::write_value(Some(payload), slot) };
     }
 
     /// What the switch that resumed this greenlet carried, leaving the slot empty.
