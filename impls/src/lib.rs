@@ -107,6 +107,8 @@ pub mod runtime;
 #[cfg(target_os = "linux")]
 pub mod stack;
 pub mod switch;
+#[cfg(test)]
+mod test_payload;
 mod words;
 
 // The backends' paths before the `backend` module existed, kept for code outside this crate.

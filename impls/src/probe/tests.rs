@@ -2,9 +2,10 @@
 //! fake backends that break exactly one promise, and the real backends passing through it.
 
 use super::*;
-use crate::greenlet::{BackendError, Hub, HubConfig, Payload};
+use crate::greenlet::{BackendError, Hub, HubConfig};
 use crate::runtime::Runtime;
 use crate::switch::Entry;
+use crate::test_payload::N;
 use std::ffi::c_void;
 
 #[test]
@@ -233,24 +234,6 @@ fn only_the_first_corruption_is_kept_until_taken() {
     }
     assert_eq!(take_corruption().map(|c| c.register), Some("rbp"));
     assert_eq!(take_corruption(), None);
-}
-
-#[derive(Debug, PartialEq)]
-struct N(u64);
-
-impl Payload for N {
-    type Error = ();
-    fn exit_error() {}
-    fn is_exit(_: &()) -> bool {
-        true
-    }
-    fn exit_value() -> N {
-        N(u64::MAX)
-    }
-    fn is_exit_value(&self) -> bool {
-        self.0 == u64::MAX
-    }
-    fn panic_error(_: String) {}
 }
 
 /// Two greenlets and main ping-pong through `S` under the probe: nothing is reported and every

@@ -2,26 +2,9 @@
 //! chunks. Greenlet semantics are the conformance suite's (`switchyard_greenlet`).
 
 use super::{Rec, Runtime};
-use crate::greenlet::{Hub, HubConfig, Payload};
+use crate::greenlet::{Hub, HubConfig};
 use crate::mmap::Mmap;
-
-#[derive(Debug, PartialEq)]
-struct N(u64);
-
-impl Payload for N {
-    type Error = ();
-    fn exit_error() {}
-    fn is_exit(_: &()) -> bool {
-        true
-    }
-    fn exit_value() -> N {
-        N(u64::MAX)
-    }
-    fn is_exit_value(&self) -> bool {
-        self.0 == u64::MAX
-    }
-    fn panic_error(_: String) {}
-}
+use crate::test_payload::N;
 
 type Rt = Runtime<Mmap, N>;
 
