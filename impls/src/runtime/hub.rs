@@ -258,7 +258,8 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
     #[inline(always)]
     pub(super) fn deliver(&self, target: u32, payload: Transfer<V>) -> Outcome<V> {
         // Fast path, every switch to a suspended greenlet: nothing to resolve, the payload
-        // goes as it is, and one borrow finds both contexts.
+        // goes as it is; the target's record is read without taking a borrow, its context
+        // found in its chunk, the current one's kept in `current_ctx`.
         let cur = self.current.get();
         // SAFETY: the records are only read, within this block, which calls nothing that could
         // borrow them mutably; `try_borrow_unguarded` fails if a mutable borrow is live now.
