@@ -25,6 +25,18 @@ pub(crate) unsafe fn copy(src: *const Word, dst: *mut Word, words: usize) {
     }
 }
 
+/// How many words a `T` is, when it is made of at most eight whole 8-byte-aligned words (the
+/// values [`copy_value`] and [`write_value`] move a word at a time); `None` otherwise.
+#[inline(always)]
+const fn whole_words<T>() -> Option<usize> {
+    let size = std::mem::size_of::<T>();
+    if size.is_multiple_of(8) && std::mem::align_of::<T>() >= 8 && size <= 64 {
+        Some(size / 8)
+    } else {
+        None
+    }
+}
+
 /// Copies one `T` from `src` to `dst` (a move if the caller then forgets `src`) with [`copy`]
 /// when `T` is made of at most eight whole aligned words, and as the compiler likes otherwise.
 ///
@@ -33,10 +45,9 @@ pub(crate) unsafe fn copy(src: *const Word, dst: *mut Word, words: usize) {
 /// `src` is valid for reads and `dst` for writes of one `T`, both aligned, not overlapping.
 #[inline(always)]
 pub(crate) unsafe fn copy_value<T>(src: *const T, dst: *mut T) {
-    let size = std::mem::size_of::<T>();
-    if size.is_multiple_of(8) && std::mem::align_of::<T>() >= 8 && size <= 64 {
-        // SAFETY: a `T` is `size / 8` whole words, 8-byte aligned (checked above).
-        unsafe { copy(src as *const Word, dst as *mut Word, size / 8) };
+    if let Some(words) = const { whole_words::<T>() } {
+        // SAFETY: a `T` is `words` whole words, 8-byte aligned (`whole_words`).
+        unsafe { copy(src as *const Word, dst as *mut Word, words) };
     } else {
         // SAFETY: the caller's contract.
         unsafe { std::ptr::copy_nonoverlapping(src, dst, 1) };
@@ -52,14 +63,13 @@ pub(crate) unsafe fn copy_value<T>(src: *const T, dst: *mut T) {
 /// `dst` is valid for writes of one `T` and aligned; what it held is overwritten, not dropped.
 #[inline(always)]
 pub(crate) unsafe fn write_value<T>(value: T, dst: *mut T) {
-    let size = std::mem::size_of::<T>();
-    if size.is_multiple_of(8) && std::mem::align_of::<T>() >= 8 && size <= 64 {
+    if let Some(words) = const { whole_words::<T>() } {
         let value = std::mem::ManuallyDrop::new(value);
         let src = &*value as *const T as *const Word;
-        for i in 0..size / 8 {
-            // SAFETY: word `i` lies inside `value` and inside `*dst` (a `T` is `size / 8`
-            // whole words, 8-byte aligned); a `MaybeUninit` word may hold any bytes; the value
-            // is moved, never dropped here.
+        for i in 0..words {
+            // SAFETY: word `i` lies inside `value` and inside `*dst` (a `T` is `words` whole
+            // words, 8-byte aligned: `whole_words`); a `MaybeUninit` word may hold any bytes;
+            // the value is moved, never dropped here.
             unsafe { dst.cast::<Word>().add(i).write_volatile(src.add(i).read()) };
         }
     } else {

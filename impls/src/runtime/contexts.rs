@@ -63,14 +63,15 @@ impl<C> Contexts<C> {
     /// the caller's to know.
     #[inline(always)]
     pub(super) fn ptr(&self, slot: u32) -> *mut C {
-        let slot = slot as usize;
         // SAFETY: no mutable reference into `chunks` is live (see the field); this shared one
         // ends here.
-        let chunks = unsafe { &*self.chunks.get() };
-        let first = chunks[slot / CHUNK].first;
-        // SAFETY: every chunk has `CHUNK` cells and `slot % CHUNK < CHUNK`.
-        let cell = unsafe { first.as_ptr().add(slot % CHUNK) };
-        UnsafeCell::raw_get(cell).cast()
+        let chunks = unsafe { (*self.chunks.get()).len() };
+        assert!(
+            (slot as usize) < chunks * CHUNK,
+            "switchyard: no context cell for slot {slot}"
+        );
+        // SAFETY: the cell exists (checked above).
+        unsafe { self.ptr_unchecked(slot) }
     }
 
     /// [`Contexts::ptr`] without the check that the cell exists, for the switch's fast path.

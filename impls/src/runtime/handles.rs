@@ -60,6 +60,17 @@ impl Greenlet {
     pub(super) fn unless_shared(self) -> Option<Greenlet> {
         (Arc::strong_count(&self.token) == 1).then_some(self)
     }
+
+    /// Gives this handle up: if it was its greenlet's last one, returns the slot to release,
+    /// which the caller must then release (the token's own `Drop`, which would look the
+    /// thread's hub up and release it, does not run); `None` otherwise.
+    #[inline]
+    pub(super) fn into_last_slot(self) -> Option<u32> {
+        let token = Arc::into_inner(self.token)?;
+        let slot = token.slot;
+        std::mem::forget(token);
+        Some(slot)
+    }
 }
 
 /// A weak handle to a greenlet of a [`Runtime`]: names it without keeping it alive.

@@ -6,7 +6,6 @@ use super::{Inner, Rec, Runtime, St, Transfer, MAIN};
 use crate::greenlet::Payload;
 use crate::switch::StackSwitch;
 use std::rc::Rc;
-use std::sync::Arc;
 
 /// How many kill passes the hub makes over still-suspended greenlets when it goes away.
 const TEARDOWN_PASSES: usize = 3;
@@ -75,12 +74,8 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
                         return;
                     };
                     // The parent link was a reference: release it without recursing.
-                    match Arc::into_inner(parent.token) {
-                        Some(token) => {
-                            slot = token.slot;
-                            // Its `Drop` would release `slot`, which this loop does instead.
-                            std::mem::forget(token);
-                        }
+                    match parent.into_last_slot() {
+                        Some(parent) => slot = parent,
                         None => return,
                     }
                 }

@@ -548,11 +548,7 @@ impl<S: StackSwitch, V: Payload> Runtime<S, V> {
     /// (a spawn-to-finish through `switch(g, v)` skips that look-up).
     #[inline]
     fn drop_kept(&self, kept: Option<Greenlet>) {
-        let Some(g) = kept else { return };
-        if let Some(token) = Arc::into_inner(g.token) {
-            let slot = token.slot;
-            // Its `Drop` would find this hub and release `slot`, which is done here instead.
-            std::mem::forget(token);
+        if let Some(slot) = kept.and_then(Greenlet::into_last_slot) {
             ErasedHub::release_then_drop(self.inner.clone(), slot);
         }
     }
