@@ -82,12 +82,10 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
         // ASan's fiber annotations (no-ops unless the build is sanitized) go around the
         // switch, outside it: `S::switch` may be the register probe (see `crate::asan`).
         let mut fake_stack: *mut std::ffi::c_void = std::ptr::null_mut();
-        // SAFETY: `from` is the running greenlet's context, `to` another live context of this
-        // thread that is new or suspended in `switch`; both stay in their cells of
-        // `self.ctxs`, which never move, while either is suspended (contexts are dropped only
-        // when dead, by another context, or at teardown after every kill). `to` is resumed
-        // by this switch and completes the annotation (here, or in `entry`), as `from` does
-        // when it is resumed.
+        // Contexts are dropped only when dead, by another context, or at teardown after every
+        // kill; `to` completes the annotation when resumed (here, or in `entry`).
+        // SAFETY: `from` is the running context, `to` another live one of this thread, new or
+        // suspended in `switch`; both stay in their never-moving cells of `self.ctxs`.
         unsafe {
             crate::asan::before_switch::<S>(to, Some(&mut fake_stack));
             S::switch(from, to, false);
@@ -261,22 +259,20 @@ impl<S: StackSwitch, V: Payload> Inner<S, V> {
         // goes as it is; the target's record is read without taking a borrow, its context
         // found in its chunk, the current one's kept in `current_ctx`.
         let cur = self.current.get();
-        // SAFETY: the records are only read, within this block, which calls nothing that could
-        // borrow them mutably; `try_borrow_unguarded` fails if a mutable borrow is live now.
-        // (No borrow count is taken: the fast path writes nothing but the switch itself.)
-        let suspended = self
-            .refused()
-            .is_none()
-            .then(|| unsafe { self.recs.try_borrow_unguarded() }.ok())
-            .flatten()
-            .is_some_and(|recs| {
-                recs.get(target as usize)
-                    .is_some_and(|rec| target != cur && rec.state == St::Started)
-            });
-        if suspended {
-            // SAFETY: `target` has a record, so its cell is reserved (`Contexts::ptr_unchecked`).
-            let to = unsafe { self.ctxs.ptr_unchecked(target) };
-            return self.switch_contexts(cur, target, self.current_ctx.get(), to, payload);
+        if self.refused().is_none() {
+            // No borrow count is taken: the fast path writes nothing but the switch itself.
+            // SAFETY: the records are only read, in this statement, which calls nothing that
+            // could borrow them mutably; `try_borrow_unguarded` fails if one is live now.
+            let recs = unsafe { self.recs.try_borrow_unguarded() };
+            let suspended = recs
+                .ok()
+                .and_then(|recs| recs.get(target as usize))
+                .is_some_and(|rec| target != cur && rec.state == St::Started);
+            if suspended {
+                // SAFETY: `target` has a record, so its cell is reserved (`ptr_unchecked`).
+                let to = unsafe { self.ctxs.ptr_unchecked(target) };
+                return self.switch_contexts(cur, target, self.current_ctx.get(), to, payload);
+            }
         }
         self.deliver_slow(target, payload)
     }

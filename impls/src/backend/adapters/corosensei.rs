@@ -86,11 +86,11 @@ impl Drop for Saved {
     fn drop(&mut self) {
         if let Some(co) = &mut self.coroutine {
             if co.started() && !co.done() {
-                // SAFETY: the runtime drops a started context only after it died (switched
-                // away with `from_dying`, never to be resumed): its stack holds the frames of
-                // the entry function, which has nothing left to drop (the runtime's `die`
-                // forgets what it does not free), exactly what the other backends discard
-                // when they reuse such a stack.
+                // The runtime drops a started context only after it died (switched away
+                // with `from_dying`); the other backends discard the same frames when they
+                // reuse such a stack.
+                // SAFETY: never resumed again, and its stack holds only the entry function's
+                // frames, which have nothing left to drop (`die` forgets what it keeps).
                 unsafe { co.force_reset() };
             }
         }
@@ -171,13 +171,13 @@ unsafe impl StackSwitch for Corosensei {
         to: *mut CorosenseiContext,
         from_dying: bool,
     ) {
+        // A greenlet runs only inside main's loop below, so when `from` is a greenlet its
+        // yielder is set and main waits in that loop. Every `start_hop` is followed by the
+        // library switch it announces, and the side resumed calls `finish_hop` first: after
+        // `resume` or `suspend` returns, or in a new coroutine's closure (`new_context`). Main
+        // never dies; a dying greenlet's last hop (to main) gives ASan no fake-stack slot.
         // SAFETY: the caller guarantees both contexts are live, distinct and of this thread,
-        // `to` new or suspended in `switch`. A greenlet runs only inside main's loop below, so
-        // when `from` is a greenlet its yielder is set and main waits in that loop. Every
-        // `start_hop` is followed by the library switch it announces, and the side resumed
-        // calls `finish_hop` first: after `resume` or `suspend` returns, or in a new
-        // coroutine's closure (`new_context`). Main never dies; a dying greenlet's last hop
-        // (to main) gives ASan no fake-stack slot, and it is never resumed.
+        // `to` new or suspended in `switch`; the hops are announced and finished as above.
         unsafe {
             if (*from).is_main {
                 let mut next = to;
