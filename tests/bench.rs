@@ -25,6 +25,17 @@ fn bench(extra: &[&str]) -> std::process::Output {
         .expect("switchyard runs")
 }
 
+/// [`bench`] with `--json`, which must succeed: the document.
+fn bench_json(extra: &[&str]) -> serde_json::Value {
+    let out = bench(&[extra, &["--json"]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("JSON on stdout")
+}
+
 #[test]
 fn table_has_a_row_per_backend_and_peer_and_the_goals() {
     let out = bench(&[]);
@@ -111,11 +122,33 @@ fn json_parses_and_holds_every_figure() {
             .unwrap()
             > 0.0
     );
-    assert!(doc["goals"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .all(|g| g["met"].is_boolean()));
+    let goals = doc["goals"].as_array().unwrap();
+    assert!(goals.iter().all(|g| g["met"].is_boolean()));
+    // Paired by default: every timed goal measured in 3 rounds (1 sample x 3), its value the
+    // median round, between the lowest and the highest; the byte count is the table's.
+    for g in goals {
+        assert!(g["error"].is_null(), "{g}");
+        if g["unit"] == "B" {
+            assert!(g["rounds"].is_null(), "{g}");
+            continue;
+        }
+        let r = &g["rounds"];
+        assert_eq!(r["count"], 3, "{g}");
+        let (low, value, high) = (
+            r["low"].as_f64().unwrap(),
+            g["value"].as_f64().unwrap(),
+            r["high"].as_f64().unwrap(),
+        );
+        assert!(0.0 < low && low <= value && value <= high, "{g}");
+    }
+    #[cfg(all(target_arch = "x86_64", target_os = "linux"))]
+    assert!(
+        goals.iter().any(|g| g["what"]
+            .as_str()
+            .unwrap()
+            .starts_with("stack-copy round trip at 4 KiB")),
+        "{goals:?}"
+    );
     let svg = std::fs::read_to_string(&svg).expect("the SVG was written");
     assert!(svg.starts_with("<svg") && svg.trim_end().ends_with("</svg>"));
     for name in real {
@@ -126,7 +159,7 @@ fn json_parses_and_holds_every_figure() {
 
 #[test]
 fn fixed_iterations_and_skips_are_honoured() {
-    let out = bench(&[
+    let doc = bench_json(&[
         "--backends",
         "thread",
         "--iterations",
@@ -134,19 +167,39 @@ fn fixed_iterations_and_skips_are_honoured() {
         "--no-peers",
         "--no-memory",
         "--no-page-offsets",
-        "--json",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     let b = &doc["backends"][0];
     assert_eq!(b["name"], "thread");
     assert_eq!(b["round_trip"][0]["time"]["iterations"], 3);
     assert!(b["memory"].is_null() && b["page_offsets_ns"].is_null());
     assert!(doc["peers"].is_null());
+}
+
+#[test]
+fn unpaired_goals_come_from_the_table() {
+    let doc = bench_json(&[
+        "--backends",
+        "thread",
+        "--no-memory",
+        "--no-page-offsets",
+        "--unpaired",
+    ]);
+    let goals = doc["goals"].as_array().unwrap();
+    let g = goals
+        .iter()
+        .find(|g| g["what"] == "thread round trip / raw Mutex+Condvar ping-pong")
+        .expect("the thread goal");
+    assert!(g["rounds"].is_null(), "{g}");
+    let rt = doc["backends"][0]["round_trip"][0]["time"]["median_ns"]
+        .as_f64()
+        .unwrap();
+    let raw = doc["peers"]["thread_round_trip"]["median_ns"]
+        .as_f64()
+        .unwrap();
+    assert!(
+        (g["value"].as_f64().unwrap() - rt / raw).abs() < 1e-9,
+        "{g}"
+    );
 }
 
 #[test]

@@ -12,7 +12,7 @@
 //! extra frame of exactly `depth` bytes of locals below its start: a stack-copy switch then
 //! has that frame (plus the runtime's own frames) to copy, and nothing of main's.
 
-use super::{time, DepthRow, Measured, Memory, Plan, Timing, OFFSET_DEPTH};
+use super::{time, DepthRow, Figure, Measured, Memory, Plan, Sample, Timing, DEPTHS, OFFSET_DEPTH};
 use crate::interp::RtValue;
 use std::hint::black_box;
 use switchyard_impls::greenlet::{BackendError, Hub, HubConfig, Outcome};
@@ -32,11 +32,9 @@ pub fn measure<H: Hub<RtValue>>(plan: &Plan, name: &str) -> Measured {
         spawn_to_finish: Err(e.clone()),
         memory: (plan.memory_greenlets > 0).then_some(Err(e)),
     };
-    let hub = match H::new(&HubConfig {
-        stack_size: BENCH_STACK,
-    }) {
+    let hub = match new_hub::<H>() {
         Ok(hub) => hub,
-        Err(e) => return failed(format!("cannot make a hub: {e}")),
+        Err(e) => return failed(e),
     };
     let mut rows = Vec::new();
     let mut round_trip = Ok(());
@@ -59,7 +57,7 @@ pub fn measure<H: Hub<RtValue>>(plan: &Plan, name: &str) -> Measured {
     let page_offsets = plan.page_offsets.then(|| {
         let mut medians = Vec::new();
         for k in 0..8 {
-            let t = shifted(k, &hub, plan)?;
+            let t = below_shift(k, || round_trips(&hub, plan, OFFSET_DEPTH))?;
             plan.note(
                 name,
                 &format!("round trip at 4 KiB, stack {} B lower", k * 512),
@@ -96,6 +94,40 @@ pub fn measure<H: Hub<RtValue>>(plan: &Plan, name: &str) -> Measured {
 
 fn backend_error(e: BackendError) -> String {
     e.0
+}
+
+fn new_hub<H: Hub<RtValue>>() -> Result<H, String> {
+    H::new(&HubConfig {
+        stack_size: BENCH_STACK,
+    })
+    .map_err(|e| format!("cannot make a hub: {e}"))
+}
+
+/// One figure of hub type `H` kept alive on the calling thread (its own hub, and the
+/// round trip's greenlet), sampled on request: `sample(n)` runs `n` operations. The round
+/// trip's greenlet starts on the first call, from the frame every later call switches from
+/// (see [`super::sampling`]), as in [`round_trips`].
+pub fn sampler<H: Hub<RtValue> + 'static>(figure: Figure) -> Result<Sample, String> {
+    let hub = new_hub::<H>()?;
+    match figure {
+        Figure::RoundTrip { depth } => {
+            if !DEPTHS.contains(&depth) {
+                return Err(format!("no round trip at depth {depth}"));
+            }
+            let main = hub.main();
+            let g = hub
+                .spawn(Box::new(move |h: &H, _| body(h, &main, depth)), None)
+                .map_err(backend_error)?;
+            /// Dropped in this order: the greenlet (killed through its hub), then the hub.
+            struct Kept<H: Hub<RtValue>> {
+                g: H::Greenlet,
+                hub: H,
+            }
+            let kept = Kept { g, hub };
+            Ok(Box::new(move |n| switches(&kept.hub, &kept.g, n)))
+        }
+        Figure::Spawn => Ok(Box::new(move |n| spawns(&hub, n))),
+    }
 }
 
 /// The greenlet's side of a round trip: switch to main for ever (until killed).
@@ -200,47 +232,49 @@ fn round_trips<H: Hub<RtValue>>(hub: &H, plan: &Plan, depth: usize) -> Result<De
     })
 }
 
-/// A frame of `N` bytes, then the [`OFFSET_DEPTH`] round trip below it.
+/// A frame of `N` bytes, then `f` below it.
 #[inline(never)]
-fn below<H: Hub<RtValue>, const N: usize>(hub: &H, plan: &Plan) -> Result<DepthRow, String> {
+fn below<R, const N: usize>(f: impl FnOnce() -> R) -> R {
     let frame = black_box([0u8; N]);
-    let r = round_trips(hub, plan, OFFSET_DEPTH);
+    let r = f();
     black_box(&frame);
     r
 }
 
-/// The [`OFFSET_DEPTH`] round trip with the whole exchange `k * 512` bytes lower on the stack.
-fn shifted<H: Hub<RtValue>>(k: usize, hub: &H, plan: &Plan) -> Result<DepthRow, String> {
+/// `f` run `k * 512` bytes lower on the stack (`k` from 0 to 7): the page-offset sweep runs
+/// the [`OFFSET_DEPTH`] round trip, greenlet start included, in there.
+pub(super) fn below_shift<R>(k: usize, f: impl FnOnce() -> R) -> R {
     match k {
-        0 => below::<H, 16>(hub, plan),
-        1 => below::<H, 528>(hub, plan),
-        2 => below::<H, 1040>(hub, plan),
-        3 => below::<H, 1552>(hub, plan),
-        4 => below::<H, 2064>(hub, plan),
-        5 => below::<H, 2576>(hub, plan),
-        6 => below::<H, 3088>(hub, plan),
-        _ => below::<H, 3600>(hub, plan),
+        0 => below::<R, 16>(f),
+        1 => below::<R, 528>(f),
+        2 => below::<R, 1040>(f),
+        3 => below::<R, 1552>(f),
+        4 => below::<R, 2064>(f),
+        5 => below::<R, 2576>(f),
+        6 => below::<R, 3088>(f),
+        _ => below::<R, 3600>(f),
     }
+}
+
+/// `n` greenlets, each spawned, switched to, and returning its start value.
+fn spawns<H: Hub<RtValue>>(hub: &H, n: u64) -> Result<(), String> {
+    for _ in 0..n {
+        let g = hub
+            .spawn(Box::new(|_: &H, v| Ok(v.unwrap_or(RtValue::None))), None)
+            .map_err(backend_error)?;
+        if hub.switch(g, RtValue::Int(3)) != Ok(RtValue::Int(3)) {
+            return Err("the spawned greenlet did not return its start value".into());
+        }
+    }
+    Ok(())
 }
 
 /// Spawn a greenlet, switch to it, it returns its start value: per greenlet.
 fn spawn_to_finish<H: Hub<RtValue>>(hub: &H, plan: &Plan) -> Result<Timing, String> {
     let mut failure = None;
     let t = time(plan, |n| {
-        for _ in 0..n {
-            if failure.is_some() {
-                return;
-            }
-            let g = match hub.spawn(Box::new(|_: &H, v| Ok(v.unwrap_or(RtValue::None))), None) {
-                Ok(g) => g,
-                Err(e) => {
-                    failure = Some(backend_error(e));
-                    return;
-                }
-            };
-            if hub.switch(g, RtValue::Int(3)) != Ok(RtValue::Int(3)) {
-                failure = Some("the spawned greenlet did not return its start value".into());
-            }
+        if failure.is_none() {
+            failure = spawns(hub, n).err();
         }
     });
     match failure {

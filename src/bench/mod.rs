@@ -9,7 +9,12 @@
 //! - `peers`: the reference figures: corosensei, the backends' switch alone (no runtime), a
 //!   raw `swapcontext` ping-pong, a raw two-thread `Mutex` + `Condvar` ping-pong, a hot
 //!   `memcpy`;
-//! - `report`: the table (with the goals of issue 12 as ratios) and the JSON;
+//! - `goals`: issue 12's goals, each a ratio of figures, judged from the table's medians or
+//!   measured again in pairs (`paired`);
+//! - `paired`: figures kept alive on threads of their own and sampled on request, so that the
+//!   figures of one goal are measured in alternation, each round within a fraction of a
+//!   second;
+//! - `report`: the table (with the goals) and the JSON;
 //! - `plot`: the SVG plot of round trip against depth.
 //!
 //! Every timed figure is the median of `samples` samples of `iterations` operations each,
@@ -17,21 +22,43 @@
 //! A fixed `--iterations N` skips calibration and runs exactly one sample of N operations
 //! (for counting instructions under callgrind, which is repeatable on a loaded machine).
 
+mod goals;
 mod hub;
+mod paired;
 mod peers;
 mod plot;
 mod report;
 
-pub use hub::measure;
+pub use goals::Goal;
+pub use hub::{measure, sampler};
+pub use paired::{Figure, Sample};
 pub use plot::svg;
 pub use report::{json, table};
 
 use crate::check::registry::{Backend, PROGRAM_THREAD_STACK};
 use std::time::{Duration, Instant};
 
-/// How a backend is measured: the registry keeps one of these per backend (see
-/// [`Backend::bench_through`]); the name is the backend's, for progress lines.
-pub type BenchFn = fn(&Plan, &str) -> Measured;
+/// How a backend is measured: every figure of the table ([`measure`] of its hub type; the
+/// name is the backend's, for progress lines) and one figure kept alive to be sampled on
+/// request ([`sampler`], for the paired goals). The registry keeps one per backend.
+#[derive(Clone, Copy)]
+pub struct BenchFns {
+    /// The table's figures.
+    pub measure: fn(&Plan, &str) -> Measured,
+    /// One figure, sampled on request on the calling thread.
+    pub sampler: fn(Figure) -> Result<Sample, String>,
+}
+
+impl BenchFns {
+    /// Both, for hub type `H`.
+    pub const fn of<H: switchyard_impls::greenlet::Hub<crate::interp::RtValue> + 'static>(
+    ) -> BenchFns {
+        BenchFns {
+            measure: measure::<H>,
+            sampler: sampler::<H>,
+        }
+    }
+}
 
 /// The depths a round trip can be measured at, in bytes of extra frames below the greenlet's
 /// start (each one frame of exactly that many bytes of locals).
@@ -70,6 +97,9 @@ pub struct Plan {
     pub page_offsets: bool,
     /// Measure the peers' reference figures.
     pub peers: bool,
+    /// Measure each goal's figures again in alternation and judge the goal from that (see
+    /// `paired`); otherwise from the table's medians.
+    pub paired: bool,
     /// Print a line on stderr per figure.
     pub progress: bool,
 }
@@ -85,6 +115,7 @@ impl Plan {
             memory_greenlets: 4000,
             page_offsets: true,
             peers: true,
+            paired: true,
             progress: true,
         }
     }
@@ -141,42 +172,73 @@ pub fn show_ns(ns: f64) -> String {
 
 /// Times `run(n)`, which performs `n` operations, per [`Plan`]; returns ns per operation.
 pub fn time(plan: &Plan, mut run: impl FnMut(u64)) -> Timing {
-    if let Some(n) = plan.iterations {
-        let start = Instant::now();
-        run(n);
-        let ns = start.elapsed().as_nanos() as f64 / n.max(1) as f64;
-        return Timing {
-            median_ns: ns,
-            min_ns: ns,
-            iterations: n,
-            samples: 1,
-        };
+    let mut left = if plan.iterations.is_some() {
+        1
+    } else {
+        plan.samples.max(1)
+    };
+    let mut per = Vec::with_capacity(left);
+    let mut iterations = 0;
+    sampling(
+        plan.sample_time,
+        plan.iterations,
+        &mut run,
+        &mut || {
+            if left == 0 {
+                return false;
+            }
+            left -= 1;
+            true
+        },
+        &mut |ns, n| {
+            per.push(ns);
+            iterations = n;
+        },
+    );
+    per.sort_by(f64::total_cmp);
+    Timing {
+        median_ns: per.get(per.len() / 2).copied().unwrap_or(f64::NAN),
+        min_ns: per.first().copied().unwrap_or(f64::NAN),
+        iterations,
+        samples: per.len(),
     }
-    // Calibrate: double until a run takes an eighth of a sample.
-    let target = plan.sample_time.as_secs_f64();
-    let mut n: u64 = 1;
-    let per_op = loop {
+}
+
+/// Calibrates `run` to about `sample_time` per sample (unless `fixed` gives the operations per
+/// sample): doubles `n` from 1 until one run of `n` takes an eighth of it, which warms caches
+/// and predictors up too. Then takes samples while `next()` says so, handing each one's
+/// nanoseconds per operation and its operations to `record`.
+///
+/// Every call of `run` is made from this one frame (it is not generic and never inlined): a
+/// figure whose cost depends on the stack depth it runs at sees the same depth at every
+/// call. stack-copy's round trip starts its greenlet on the first call; a later call from a
+/// deeper frame would have main's frames below the greenlet's start to copy as well.
+#[inline(never)]
+pub fn sampling(
+    sample_time: Duration,
+    fixed: Option<u64>,
+    run: &mut dyn FnMut(u64),
+    next: &mut dyn FnMut() -> bool,
+    record: &mut dyn FnMut(f64, u64),
+) {
+    let target = sample_time.as_secs_f64();
+    let mut n = fixed.unwrap_or(1).max(1);
+    let mut calibrating = fixed.is_none();
+    loop {
+        if !calibrating && !next() {
+            return;
+        }
         let start = Instant::now();
         run(n);
         let took = start.elapsed().as_secs_f64();
-        if took >= target / 8.0 || n >= 1 << 40 {
-            break took / n as f64;
+        if !calibrating {
+            record(took * 1e9 / n as f64, n);
+        } else if took >= target / 8.0 || n >= 1 << 40 {
+            n = ((target / (took / n as f64).max(1e-12)) as u64).max(1);
+            calibrating = false;
+        } else {
+            n *= 2;
         }
-        n *= 2;
-    };
-    let iterations = ((target / per_op.max(1e-12)) as u64).max(1);
-    let mut per = Vec::with_capacity(plan.samples.max(1));
-    for _ in 0..plan.samples.max(1) {
-        let start = Instant::now();
-        run(iterations);
-        per.push(start.elapsed().as_nanos() as f64 / iterations as f64);
-    }
-    per.sort_by(f64::total_cmp);
-    Timing {
-        median_ns: per[per.len() / 2],
-        min_ns: per[0],
-        iterations,
-        samples: per.len(),
     }
 }
 
@@ -282,6 +344,8 @@ pub struct Report {
     pub cores: usize,
     /// Wall-clock length of the run.
     pub seconds: f64,
+    /// Issue 12's goals as judged in this run (paired when the plan says so).
+    pub goals: Vec<Goal>,
 }
 
 impl Report {
@@ -344,13 +408,23 @@ pub fn run(backends: &[&'static Backend], plan: &Plan) -> Result<Report, String>
     } else {
         None
     };
-    Ok(Report {
+    let mut report = Report {
         backends: measured,
         peers,
         plan: plan.clone(),
         load_before,
-        load_after: load_average(),
+        load_after: None,
         cores: std::thread::available_parallelism().map_or(1, |n| n.get()),
-        seconds: start.elapsed().as_secs_f64(),
-    })
+        seconds: 0.0,
+        goals: Vec::new(),
+    };
+    let specs = goals::specs(&report);
+    report.goals = if plan.paired && plan.iterations.is_none() {
+        paired::judge(&specs, &report, backends, plan)
+    } else {
+        goals::from_table(&specs, &report)
+    };
+    report.load_after = load_average();
+    report.seconds = start.elapsed().as_secs_f64();
+    Ok(report)
 }

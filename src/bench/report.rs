@@ -1,151 +1,9 @@
 //! `switchyard bench`'s outputs in words: the table (figures, then the goals of issue 12 as
 //! measured ratios) and the JSON for tracking in CI.
 
-use super::{show_ns, Measured, Report, Timing};
+use super::{show_ns, Report, Timing};
 use serde_json::{json, Value};
 use std::fmt::Write;
-
-/// One goal of issue 12, as measured.
-pub struct Goal {
-    /// What is compared, in words.
-    pub what: String,
-    /// The measured ratio (or bytes, for the bookkeeping goal).
-    pub value: f64,
-    /// The limit it must not pass.
-    pub limit: f64,
-    /// The unit of `value` and `limit`: `×` or `B`.
-    pub unit: &'static str,
-}
-
-impl Goal {
-    /// Whether it is met.
-    pub fn met(&self) -> bool {
-        self.value <= self.limit
-    }
-}
-
-fn rt_at(m: &Measured, depth: usize) -> Option<f64> {
-    let rows = m.round_trip.as_ref().ok()?;
-    rows.iter()
-        .find(|r| r.depth == depth)
-        .map(|r| r.time.median_ns)
-}
-
-/// The goals this run can judge (a goal whose figures were not measured is left out).
-pub fn goals(report: &Report) -> Vec<Goal> {
-    let mut goals = Vec::new();
-    let peers = report.peers.as_ref();
-    let mmap = report.backend("mmap");
-    let ratio = |what: String, a: f64, b: f64, limit: f64| Goal {
-        what,
-        value: a / b,
-        limit,
-        unit: "×",
-    };
-    if let (Some(m), Some(c)) = (mmap, peers.and_then(|p| p.corosensei_round_trip)) {
-        if let Some(rt) = rt_at(m, 0) {
-            goals.push(ratio(
-                "mmap round trip / corosensei resume+suspend".into(),
-                rt,
-                c.median_ns,
-                1.5,
-            ));
-        }
-    }
-    if let Some(p) = peers {
-        let raw = p.raw_switch.iter().find(|(name, _)| *name == "mmap");
-        if let (Some((_, Ok(raw))), Some(c)) = (raw, p.corosensei_round_trip) {
-            goals.push(ratio(
-                "mmap backend switch alone / corosensei resume+suspend".into(),
-                raw.median_ns,
-                c.median_ns,
-                1.5,
-            ));
-        }
-    }
-    if let (Some(sc), Some(m), Some(p)) = (report.backend("stack-copy"), mmap, peers) {
-        for row in sc.round_trip.iter().flatten() {
-            let bytes = row.copied().round() as usize;
-            let copy = p
-                .memcpy
-                .iter()
-                .find(|(n, _)| *n == bytes)
-                .map_or(Some(0.0), |(_, t)| Some(t.median_ns));
-            let mmap_rt = rt_at(m, row.depth).or_else(|| rt_at(m, 0));
-            if let (Some(copy), Some(mmap_rt)) = (copy, mmap_rt) {
-                goals.push(ratio(
-                    format!(
-                        "stack-copy round trip at {} KiB / (mmap round trip + memcpy of its {bytes} B)",
-                        row.depth >> 10
-                    ),
-                    row.time.median_ns,
-                    mmap_rt + copy,
-                    1.5,
-                ));
-            }
-        }
-    }
-    if let Some(Some(Ok(offsets))) = report.backend("stack-copy").map(|m| &m.page_offsets) {
-        let worst = offsets.iter().copied().fold(f64::MIN, f64::max);
-        let best = offsets.iter().copied().fold(f64::MAX, f64::min);
-        goals.push(ratio(
-            "stack-copy 4 KiB round trip, worst / best of 8 page offsets".into(),
-            worst,
-            best,
-            1.5,
-        ));
-    }
-    if let (Some(t), Some(raw)) = (
-        report.backend("thread"),
-        peers.and_then(|p| p.thread_round_trip),
-    ) {
-        if let Some(rt) = rt_at(t, 0) {
-            goals.push(ratio(
-                "thread round trip / raw Mutex+Condvar ping-pong".into(),
-                rt,
-                raw.median_ns,
-                1.5,
-            ));
-        }
-    }
-    if let (Some(u), Some(Some(Ok(raw)))) = (
-        report.backend("ucontext"),
-        peers.map(|p| &p.swapcontext_round_trip),
-    ) {
-        if let Some(rt) = rt_at(u, 0) {
-            goals.push(ratio(
-                "ucontext round trip / raw swapcontext ping-pong".into(),
-                rt,
-                raw.median_ns,
-                1.1,
-            ));
-        }
-    }
-    if let Some(c) = peers.and_then(|p| p.corosensei_spawn_reused_stack) {
-        for m in report.backends.iter().filter(|m| m.backend != "thread") {
-            if let Ok(s) = &m.spawn_to_finish {
-                goals.push(ratio(
-                    format!(
-                        "{} spawn to finish / corosensei's on a reused stack",
-                        m.backend
-                    ),
-                    s.median_ns,
-                    c.median_ns,
-                    2.0,
-                ));
-            }
-        }
-    }
-    if let Some(Some(Ok(mem))) = report.backend("stack-copy").map(|m| &m.memory) {
-        goals.push(Goal {
-            what: "stack-copy bytes per suspended greenlet beyond its saved stack".into(),
-            value: mem.bookkeeping(),
-            limit: 128.0,
-            unit: "B",
-        });
-    }
-    goals
-}
 
 fn cell(t: &Result<Timing, String>) -> String {
     match t {
@@ -305,23 +163,43 @@ pub fn table(report: &Report) -> String {
             let _ = writeln!(s, "  (corosensei: not built; feature `peers` is off)");
         }
     }
-    let goals = goals(report);
-    if !goals.is_empty() {
-        let _ = writeln!(s, "\nGoals (issue 12), measured in this run:");
-        for g in &goals {
+    if !report.goals.is_empty() {
+        let paired = report.goals.iter().any(|g| g.rounds.is_some());
+        let _ = writeln!(
+            s,
+            "\nGoals (issue 12), measured in this run{}:",
+            if paired {
+                "; each timed goal's figures measured again in alternation, value = median of \
+                 the rounds [lowest-highest round]"
+            } else {
+                ", from the medians above"
+            }
+        );
+        for g in &report.goals {
+            let value = if g.unit == "B" {
+                format!("{:.0} B", g.value)
+            } else {
+                format!("{:.2}×", g.value)
+            };
+            let spread = g
+                .rounds
+                .map_or(String::new(), |r| format!("[{:.2}-{:.2}]", r.low, r.high));
             let _ = writeln!(
                 s,
-                "  {:<84}{:>8}  <= {}{}  {}",
+                "  {:<84}{:>8} {:>12}  <= {}{}  {}",
                 g.what,
-                if g.unit == "B" {
-                    format!("{:.0} B", g.value)
-                } else {
-                    format!("{:.2}×", g.value)
-                },
+                value,
+                spread,
                 g.limit,
                 g.unit,
                 if g.met() { "met" } else { "NOT met" }
             );
+            if let Some(e) = &g.error {
+                errors.push(format!(
+                    "goal {}: the paired measurement failed (the value is the table's): {e}",
+                    g.what
+                ));
+            }
         }
     }
     for e in errors {
@@ -386,7 +264,8 @@ pub fn json(report: &Report) -> Value {
             "memcpy": p.memcpy.iter().map(|(n, t)| json!({"bytes": n, "time": timing(t)})).collect::<Vec<_>>(),
         })
     });
-    let goals: Vec<Value> = goals(report)
+    let goals: Vec<Value> = report
+        .goals
         .iter()
         .map(|g| {
             json!({
@@ -395,6 +274,8 @@ pub fn json(report: &Report) -> Value {
                 "limit": g.limit,
                 "unit": g.unit,
                 "met": g.met(),
+                "rounds": g.rounds.map(|r| json!({"count": r.count, "low": r.low, "high": r.high})),
+                "error": g.error,
             })
         })
         .collect();

@@ -98,7 +98,7 @@ pub struct Backend {
     run: fn(&Arc<Program>, &str, &HubConfig) -> RunResult,
     /// What `switchyard bench` measures: the registered hub type, unless
     /// the native constructors name another (their backend's unprobed runtime, [`Unprobed`]).
-    bench: crate::bench::BenchFn,
+    bench: crate::bench::BenchFns,
 }
 
 /// [`Checked`], with a native backend's guarantees asked of its type when needed (a trait
@@ -114,14 +114,17 @@ impl Backend {
     /// like the thread oracle): judged by its traces, crashes and hangs; not under the register
     /// probe. Provenance [`Provenance::BuiltIn`] until [`Backend::from_crate`] or
     /// [`Backend::from_library`] says otherwise.
-    pub const fn new<H: Hub<RtValue>>(name: &'static str, summary: &'static str) -> Backend {
+    pub const fn new<H: Hub<RtValue> + 'static>(
+        name: &'static str,
+        summary: &'static str,
+    ) -> Backend {
         Backend {
             name,
             summary,
             provenance: Provenance::BuiltIn,
             checked: CheckedBy::Hub(HUB_NOTE),
             run: interp::run_shared::<H>,
-            bench: crate::bench::measure::<H>,
+            bench: crate::bench::BenchFns::of::<H>(),
         }
     }
 
@@ -138,7 +141,7 @@ impl Backend {
             provenance: Provenance::BuiltIn,
             checked: CheckedBy::Native(S::guarantees),
             run: interp::run_shared::<Native<S>>,
-            bench: crate::bench::measure::<Unprobed<S>>,
+            bench: crate::bench::BenchFns::of::<Unprobed<S>>(),
         }
     }
 
@@ -157,7 +160,7 @@ impl Backend {
             provenance: Provenance::BuiltIn,
             checked: CheckedBy::Native(S::guarantees),
             run: interp::run_shared::<NativeShared<S>>,
-            bench: crate::bench::measure::<Unprobed<Shared<S>>>,
+            bench: crate::bench::BenchFns::of::<Unprobed<Shared<S>>>(),
         }
     }
 
@@ -173,7 +176,17 @@ impl Backend {
     /// Measures this backend for `switchyard bench` (see [`crate::bench`]), on the calling
     /// thread, which must have stack enough (see [`PROGRAM_THREAD_STACK`]).
     pub fn bench_here(&self, plan: &crate::bench::Plan) -> crate::bench::Measured {
-        (self.bench)(plan, self.name)
+        (self.bench.measure)(plan, self.name)
+    }
+
+    /// One of this backend's figures, made on the calling thread (which must have stack
+    /// enough, as for [`Backend::bench_here`]) and sampled on request there: what the paired
+    /// goals of `switchyard bench` compare.
+    pub fn sampler_here(
+        &self,
+        figure: crate::bench::Figure,
+    ) -> Result<crate::bench::Sample, String> {
+        (self.bench.sampler)(figure)
     }
 
     /// This backend, loaded from the shared library at `path`.

@@ -1,0 +1,272 @@
+//! The goals measured in pairs. Each goal compares figures (a backend's round trip with a
+//! peer's, say) that the table measures tens of seconds apart, each on a thread of its own;
+//! on a shared machine the neighbours' load can change in between, and a ratio of two such
+//! medians moved from 1.1× to 1.9× between runs of one binary. Here every figure of a goal
+//! is kept alive on a thread of its own ([`Remote`]: its hub, greenlet, coroutine or buffers
+//! made there once, calibrated once), and each round asks every figure for one sample, back
+//! to back (the order reversed every other round), so that one round's figures share the
+//! machine's conditions. The goal's value is the median of the rounds' values, with the
+//! lowest and highest shown beside it.
+
+use super::goals::{Fig, Goal, Judge, Rounds, Spec};
+use super::{hub, peers, sampling, Plan, Report, OFFSET_DEPTH};
+use crate::check::registry::{Backend, PROGRAM_THREAD_STACK};
+use std::cell::RefCell;
+use std::sync::mpsc::{channel, Receiver, Sender};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// A paired goal takes this many times the plan's samples, each this many times shorter:
+/// the same time in all, and the figures of one round closer together.
+const PAIRED_SPLIT: u32 = 3;
+
+/// One figure, alive on the thread that made it: `sample(n)` runs `n` operations.
+pub type Sample = Box<dyn FnMut(u64) -> Result<(), String>>;
+
+/// A backend's figure that can be sampled on request (see [`super::BenchFns::sampler`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Figure {
+    /// The round trip at a depth in bytes, as the table measures it.
+    RoundTrip { depth: usize },
+    /// Spawn to finish.
+    Spawn,
+}
+
+/// A figure on a thread of its own, sampled on request.
+struct Remote {
+    requests: Option<Sender<()>>,
+    answers: Receiver<Result<f64, String>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl Remote {
+    /// Starts the thread, which makes the figure with `make` and then serves samples of about
+    /// `sample_time` each, from `shift * 512` bytes lower on its stack when `shift` is given.
+    fn start(
+        label: &str,
+        shift: Option<usize>,
+        sample_time: Duration,
+        make: impl FnOnce() -> Result<Sample, String> + Send + 'static,
+    ) -> Result<Remote, String> {
+        let (requests, wanted) = channel::<()>();
+        let (answer, answers) = channel();
+        let thread = std::thread::Builder::new()
+            .name(format!("bench-pair-{label}"))
+            .stack_size(PROGRAM_THREAD_STACK)
+            .spawn(move || {
+                let sample = match make() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        let _ = answer.send(Err(e));
+                        return;
+                    }
+                };
+                let go = || serve(sample, sample_time, &wanted, &answer);
+                match shift {
+                    Some(k) => hub::below_shift(k, go),
+                    None => go(),
+                }
+            })
+            .map_err(|e| format!("cannot start a thread: {e}"))?;
+        let remote = Remote {
+            requests: Some(requests),
+            answers,
+            thread: Some(thread),
+        };
+        remote.answer(label)?;
+        Ok(remote)
+    }
+
+    fn answer(&self, label: &str) -> Result<f64, String> {
+        self.answers
+            .recv()
+            .map_err(|_| format!("{label}: the figure's thread stopped (it panicked)"))?
+            .map_err(|e| format!("{label}: {e}"))
+    }
+
+    /// One sample: nanoseconds per operation.
+    fn sample(&self, label: &str) -> Result<f64, String> {
+        let sent = self.requests.as_ref().map(|r| r.send(()).is_ok());
+        if sent != Some(true) {
+            return Err(format!("{label}: the figure's thread stopped"));
+        }
+        self.answer(label)
+    }
+}
+
+impl Drop for Remote {
+    fn drop(&mut self) {
+        drop(self.requests.take()); // the thread's loop ends
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+/// The figure's thread: calibrates (see [`sampling`]: every run from one frame), says it is
+/// ready, then takes one sample per request. It is ready only once calibrated, so that no
+/// figure's calibration runs beside another's samples.
+fn serve(
+    mut sample: Sample,
+    sample_time: Duration,
+    wanted: &Receiver<()>,
+    answer: &Sender<Result<f64, String>>,
+) {
+    let failure = RefCell::new(None);
+    let mut run = |n: u64| {
+        if failure.borrow().is_none() {
+            if let Err(e) = sample(n) {
+                *failure.borrow_mut() = Some(e);
+            }
+        }
+    };
+    let mut ready = false;
+    let mut next = || {
+        if !ready {
+            ready = true;
+            if answer.send(Ok(0.0)).is_err() {
+                return false;
+            }
+        }
+        wanted.recv().is_ok()
+    };
+    let mut record = |ns: f64, _n: u64| {
+        let reply = match &*failure.borrow() {
+            Some(e) => Err(e.clone()),
+            None => Ok(ns),
+        };
+        let _ = answer.send(reply);
+    };
+    // A sample that fails is answered with the failure (calibration's, too: it shows in the
+    // first sample's answer).
+    sampling(sample_time, None, &mut run, &mut next, &mut record);
+}
+
+/// How to make `fig` on a thread of its own, and the stack shift it is sampled at.
+type Maker = Box<dyn FnOnce() -> Result<Sample, String> + Send>;
+
+fn maker(fig: &Fig, backends: &[&'static Backend]) -> Result<(Maker, Option<usize>), String> {
+    let backend = |name: &str| {
+        backends
+            .iter()
+            .copied()
+            .find(|b| b.name == name)
+            .ok_or_else(|| format!("backend {name} is not measured in this run"))
+    };
+    Ok(match fig {
+        Fig::RoundTrip {
+            backend: name,
+            depth,
+        } => {
+            let (b, depth) = (backend(name)?, *depth);
+            (
+                Box::new(move || b.sampler_here(Figure::RoundTrip { depth })),
+                None,
+            )
+        }
+        Fig::Shifted { backend: name, k } => {
+            let b = backend(name)?;
+            (
+                Box::new(move || {
+                    b.sampler_here(Figure::RoundTrip {
+                        depth: OFFSET_DEPTH,
+                    })
+                }),
+                Some(*k),
+            )
+        }
+        Fig::Spawn { backend: name } => {
+            let b = backend(name)?;
+            (Box::new(move || b.sampler_here(Figure::Spawn)), None)
+        }
+        Fig::Peer(p) => {
+            let p = *p;
+            (Box::new(move || peers::sampler(p)), None)
+        }
+    })
+}
+
+fn label(fig: &Fig) -> String {
+    match fig {
+        Fig::RoundTrip { backend, depth } => format!("{backend} round trip at {} KiB", depth >> 10),
+        Fig::Shifted { backend, k } => format!("{backend} 4 KiB round trip {} B lower", k * 512),
+        Fig::Spawn { backend } => format!("{backend} spawn to finish"),
+        Fig::Peer(p) => format!("{p:?}"),
+    }
+}
+
+/// `spec`'s rounds: every figure sampled once per round, back to back.
+fn rounds(spec: &Spec, backends: &[&'static Backend], plan: &Plan) -> Result<Vec<f64>, String> {
+    let figures = spec.judge.figures();
+    let labels: Vec<String> = figures.iter().map(label).collect();
+    let mut remotes = Vec::new();
+    for (fig, label) in figures.iter().zip(&labels) {
+        let (make, shift) = maker(fig, backends)?;
+        remotes.push(Remote::start(
+            label,
+            shift,
+            plan.sample_time / PAIRED_SPLIT,
+            make,
+        )?);
+    }
+    let mut values = Vec::new();
+    for round in 0..plan.samples.max(1) * PAIRED_SPLIT as usize {
+        let mut ns = vec![0.0; remotes.len()];
+        let order: Vec<usize> = if round % 2 == 0 {
+            (0..remotes.len()).collect()
+        } else {
+            (0..remotes.len()).rev().collect()
+        };
+        for i in order {
+            ns[i] = remotes[i].sample(&labels[i])?;
+        }
+        values.push(spec.judge.value(&ns));
+    }
+    Ok(values)
+}
+
+/// Every goal: the timed ones measured in pairs, the byte count from the table. A goal whose
+/// paired measurement fails keeps the table's value and says why.
+pub fn judge(
+    specs: &[Spec],
+    report: &Report,
+    backends: &[&'static Backend],
+    plan: &Plan,
+) -> Vec<Goal> {
+    specs
+        .iter()
+        .map(|spec| {
+            if matches!(spec.judge, Judge::Bytes(_)) {
+                return spec.by_table(report);
+            }
+            let goal = match rounds(spec, backends, plan) {
+                Ok(mut values) => {
+                    values.sort_by(f64::total_cmp);
+                    let rounds = Rounds {
+                        count: values.len(),
+                        low: values[0],
+                        high: values[values.len() - 1],
+                    };
+                    spec.goal(values[values.len() / 2], Some(rounds), None)
+                }
+                Err(e) => {
+                    let mut g = spec.by_table(report);
+                    g.error = Some(e);
+                    g
+                }
+            };
+            if plan.progress {
+                crate::errln!(
+                    "bench: goal, paired: {}: {:.2}×{}",
+                    goal.what,
+                    goal.value,
+                    goal.rounds.map_or(String::new(), |r| format!(
+                        " ({} rounds, {:.2}-{:.2})",
+                        r.count, r.low, r.high
+                    ))
+                );
+            }
+            goal
+        })
+        .collect()
+}
