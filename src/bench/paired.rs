@@ -5,8 +5,9 @@
 //! is kept alive on a thread of its own ([`Remote`]: its hub, greenlet, coroutine or buffers
 //! made there once, calibrated once), and each round asks every figure for one sample, back
 //! to back (the order reversed every other round), so that one round's figures share the
-//! machine's conditions. The goal's value is the median of the rounds' values, with the
-//! lowest and highest shown beside it.
+//! machine's conditions. A ratio goal's value is the median of the rounds' ratios; the
+//! page-offset spread's is the spread of the figures' medians (see [`value_of`]); the lowest
+//! and highest round are shown beside it.
 
 use super::goals::{Fig, Goal, Judge, Rounds, Spec};
 use super::{hub, peers, sampling, Plan, Report, OFFSET_DEPTH};
@@ -195,8 +196,13 @@ fn label(fig: &Fig) -> String {
     }
 }
 
-/// `spec`'s rounds: every figure sampled once per round, back to back.
-fn rounds(spec: &Spec, backends: &[&'static Backend], plan: &Plan) -> Result<Vec<f64>, String> {
+/// `spec`'s rounds: every figure sampled once per round, back to back; per round, the time of
+/// each figure in the order of [`Judge::figures`].
+fn rounds(
+    spec: &Spec,
+    backends: &[&'static Backend],
+    plan: &Plan,
+) -> Result<Vec<Vec<f64>>, String> {
     let figures = spec.judge.figures();
     let labels: Vec<String> = figures.iter().map(label).collect();
     let mut remotes = Vec::new();
@@ -209,7 +215,7 @@ fn rounds(spec: &Spec, backends: &[&'static Backend], plan: &Plan) -> Result<Vec
             make,
         )?);
     }
-    let mut values = Vec::new();
+    let mut times = Vec::new();
     for round in 0..plan.samples.max(1) * PAIRED_SPLIT as usize {
         let mut ns = vec![0.0; remotes.len()];
         let order: Vec<usize> = if round % 2 == 0 {
@@ -220,9 +226,40 @@ fn rounds(spec: &Spec, backends: &[&'static Backend], plan: &Plan) -> Result<Vec
         for i in order {
             ns[i] = remotes[i].sample(&labels[i])?;
         }
-        values.push(spec.judge.value(&ns));
+        times.push(ns);
     }
-    Ok(values)
+    Ok(times)
+}
+
+/// The median of `v` (not empty), sorting it.
+fn median(v: &mut [f64]) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
+}
+
+/// The goal's value from its rounds, and the lowest and highest round's own value. A ratio's
+/// value is the median of the rounds' ratios: each round's figures shared the machine's
+/// conditions. A spread's is the spread of each figure's median time: one round's spread,
+/// the slowest of several noisy samples over the fastest, is biased upwards by the noise
+/// alone (it is shown as the rounds' range all the same).
+fn value_of(judge: &Judge, times: &[Vec<f64>]) -> (f64, Rounds) {
+    let mut per_round: Vec<f64> = times.iter().map(|ns| judge.value(ns)).collect();
+    let value = match judge {
+        Judge::Spread(_) => {
+            let medians: Vec<f64> = (0..times[0].len())
+                .map(|i| median(&mut times.iter().map(|ns| ns[i]).collect::<Vec<_>>()))
+                .collect();
+            judge.value(&medians)
+        }
+        _ => median(&mut per_round),
+    };
+    per_round.sort_by(f64::total_cmp);
+    let rounds = Rounds {
+        count: per_round.len(),
+        low: per_round[0],
+        high: per_round[per_round.len() - 1],
+    };
+    (value, rounds)
 }
 
 /// Every goal: the timed ones measured in pairs, the byte count from the table. A goal whose
@@ -240,14 +277,9 @@ pub fn judge(
                 return spec.by_table(report);
             }
             let goal = match rounds(spec, backends, plan) {
-                Ok(mut values) => {
-                    values.sort_by(f64::total_cmp);
-                    let rounds = Rounds {
-                        count: values.len(),
-                        low: values[0],
-                        high: values[values.len() - 1],
-                    };
-                    spec.goal(values[values.len() / 2], Some(rounds), None)
+                Ok(times) => {
+                    let (value, rounds) = value_of(&spec.judge, &times);
+                    spec.goal(value, Some(rounds), None)
                 }
                 Err(e) => {
                     let mut g = spec.by_table(report);

@@ -169,8 +169,9 @@ pub fn table(report: &Report) -> String {
             s,
             "\nGoals (issue 12), measured in this run{}:",
             if paired {
-                "; each timed goal's figures measured again in alternation, value = median of \
-                 the rounds [lowest-highest round]"
+                "; each timed goal's figures measured again in alternating rounds: the median \
+                 round's ratio (the page offsets: the spread of their medians) [lowest-highest \
+                 round]"
             } else {
                 ", from the medians above"
             }

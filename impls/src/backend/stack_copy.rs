@@ -109,6 +109,16 @@ pub struct Context {
 #[cfg(not(switchyard_asan))]
 const _: () = assert!(std::mem::size_of::<Context>() == 40);
 
+/// Where a context's count of saved bytes is ([`sy_switch!`] reads it to skip an empty
+/// restore).
+pub(crate) const SAVED_LEN_OFFSET: usize =
+    std::mem::offset_of!(Context, saved) + std::mem::offset_of!(SaveBuffer, len);
+const _: () = assert!(std::mem::size_of::<u32>() == std::mem::size_of_val(&SaveBuffer::EMPTY.len));
+
+/// 1 when [`sy_switch!`] skips the restore step of a context with nothing saved (0 in
+/// sanitized builds: see there).
+pub(crate) const SKIP_EMPTY_RESTORE: u8 = if cfg!(switchyard_asan) { 0 } else { 1 };
+
 thread_local! {
     /// The context running now on this thread (null before the first switch). Only read to
     /// unlink a dropped context from the running context's `stack_prev` chain.
@@ -299,6 +309,90 @@ pub(crate) unsafe extern "C" fn sy_save_state<const BUG: u8>(
     to: *mut Context,
     sp: usize,
 ) -> Saved {
+    // SAFETY: `from` and `to` are live contexts of this thread (switch's contract).
+    unsafe {
+        let target_stop = (*to).stack_stop;
+        // The switch down into a greenlet started from here or above (main to the greenlet it
+        // started, say): `from` is alive and owns every byte from `sp` to past `to`'s
+        // stack_stop, and no byte below `sp` is anyone's, so nothing is saved and `to` runs
+        // with `from` next up its chain. What the walk below would do, without its frame:
+        // the first context up from `from` with more stack than `to`'s is `from` itself.
+        if (*from).stack_start != 0 && sp >= target_stop && (*from).stack_stop > target_stop {
+            (*from).stack_start = sp;
+            (*to).stack_prev = from;
+            return switched_to(to, sp);
+        }
+        save_state_up::<BUG>(from, to, sp)
+    }
+}
+
+/// [`sy_save_state`] when it has something to save: its second fast case, in a function of
+/// its own so that the first, which calls nothing, needs no frame (each case's function
+/// ends in a jump to the next).
+///
+/// # Safety
+///
+/// As for [`sy_save_state`].
+#[inline(never)]
+unsafe extern "C" fn save_state_up<const BUG: u8>(
+    from: *mut Context,
+    to: *mut Context,
+    sp: usize,
+) -> Saved {
+    // SAFETY: `from` and `to` are live contexts of this thread (switch's contract); the chain
+    // from `from` holds only live contexts whose unsaved bytes are above `sp`.
+    unsafe {
+        let target_stop = (*to).stack_stop;
+        // The switch up to the context right above `from` in the chain (a greenlet back to
+        // the one that started it, say): `from` is alive and lies wholly below `to`'s
+        // stack_stop, so it is saved whole and nothing else is; `to`'s place in the chain is
+        // then past every context that has no more stack than `to`. What the walk below does
+        // in this case, without its loop.
+        if (*from).stack_start != 0 && (*from).stack_prev == to && (*from).stack_stop < target_stop
+        {
+            debug_assert_eq!((*from).saved.len, 0);
+            (*from).stack_start = sp;
+            (*from).save_up_to((*from).stack_stop);
+            let mut next = (*to).stack_prev;
+            while !next.is_null() && (*next).stack_stop <= target_stop {
+                next = (*next).stack_prev;
+            }
+            (*to).stack_prev = next;
+            return switched_to(to, sp);
+        }
+        save_state_walk::<BUG>(from, to, sp)
+    }
+}
+
+/// The end of every save step: `to` is the thread's running context, and the distance to
+/// its stack pointer goes back to the switch.
+///
+/// # Safety
+///
+/// `to` is a live context of this thread.
+#[inline(always)]
+unsafe fn switched_to(to: *mut Context, sp: usize) -> Saved {
+    CURRENT.with(|c| c.set(to));
+    #[cfg(switchyard_asan)]
+    SWITCH_SP.with(|c| c.set(sp));
+    Saved {
+        // SAFETY: the caller's: `to` is live.
+        delta: unsafe { (*to).stack_start }.wrapping_sub(sp) as isize,
+        to,
+    }
+}
+
+/// [`sy_save_state`]'s general case: the walk up the chain.
+///
+/// # Safety
+///
+/// As for [`sy_save_state`].
+#[inline(never)]
+unsafe extern "C" fn save_state_walk<const BUG: u8>(
+    from: *mut Context,
+    to: *mut Context,
+    sp: usize,
+) -> Saved {
     // SAFETY: `from` and `to` are live contexts of this thread (switch's contract); the chain
     // from `from` holds only live contexts whose unsaved bytes are above `sp`.
     unsafe {
@@ -341,13 +435,7 @@ pub(crate) unsafe extern "C" fn sy_save_state<const BUG: u8>(
             owner = (*owner).stack_prev;
         }
         (*to).stack_prev = owner;
-        CURRENT.with(|c| c.set(to));
-        #[cfg(switchyard_asan)]
-        SWITCH_SP.with(|c| c.set(sp));
-        Saved {
-            delta: (*to).stack_start.wrapping_sub(sp) as isize,
-            to,
-        }
+        switched_to(to, sp)
     }
 }
 
@@ -467,7 +555,14 @@ macro_rules! sy_switch {
             "call {save}",
             "add rsp, rax",
             "mov rdi, rdx",
+            // Nothing saved, nothing to restore: the call is skipped (not in sanitized
+            // builds, whose restore step also clears the shadow of the frames left behind).
+            ".if {skip_empty}",
+            "cmp dword ptr [rdi + {saved_len}], 0",
+            "je 7f",
+            ".endif",
             "call {restore}",
+            "7:",
             "mov ecx, ebx",
             "mov rdx, rbx",
             "shr rdx, 32",
@@ -476,6 +571,8 @@ macro_rules! sy_switch {
             $crate::arch::x86_64::switch_resume!(lost = $lost),
             save = sym $crate::backend::stack_copy::sy_save_state::<$bug>,
             restore = sym $crate::backend::stack_copy::sy_restore_state::<$bug>,
+            skip_empty = const $crate::backend::stack_copy::SKIP_EMPTY_RESTORE,
+            saved_len = const $crate::backend::stack_copy::SAVED_LEN_OFFSET,
             in("rdi") $from,
             in("rsi") $to,
             $($clobber)*

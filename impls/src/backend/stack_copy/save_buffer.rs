@@ -201,8 +201,15 @@ pub(super) unsafe fn save_stack_bytes(src: *const u8, dst: *mut u8, len: usize) 
     }
     let hot = len.min(HOT);
     // SAFETY: `hot <= len` bytes, `hot / 8` whole words of both ranges, 8-byte aligned (the
-    // caller).
-    unsafe { crate::words::copy(src as *const Word, dst as *mut Word, hot / 8) };
+    // caller). A constant count when there are `HOT` bytes or more (every save but the
+    // smallest), so that the copy is straight-line code.
+    unsafe {
+        if hot == HOT {
+            crate::words::copy(src as *const Word, dst as *mut Word, HOT / 8);
+        } else {
+            crate::words::copy(src as *const Word, dst as *mut Word, hot / 8);
+        }
+    }
     if len > hot {
         // SAFETY: the rest of both ranges.
         unsafe { copy_stack_bytes(src.add(hot), dst.add(hot), len - hot) };
