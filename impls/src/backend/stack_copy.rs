@@ -113,7 +113,8 @@ const _: () = assert!(std::mem::size_of::<Context>() == 40);
 /// restore).
 pub(crate) const SAVED_LEN_OFFSET: usize =
     std::mem::offset_of!(Context, saved) + std::mem::offset_of!(SaveBuffer, len);
-const _: () = assert!(std::mem::size_of::<u32>() == std::mem::size_of_val(&SaveBuffer::EMPTY.len));
+// The switch compares it as a doubleword: it is a `u32`.
+const _: fn(&SaveBuffer) -> u32 = |b| b.len;
 
 /// 1 when [`sy_switch!`] skips the restore step of a context with nothing saved (0 in
 /// sanitized builds: see there).
