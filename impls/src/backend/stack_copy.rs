@@ -460,20 +460,22 @@ pub(crate) unsafe extern "C" fn sy_restore_state<const BUG: u8>(to: *mut Context
             if BUG == bug::RESTORE_OFFSET && len < t.stack_stop - t.stack_start {
                 dest += 16;
             }
-            copy_stack_bytes(t.saved.data(t.stack_start), dest as *mut u8, len);
-            #[cfg(switchyard_asan)]
-            {
-                crate::asan::restore_shadow(dest, &t.saved.shadow);
-                t.saved.shadow.clear();
-            }
             let restored = len as u64;
             COPIED.with(|c| {
                 let mut n = c.get();
                 n.restored += restored;
                 c.set(n);
             });
-            // Keep the buffer for this context's next suspension.
+            // Keep the buffer for this context's next suspension. Marked empty before the
+            // copy (nothing reads the count in between), so that the copy is this function's
+            // last call and needs no frame kept around it.
             t.saved.len = 0;
+            copy_stack_bytes(t.saved.data(t.stack_start), dest as *mut u8, len);
+            #[cfg(switchyard_asan)]
+            {
+                crate::asan::restore_shadow(dest, &t.saved.shadow);
+                t.saved.shadow.clear();
+            }
         }
         // Sanitized builds: the stack between the stack pointer `from` left and `to`'s (when
         // `to` is the shallower) held `from`'s frames, whose shadow (saved with them) now
