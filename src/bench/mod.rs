@@ -110,7 +110,7 @@ impl Plan {
         Plan {
             depths: DEFAULT_DEPTHS.to_vec(),
             samples: 7,
-            sample_time: Duration::from_millis(100),
+            sample_time: Duration::from_millis(60),
             iterations: None,
             memory_greenlets: 4000,
             page_offsets: true,

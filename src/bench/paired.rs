@@ -17,9 +17,11 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// A paired goal takes this many times the plan's samples, each this many times shorter:
-/// the same time in all, and the figures of one round closer together.
-const PAIRED_SPLIT: u32 = 3;
+/// A paired goal takes `ROUNDS_PER_SAMPLE` rounds per sample of the plan, each sample
+/// `SHORTER` times shorter than the plan's: the figures of one round close together, and the
+/// pairs two thirds of the table's time per figure.
+const ROUNDS_PER_SAMPLE: usize = 2;
+const SHORTER: u32 = 3;
 
 /// One figure, alive on the thread that made it: `sample(n)` runs `n` operations.
 pub type Sample = Box<dyn FnMut(u64) -> Result<(), String>>;
@@ -211,12 +213,12 @@ fn rounds(
         remotes.push(Remote::start(
             label,
             shift,
-            plan.sample_time / PAIRED_SPLIT,
+            plan.sample_time / SHORTER,
             make,
         )?);
     }
     let mut times = Vec::new();
-    for round in 0..plan.samples.max(1) * PAIRED_SPLIT as usize {
+    for round in 0..plan.samples.max(1) * ROUNDS_PER_SAMPLE {
         let mut ns = vec![0.0; remotes.len()];
         let order: Vec<usize> = if round % 2 == 0 {
             (0..remotes.len()).collect()

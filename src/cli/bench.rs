@@ -12,11 +12,12 @@ How to read the numbers:
   round trip     main switches to a greenlet, which switches straight back: two switches
                  through the greenlet trait (`Hub::switch_ref`, the caller keeping its
                  handle; `Hub::switch(g.clone(), v)` adds a clone and a drop of the handle,
-                 two atomic operations per switch on the native runtime). The greenlet was started from the same function main loops in, and
-                 switches from one extra frame of DEPTH bytes of locals below its start, so
-                 stack-copy has that frame (and the runtime's own) to copy and nothing of
-                 main's. `copied` is stack-copy's own count of bytes saved plus restored per
-                 round trip (0 on the other backends, which copy nothing).
+                 two atomic operations per switch on the native runtime). The greenlet was
+                 started from the same function main loops in, and switches from one extra
+                 frame of DEPTH bytes of locals below its start, so stack-copy has that
+                 frame (and the runtime's own) to copy and nothing of main's. `copied` is
+                 stack-copy's own count of bytes saved plus restored per round trip (0 on
+                 the other backends, which copy nothing).
   spawn->finish  spawn a greenlet, switch to it, it returns its start value (mmap/ucontext
                  take pooled stacks).
   memory/susp.   growth of the resident set per greenlet while N greenlets are held suspended
@@ -36,14 +37,14 @@ How to read the numbers:
                  The table's figures are measured one after another, tens of seconds apart,
                  and a shared machine's neighbours can change the conditions in between. So
                  each timed goal is measured again in pairs: every figure it compares is
-                 kept alive on a thread of its own (calibrated once), and in each of SAMPLES
-                 rounds every figure takes one sample, back to back (the order reversed every
-                 other round). The goal's value is the median of the rounds' ratios (for the
+                 kept alive on a thread of its own (calibrated once), and in each of
+                 2 x SAMPLES rounds every figure takes one sample of SAMPLE-MS / 3, back to
+                 back (the order reversed every other round). The goal's value is the median of the rounds' ratios (for the
                  page offsets: worst / best of the 8 figures' median times, since the slowest
                  over the fastest of 8 noisy samples is biased upwards by noise alone), with
                  the lowest and highest round in brackets: a wide bracket means the
-                 conditions changed within the run. --unpaired judges the goals from the table's
-                 medians instead (faster); --iterations always does.
+                 conditions changed within the run. --unpaired judges the goals from the
+                 table's medians instead (faster); --iterations always does.
 Times are medians of SAMPLES samples (the fastest in brackets), each about SAMPLE-MS long; on a
 shared machine they move with the load, which the first line reports: compare ratios from one
 run, and count instructions for optimisation work: `tools/instructions.sh BACKEND...` runs
@@ -67,7 +68,7 @@ pub struct Args {
     /// Timed samples per figure (default 7, or 3 with --quick).
     #[arg(long, value_name = "N")]
     samples: Option<usize>,
-    /// Target length of one sample in milliseconds (default 100, or 15 with --quick).
+    /// Target length of one sample in milliseconds (default 60, or 15 with --quick).
     #[arg(long, value_name = "MS")]
     sample_ms: Option<u64>,
     /// Run exactly N operations per figure, one sample, no calibration: for counting
