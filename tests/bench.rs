@@ -124,8 +124,9 @@ fn json_parses_and_holds_every_figure() {
     );
     let goals = doc["goals"].as_array().unwrap();
     assert!(goals.iter().all(|g| g["met"].is_boolean()));
-    // Paired by default: every timed goal measured in 2 rounds (1 sample x 2); the byte count
-    // is the table's.
+    // Paired by default: every timed goal measured in 3 rounds (1 sample x 2, and one more);
+    // the byte count is the table's. A ratio goal's value is its median round's, and its
+    // bracket the lowest and highest round.
     for g in goals {
         assert!(g["error"].is_null(), "{g}");
         if g["unit"] == "B" {
@@ -133,16 +134,25 @@ fn json_parses_and_holds_every_figure() {
             continue;
         }
         let r = &g["rounds"];
-        assert_eq!(r["count"], 2, "{g}");
+        assert_eq!(r["count"], 3, "{g}");
+        let mut values: Vec<f64> = r["values"]
+            .as_array()
+            .expect("each round's value")
+            .iter()
+            .map(|v| v.as_f64().unwrap())
+            .collect();
+        assert_eq!(values.len(), 3, "{g}");
+        values.sort_by(f64::total_cmp);
         let (low, value, high) = (
             r["low"].as_f64().unwrap(),
             g["value"].as_f64().unwrap(),
             r["high"].as_f64().unwrap(),
         );
         assert!(0.0 < low && low <= high && value > 0.0, "{g}");
+        assert_eq!((low, high), (values[0], values[2]), "{g}");
         // A ratio is the median round's (a spread is that of the figures' medians).
         if !g["what"].as_str().unwrap().contains("page offsets") {
-            assert!(low <= value && value <= high, "{g}");
+            assert_eq!(value, values[1], "{g}");
         }
     }
     #[cfg(all(target_arch = "x86_64", target_os = "linux"))]

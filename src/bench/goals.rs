@@ -114,11 +114,13 @@ pub struct Goal {
 }
 
 /// A paired goal's rounds: each measured every figure once, back to back.
-#[derive(Clone, Copy, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct Rounds {
     pub count: usize,
     pub low: f64,
     pub high: f64,
+    /// Each round's own value, in the order the rounds ran.
+    pub values: Vec<f64>,
 }
 
 impl Goal {

@@ -17,9 +17,10 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-/// A paired goal takes `ROUNDS_PER_SAMPLE` rounds per sample of the plan, each sample
-/// `SHORTER` times shorter than the plan's: the figures of one round close together, and the
-/// pairs two thirds of the table's time per figure.
+/// A paired goal takes `ROUNDS_PER_SAMPLE` rounds per sample of the plan and one more (an odd
+/// number, so that the median is one round's own), each sample `SHORTER` times shorter than
+/// the plan's: the figures of one round close together, and the pairs about two thirds of the
+/// table's time per figure.
 const ROUNDS_PER_SAMPLE: usize = 2;
 const SHORTER: u32 = 3;
 
@@ -145,9 +146,10 @@ fn serve(
     sampling(sample_time, None, &mut run, &mut next, &mut record);
 }
 
-/// How to make `fig` on a thread of its own, and the stack shift it is sampled at.
+/// What makes a figure on the thread that will sample it.
 type Maker = Box<dyn FnOnce() -> Result<Sample, String> + Send>;
 
+/// How to make `fig` on a thread of its own, and the stack shift it is sampled at.
 fn maker(fig: &Fig, backends: &[&'static Backend]) -> Result<(Maker, Option<usize>), String> {
     let backend = |name: &str| {
         backends
@@ -218,7 +220,7 @@ fn rounds(
         )?);
     }
     let mut times = Vec::new();
-    for round in 0..plan.samples.max(1) * ROUNDS_PER_SAMPLE {
+    for round in 0..plan.samples.max(1) * ROUNDS_PER_SAMPLE + 1 {
         let mut ns = vec![0.0; remotes.len()];
         let order: Vec<usize> = if round % 2 == 0 {
             (0..remotes.len()).collect()
@@ -245,7 +247,8 @@ fn median(v: &mut [f64]) -> f64 {
 /// the slowest of several noisy samples over the fastest, is biased upwards by the noise
 /// alone (it is shown as the rounds' range all the same).
 fn value_of(judge: &Judge, times: &[Vec<f64>]) -> (f64, Rounds) {
-    let mut per_round: Vec<f64> = times.iter().map(|ns| judge.value(ns)).collect();
+    let values: Vec<f64> = times.iter().map(|ns| judge.value(ns)).collect();
+    let mut per_round = values.clone();
     let value = match judge {
         Judge::Spread(_) => {
             let medians: Vec<f64> = (0..times[0].len())
@@ -260,6 +263,7 @@ fn value_of(judge: &Judge, times: &[Vec<f64>]) -> (f64, Rounds) {
         count: per_round.len(),
         low: per_round[0],
         high: per_round[per_round.len() - 1],
+        values,
     };
     (value, rounds)
 }
@@ -294,7 +298,7 @@ pub fn judge(
                     "bench: goal, paired: {}: {:.2}×{}",
                     goal.what,
                     goal.value,
-                    goal.rounds.map_or(String::new(), |r| format!(
+                    goal.rounds.as_ref().map_or(String::new(), |r| format!(
                         " ({} rounds, {:.2}-{:.2})",
                         r.count, r.low, r.high
                     ))

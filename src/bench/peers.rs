@@ -16,7 +16,7 @@ pub fn measure(plan: &Plan, memcpy_sizes: &[usize]) -> Peers {
     let figure = |what: &str, fig: PeerFig| -> Result<Timing, String> {
         let t = timed(plan, sampler(fig)?);
         if let Ok(t) = &t {
-            plan.note(what, describe(fig), t);
+            plan.note(what, &describe(fig), t);
         }
         t
     };
@@ -48,14 +48,14 @@ pub fn measure(plan: &Plan, memcpy_sizes: &[usize]) -> Peers {
 }
 
 /// What a progress line calls a peer figure.
-fn describe(fig: PeerFig) -> &'static str {
+fn describe(fig: PeerFig) -> String {
     match fig {
-        PeerFig::CoroRoundTrip => "resume + suspend",
-        PeerFig::CoroSpawnNew => "spawn to finish, new stack",
-        PeerFig::CoroSpawnReused => "spawn to finish, reused stack",
-        PeerFig::RawSwitch(_) => "backend switch alone (StackSwitch::switch, no runtime)",
-        PeerFig::Swapcontext | PeerFig::Threads => "ping-pong round trip",
-        PeerFig::Memcpy(_) => "bytes",
+        PeerFig::CoroRoundTrip => "resume + suspend".into(),
+        PeerFig::CoroSpawnNew => "spawn to finish, new stack".into(),
+        PeerFig::CoroSpawnReused => "spawn to finish, reused stack".into(),
+        PeerFig::RawSwitch(_) => "backend switch alone (StackSwitch::switch, no runtime)".into(),
+        PeerFig::Swapcontext | PeerFig::Threads => "ping-pong round trip".into(),
+        PeerFig::Memcpy(n) => format!("{n} B"),
     }
 }
 

@@ -184,6 +184,7 @@ pub fn table(report: &Report) -> String {
             };
             let spread = g
                 .rounds
+                .as_ref()
                 .map_or(String::new(), |r| format!("[{:.2}-{:.2}]", r.low, r.high));
             let _ = writeln!(
                 s,
@@ -275,7 +276,12 @@ pub fn json(report: &Report) -> Value {
                 "limit": g.limit,
                 "unit": g.unit,
                 "met": g.met(),
-                "rounds": g.rounds.map(|r| json!({"count": r.count, "low": r.low, "high": r.high})),
+                "rounds": g.rounds.as_ref().map(|r| json!({
+                    "count": r.count,
+                    "low": r.low,
+                    "high": r.high,
+                    "values": r.values,
+                })),
                 "error": g.error,
             })
         })

@@ -39,11 +39,12 @@ How to read the numbers:
                  each timed goal is measured again in pairs: every figure it compares is
                  kept alive on a thread of its own (calibrated once), and in each of
                  2 x SAMPLES rounds every figure takes one sample of SAMPLE-MS / 3, back to
-                 back (the order reversed every other round). The goal's value is the median of the rounds' ratios (for the
-                 page offsets: worst / best of the 8 figures' median times, since the slowest
-                 over the fastest of 8 noisy samples is biased upwards by noise alone), with
-                 the lowest and highest round in brackets: a wide bracket means the
-                 conditions changed within the run. --unpaired judges the goals from the
+                 back (the order reversed every other round), and once more: an odd
+                 number, so that the median is one round's. The goal's value is the median
+                 of the rounds' ratios (for the page offsets: worst / best of the 8 figures'
+                 median times, since the slowest over the fastest of 8 noisy samples is
+                 biased upwards by noise alone), with the lowest and highest round in
+                 brackets: a wide bracket means the conditions changed within the run. --unpaired judges the goals from the
                  table's medians instead (faster); --iterations always does.
 Times are medians of SAMPLES samples (the fastest in brackets), each about SAMPLE-MS long; on a
 shared machine they move with the load, which the first line reports: compare ratios from one

@@ -12,7 +12,8 @@
 //! `to`, every byte of another context that lies between the current stack pointer and
 //! `to.stack_stop` is copied to the heap (only the part not saved yet: a context's heap copy
 //! grows as deeper switches overlap more of it), the stack pointer is moved to `to`'s
-//! `stack_start`, and `to`'s own heap copy is written back onto the stack and freed. The
+//! `stack_start`, and `to`'s own heap copy is written back onto the stack and marked empty (the
+//! buffer is kept for the next suspension). The
 //! contexts that still have live bytes on the stack form a chain through `stack_prev`,
 //! starting at the running context and ordered by increasing `stack_stop`; the save walk
 //! follows that chain from the running context upwards.
@@ -26,7 +27,8 @@
 //! ([`SwitchFrame`](crate::arch::x86_64::SwitchFrame): rbp, rbx, MXCSR and the x87 control
 //! word, and the address it continues at; r12-r15 are `asm!` clobbers), calls the non-inlined
 //! `extern "C"` save step `sy_save_state`, adds the difference it returns to rsp, calls the
-//! restore step `sy_restore_state`, and continues the target with `pop rax; jmp rax`. Each
+//! restore step `sy_restore_state` (unless `to` has nothing saved; always in sanitized
+//! builds), and continues the target with `pop rax; jmp rax`. Each
 //! `call` returns on the stack it was made on, so the return-address predictor stays right (a
 //! naked `sy_switch` entered by `call` and left by a `ret` into the other context's call was
 //! mispredicted twice per round trip). rbp needs no adjustment by the difference: it is one
@@ -323,46 +325,24 @@ pub(crate) unsafe extern "C" fn sy_save_state<const BUG: u8>(
             (*to).stack_prev = from;
             return switched_to(to, sp);
         }
-        save_state_up::<BUG>(from, to, sp)
+        save_state_walk::<BUG>(from, to, sp)
     }
 }
 
-/// [`sy_save_state`] when it has something to save: its second fast case, in a function of
-/// its own so that the first, which calls nothing, needs no frame (each case's function
-/// ends in a jump to the next).
+/// The first context from `p` up the chain whose `stack_stop` is above `stop` (null if none).
 ///
 /// # Safety
 ///
-/// As for [`sy_save_state`].
-#[inline(never)]
-unsafe extern "C" fn save_state_up<const BUG: u8>(
-    from: *mut Context,
-    to: *mut Context,
-    sp: usize,
-) -> Saved {
-    // SAFETY: `from` and `to` are live contexts of this thread (switch's contract); the chain
-    // from `from` holds only live contexts whose unsaved bytes are above `sp`.
+/// `p` is null or a context of this thread's running chain (every one on it is live).
+#[inline(always)]
+unsafe fn first_above(mut p: *mut Context, stop: usize) -> *mut Context {
+    // SAFETY: the caller's: every context reached is on the chain, so live.
     unsafe {
-        let target_stop = (*to).stack_stop;
-        // The switch up to the context right above `from` in the chain (a greenlet back to
-        // the one that started it, say): `from` is alive and lies wholly below `to`'s
-        // stack_stop, so it is saved whole and nothing else is; `to`'s place in the chain is
-        // then past every context that has no more stack than `to`. What the walk below does
-        // in this case, without its loop.
-        if (*from).stack_start != 0 && (*from).stack_prev == to && (*from).stack_stop < target_stop
-        {
-            debug_assert_eq!((*from).saved.len, 0);
-            (*from).stack_start = sp;
-            (*from).save_up_to((*from).stack_stop);
-            let mut next = (*to).stack_prev;
-            while !next.is_null() && (*next).stack_stop <= target_stop {
-                next = (*next).stack_prev;
-            }
-            (*to).stack_prev = next;
-            return switched_to(to, sp);
+        while !p.is_null() && (*p).stack_stop <= stop {
+            p = (*p).stack_prev;
         }
-        save_state_walk::<BUG>(from, to, sp)
     }
+    p
 }
 
 /// The end of every save step: `to` is the thread's running context, and the distance to
@@ -383,7 +363,9 @@ unsafe fn switched_to(to: *mut Context, sp: usize) -> Saved {
     }
 }
 
-/// [`sy_save_state`]'s general case: the walk up the chain.
+/// [`sy_save_state`] when it has something to save: its second fast case, then the general
+/// one, the walk up the chain. A function of its own, so that the first fast case, which
+/// calls nothing, needs no frame (it ends in a jump here).
 ///
 /// # Safety
 ///
@@ -398,6 +380,19 @@ unsafe extern "C" fn save_state_walk<const BUG: u8>(
     // from `from` holds only live contexts whose unsaved bytes are above `sp`.
     unsafe {
         let target_stop = (*to).stack_stop;
+        // The switch up to the context right above `from` in the chain (a greenlet back to
+        // the one that started it, say): `from` is alive and lies wholly below `to`'s
+        // stack_stop, so it is saved whole and nothing else is; `to`'s place in the chain is
+        // then past every context that has no more stack than `to`. What the walk below does
+        // in this case, without its loop.
+        if (*from).stack_start != 0 && (*from).stack_prev == to && (*from).stack_stop < target_stop
+        {
+            debug_assert_eq!((*from).saved.len, 0);
+            (*from).stack_start = sp;
+            (*from).save_up_to((*from).stack_stop);
+            (*to).stack_prev = first_above((*to).stack_prev, target_stop);
+            return switched_to(to, sp);
+        }
         let mut owner = from;
         if (*from).stack_start == 0 {
             // Dying: nothing of it is worth saving.
@@ -408,7 +403,8 @@ unsafe extern "C" fn save_state_walk<const BUG: u8>(
         }
         // Up the chain from `owner`: each context lying entirely below the target's
         // stack_stop is saved whole, the first that reaches it (unless it is `to`) up to it.
-        // One call site, so that `save_up_to` is inlined once.
+        // One call site in the loop, so that `save_up_to` is inlined once for it (the second
+        // fast case above has its own).
         loop {
             let own_stop = (*owner).stack_stop;
             let last = own_stop >= target_stop;
@@ -432,10 +428,7 @@ unsafe extern "C" fn save_state_walk<const BUG: u8>(
         // stack than it (one with the same `stack_stop` is `to` itself or fully saved). Nothing
         // reads `to.stack_prev` between here and the restore, and the walk reads only
         // `stack_stop` and `stack_prev`, which the saves above leave as they were.
-        while !owner.is_null() && (*owner).stack_stop <= target_stop {
-            owner = (*owner).stack_prev;
-        }
-        (*to).stack_prev = owner;
+        (*to).stack_prev = first_above(owner, target_stop);
         switched_to(to, sp)
     }
 }
@@ -527,7 +520,8 @@ pub(crate) unsafe extern "C" fn sy_start_state(from: *mut Context, to: *mut Cont
 /// `switch_suspend!`: rbp, rbx, the control words and the address it continues at; r12-r15
 /// and the caller-saved registers are clobbers, kept by the compiler where live), calls
 /// [`sy_save_state`] with that stack pointer, moves rsp by the difference it returns, calls
-/// [`sy_restore_state`], and resumes `to` with `pop rax; jmp rax` into the `switch_resume!`
+/// [`sy_restore_state`] (skipped when `to` has nothing saved, except in sanitized builds),
+/// and resumes `to` with `pop rax; jmp rax` into the `switch_resume!`
 /// tail of the switch (or [`sy_start`]) that suspended it. Every `call` is matched by its
 /// `ret`: no return crosses stacks, so the return-address predictor is never wrong here.
 ///
