@@ -56,7 +56,7 @@ use std::ffi::c_void;
 use std::ptr::null_mut;
 
 mod save_buffer;
-use save_buffer::{copy_stack_bytes, save_stack_bytes, SaveBuffer};
+use save_buffer::{restore_stack_bytes, save_stack_bytes, SaveBuffer};
 
 /// The stack-copy backend.
 pub struct StackCopy;
@@ -463,7 +463,7 @@ pub(crate) unsafe extern "C" fn sy_restore_state<const BUG: u8>(to: *mut Context
             // copy (nothing reads the count in between), so that the copy is this function's
             // last call and needs no frame kept around it.
             t.saved.len = 0;
-            copy_stack_bytes(t.saved.data(t.stack_start), dest as *mut u8, len);
+            restore_stack_bytes(t.saved.data(t.stack_start), dest as *mut u8, len);
             #[cfg(switchyard_asan)]
             {
                 crate::asan::restore_shadow(dest, &t.saved.shadow);
