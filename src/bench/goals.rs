@@ -77,14 +77,17 @@ impl Judge {
             Judge::Ratio { num, den } => {
                 num.iter().map(of).sum::<f64>() / den.iter().map(of).sum::<f64>()
             }
-            Judge::Spread(_) => {
-                let worst = ns.iter().copied().fold(f64::MIN, f64::max);
-                let best = ns.iter().copied().fold(f64::MAX, f64::min);
-                worst / best
-            }
+            Judge::Spread(_) => spread(ns),
             Judge::Bytes(b) => *b,
         }
     }
+}
+
+/// The slowest of `ns` over the fastest (the page-offset figure).
+pub fn spread(ns: &[f64]) -> f64 {
+    let worst = ns.iter().copied().fold(f64::MIN, f64::max);
+    let best = ns.iter().copied().fold(f64::MAX, f64::min);
+    worst / best
 }
 
 /// One goal: what it says, its limit, how it is judged.

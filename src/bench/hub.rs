@@ -12,7 +12,9 @@
 //! extra frame of exactly `depth` bytes of locals below its start: a stack-copy switch then
 //! has that frame (plus the runtime's own frames) to copy, and nothing of main's.
 
-use super::{time, DepthRow, Figure, Measured, Memory, Plan, Sample, Timing, DEPTHS, OFFSET_DEPTH};
+use super::{
+    time_fallible, DepthRow, Figure, Measured, Memory, Plan, Sample, Timing, DEPTHS, OFFSET_DEPTH,
+};
 use crate::interp::RtValue;
 use std::hint::black_box;
 use switchyard_impls::greenlet::{BackendError, Hub, HubConfig, Outcome};
@@ -111,13 +113,7 @@ pub fn sampler<H: Hub<RtValue> + 'static>(figure: Figure) -> Result<Sample, Stri
     let hub = new_hub::<H>()?;
     match figure {
         Figure::RoundTrip { depth } => {
-            if !DEPTHS.contains(&depth) {
-                return Err(format!("no round trip at depth {depth}"));
-            }
-            let main = hub.main();
-            let g = hub
-                .spawn(Box::new(move |h: &H, _| body(h, &main, depth)), None)
-                .map_err(backend_error)?;
+            let g = round_trip_greenlet(&hub, depth)?;
             /// Dropped in this order: the greenlet (killed through its hub), then the hub.
             struct Kept<H: Hub<RtValue>> {
                 g: H::Greenlet,
@@ -128,6 +124,17 @@ pub fn sampler<H: Hub<RtValue> + 'static>(figure: Figure) -> Result<Sample, Stri
         }
         Figure::Spawn => Ok(Box::new(move |n| spawns(&hub, n))),
     }
+}
+
+/// A new (unstarted) greenlet that answers every switch from `depth` bytes below its start:
+/// the other side of a round trip at `depth` (one of [`DEPTHS`]).
+fn round_trip_greenlet<H: Hub<RtValue>>(hub: &H, depth: usize) -> Result<H::Greenlet, String> {
+    if !DEPTHS.contains(&depth) {
+        return Err(format!("no round trip at depth {depth}"));
+    }
+    let main = hub.main();
+    hub.spawn(Box::new(move |h: &H, _| body(h, &main, depth)), None)
+        .map_err(backend_error)
 }
 
 /// The greenlet's side of a round trip: switch to main for ever (until killed).
@@ -191,35 +198,20 @@ fn switches<H: Hub<RtValue>>(hub: &H, g: &H::Greenlet, n: u64) -> Result<(), Str
 
 /// The round trip at `depth`, with bytes copied per round trip.
 fn round_trips<H: Hub<RtValue>>(hub: &H, plan: &Plan, depth: usize) -> Result<DepthRow, String> {
-    if !super::DEPTHS.contains(&depth) {
-        return Err(format!("no round trip at depth {depth}"));
-    }
-    let main = hub.main();
-    let g = hub
-        .spawn(Box::new(move |h: &H, _| body(h, &main, depth)), None)
-        .map_err(backend_error)?;
+    let g = round_trip_greenlet(hub, depth)?;
     let mut started = None;
-    let mut failure = None;
     let mut done = 0u64;
-    let t = time(plan, |n| {
-        if failure.is_some() {
-            return;
-        }
+    let t = time_fallible(plan, |n| {
         if started.is_none() {
             // Starts it (to its first switch back) from the frame every later switch leaves
             // from, so that main's own frames never overlap the greenlet's.
-            if let Err(e) = switches(hub, &g, 1) {
-                failure = Some(e);
-                return;
-            }
+            switches(hub, &g, 1)?;
             started = Some(copy_counts());
         }
-        failure = switches(hub, &g, n).err();
+        switches(hub, &g, n)?;
         done += n;
-    });
-    if let Some(e) = failure {
-        return Err(e);
-    }
+        Ok(())
+    })?;
     let (s0, r0) = started.unwrap_or_default();
     let (s1, r1) = copy_counts();
     let per = |a: u64, b: u64| (b - a) as f64 / done.max(1) as f64;
@@ -271,16 +263,7 @@ fn spawns<H: Hub<RtValue>>(hub: &H, n: u64) -> Result<(), String> {
 
 /// Spawn a greenlet, switch to it, it returns its start value: per greenlet.
 fn spawn_to_finish<H: Hub<RtValue>>(hub: &H, plan: &Plan) -> Result<Timing, String> {
-    let mut failure = None;
-    let t = time(plan, |n| {
-        if failure.is_none() {
-            failure = spawns(hub, n).err();
-        }
-    });
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(t),
-    }
+    time_fallible(plan, |n| spawns(hub, n))
 }
 
 /// Resident set size and page tables of this process, in bytes.

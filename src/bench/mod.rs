@@ -204,6 +204,24 @@ pub fn time(plan: &Plan, mut run: impl FnMut(u64)) -> Timing {
     }
 }
 
+/// [`time`] for a `run` that can fail: the first failure, if any, instead of the timing (the
+/// runs after it do nothing).
+pub fn time_fallible(
+    plan: &Plan,
+    mut run: impl FnMut(u64) -> Result<(), String>,
+) -> Result<Timing, String> {
+    let mut failure = None;
+    let t = time(plan, |n| {
+        if failure.is_none() {
+            failure = run(n).err();
+        }
+    });
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(t),
+    }
+}
+
 /// Calibrates `run` to about `sample_time` per sample (unless `fixed` gives the operations per
 /// sample): doubles `n` from 1 until one run of `n` takes an eighth of it, which warms caches
 /// and predictors up too. Then takes samples while `next()` says so, handing each one's

@@ -6,7 +6,7 @@
 //! stack-copy copies (with the mmap round trip, its floor).
 
 use super::goals::PeerFig;
-use super::{time, Peers, Plan, Sample, Timing};
+use super::{time_fallible, Peers, Plan, Sample, Timing};
 use std::hint::black_box;
 use std::sync::{Arc, Condvar, Mutex};
 
@@ -14,7 +14,7 @@ use std::sync::{Arc, Condvar, Mutex};
 pub fn measure(plan: &Plan, memcpy_sizes: &[usize]) -> Peers {
     let mut peers = Peers::default();
     let figure = |what: &str, fig: PeerFig| -> Result<Timing, String> {
-        let t = timed(plan, sampler(fig)?);
+        let t = time_fallible(plan, sampler(fig)?);
         if let Ok(t) = &t {
             plan.note(what, &describe(fig), t);
         }
@@ -56,20 +56,6 @@ fn describe(fig: PeerFig) -> String {
         PeerFig::RawSwitch(_) => "backend switch alone (StackSwitch::switch, no runtime)".into(),
         PeerFig::Swapcontext | PeerFig::Threads => "ping-pong round trip".into(),
         PeerFig::Memcpy(n) => format!("{n} B"),
-    }
-}
-
-/// `sample` timed per the plan; the first failure, if any, instead.
-fn timed(plan: &Plan, mut sample: Sample) -> Result<Timing, String> {
-    let mut failure = None;
-    let t = time(plan, |n| {
-        if failure.is_none() {
-            failure = sample(n).err();
-        }
-    });
-    match failure {
-        Some(e) => Err(e),
-        None => Ok(t),
     }
 }
 

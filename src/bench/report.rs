@@ -94,11 +94,7 @@ pub fn table(report: &Report) -> String {
             None => ("-".into(), "-".into(), "-".into(), "-".into(), "-".into()),
         };
         let offsets = match &m.page_offsets {
-            Some(Ok(v)) if !v.is_empty() => {
-                let worst = v.iter().copied().fold(f64::MIN, f64::max);
-                let best = v.iter().copied().fold(f64::MAX, f64::min);
-                format!("{:.2}", worst / best)
-            }
+            Some(Ok(v)) if !v.is_empty() => format!("{:.2}", super::goals::spread(v)),
             Some(Err(e)) => {
                 errors.push(format!("{}: page offsets: {e}", m.backend));
                 "failed".into()

@@ -44,8 +44,9 @@ How to read the numbers:
                  of the rounds' ratios (for the page offsets: worst / best of the 8 figures'
                  median times, since the slowest over the fastest of 8 noisy samples is
                  biased upwards by noise alone), with the lowest and highest round in
-                 brackets: a wide bracket means the conditions changed within the run. --unpaired judges the goals from the
-                 table's medians instead (faster); --iterations always does.
+                 brackets: a wide bracket means the conditions changed within the run.
+                 --unpaired judges the goals from the table's medians instead (faster);
+                 --iterations always does.
 Times are medians of SAMPLES samples (the fastest in brackets), each about SAMPLE-MS long; on a
 shared machine they move with the load, which the first line reports: compare ratios from one
 run, and count instructions for optimisation work: `tools/instructions.sh BACKEND...` runs

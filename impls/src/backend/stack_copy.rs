@@ -12,11 +12,11 @@
 //! `to`, every byte of another context that lies between the current stack pointer and
 //! `to.stack_stop` is copied to the heap (only the part not saved yet: a context's heap copy
 //! grows as deeper switches overlap more of it), the stack pointer is moved to `to`'s
-//! `stack_start`, and `to`'s own heap copy is written back onto the stack and marked empty (the
-//! buffer is kept for the next suspension). The
-//! contexts that still have live bytes on the stack form a chain through `stack_prev`,
-//! starting at the running context and ordered by increasing `stack_stop`; the save walk
-//! follows that chain from the running context upwards.
+//! `stack_start`, and `to`'s own heap copy is written back onto the stack and marked empty
+//! (the buffer is kept for the next suspension). The contexts that still have live bytes on
+//! the stack form a chain through `stack_prev`, starting at the running context and ordered
+//! by increasing `stack_stop`; the save walk follows that chain from the running context
+//! upwards.
 //!
 //! A heap copy always starts at the context's `stack_start`: byte `i` of the copy is the stack
 //! byte `stack_start + i`. Growing a partial save therefore appends bytes at higher stack
@@ -28,10 +28,10 @@
 //! word, and the address it continues at; r12-r15 are `asm!` clobbers), calls the non-inlined
 //! `extern "C"` save step `sy_save_state`, adds the difference it returns to rsp, calls the
 //! restore step `sy_restore_state` (unless `to` has nothing saved; always in sanitized
-//! builds), and continues the target with `pop rax; jmp rax`. Each
-//! `call` returns on the stack it was made on, so the return-address predictor stays right (a
-//! naked `sy_switch` entered by `call` and left by a `ret` into the other context's call was
-//! mispredicted twice per round trip). rbp needs no adjustment by the difference: it is one
+//! builds), and continues the target with `pop rax; jmp rax`. Each `call` returns on the
+//! stack it was made on, so the return-address predictor stays right (a naked `sy_switch`
+//! entered by `call` and left by a `ret` into the other context's call was mispredicted twice
+//! per round trip). rbp needs no adjustment by the difference: it is one
 //! of the registers then popped from the target's own frame.
 //!
 //! The first switch into a new context (greenlet's `g_initialstub`) is the naked function
@@ -521,8 +521,8 @@ pub(crate) unsafe extern "C" fn sy_start_state(from: *mut Context, to: *mut Cont
 /// and the caller-saved registers are clobbers, kept by the compiler where live), calls
 /// [`sy_save_state`] with that stack pointer, moves rsp by the difference it returns, calls
 /// [`sy_restore_state`] (skipped when `to` has nothing saved, except in sanitized builds),
-/// and resumes `to` with `pop rax; jmp rax` into the `switch_resume!`
-/// tail of the switch (or [`sy_start`]) that suspended it. Every `call` is matched by its
+/// and resumes `to` with `pop rax; jmp rax` into the `switch_resume!` tail of the switch (or
+/// [`sy_start`]) that suspended it. Every `call` is matched by its
 /// `ret`: no return crosses stacks, so the return-address predictor is never wrong here.
 ///
 /// Between the push and the jump, rbx (already saved in the frame, and preserved by both
