@@ -90,7 +90,7 @@ pub struct Args {
     #[arg(long)]
     no_peers: bool,
     /// Judge the goals from the table's medians instead of measuring each goal's figures
-    /// again in alternation (see "goals" below; saves about a third of the run).
+    /// again in alternation (see "goals" below; saves about a quarter of a default run).
     #[arg(long)]
     unpaired: bool,
     /// Print the JSON document on stdout instead of the table.
