@@ -26,13 +26,12 @@
 //! inlined where [`StackSwitch::switch`] is called: it pushes the mmap switch's frame
 //! ([`SwitchFrame`](crate::arch::x86_64::SwitchFrame): rbp, rbx, MXCSR and the x87 control
 //! word, and the address it continues at; r12-r15 are `asm!` clobbers), calls the non-inlined
-//! `extern "C"` save step `sy_save_state`, adds the difference it returns to rsp, calls the
-//! restore step `sy_restore_state` (unless `to` has nothing saved; always in sanitized
-//! builds), and continues the target with `pop rax; jmp rax`. Each `call` returns on the
-//! stack it was made on, so the return-address predictor stays right (a naked `sy_switch`
-//! entered by `call` and left by a `ret` into the other context's call was mispredicted twice
-//! per round trip). rbp needs no adjustment by the difference: it is one
-//! of the registers then popped from the target's own frame.
+//! `extern "C"` save step `sy_save_state` (`to` kept in rbp across it), moves rsp to
+//! `to.stack_start`, calls the restore step `sy_restore_state` (unless `to` has nothing
+//! saved; always in sanitized builds), and continues the target with `pop rax; jmp rax`. Each
+//! `call` returns on the stack it was made on, so the return-address predictor stays right (a
+//! naked `sy_switch` entered by `call` and left by a `ret` into the other context's call was
+//! mispredicted twice per round trip). rbp is then popped from the target's own frame.
 //!
 //! The first switch into a new context (greenlet's `g_initialstub`) is the naked function
 //! `sy_start`: it pushes r12-r15 and then `from`'s `SwitchFrame` exactly as `sy_switch!`
@@ -115,6 +114,9 @@ const _: () = assert!(std::mem::size_of::<Context>() == 40);
 /// restore).
 pub(crate) const SAVED_LEN_OFFSET: usize =
     std::mem::offset_of!(Context, saved) + std::mem::offset_of!(SaveBuffer, len);
+/// Where a context's `stack_start` is ([`sy_switch!`] moves the stack pointer there once the
+/// save step has run).
+pub(crate) const STACK_START_OFFSET: usize = std::mem::offset_of!(Context, stack_start);
 // The switch compares it as a doubleword: it is a `u32`.
 const _: fn(&SaveBuffer) -> u32 = |b| b.len;
 
@@ -229,11 +231,7 @@ impl Context {
         }
         // `want <= size`, which fits in 32 bits (`grow`).
         self.saved.len = want as u32;
-        COPIED.with(|c| {
-            let mut n = c.get();
-            n.saved += (want - have) as u64;
-            c.set(n);
-        });
+        count_saved(want - have);
     }
 }
 
@@ -286,21 +284,15 @@ pub fn saved_bytes(ctx: &Context) -> usize {
     ctx.saved.len as usize
 }
 
-/// What [`sy_save_state`] hands back to the switch: the distance from the switcher's stack
-/// pointer to the target's, and the target itself (the restore step's argument, handed back
-/// so that the switch need not keep it in a register across the call). A two-word `repr(C)`
-/// struct is returned in rax and rdx by the C ABI.
-#[repr(C)]
-pub(crate) struct Saved {
-    delta: isize,
-    to: *mut Context,
-}
-
 /// Save step of a switch between two started contexts, called by [`sy_switch!`] on `from`'s
 /// stack with `sp` the stack pointer after its frame was pushed. Saves to the heap every live
-/// byte of another context in `[sp, to.stack_stop)`, links `to` into the chain it will run
-/// with, and returns the distance from `sp` to `to`'s stack pointer (greenlet's
-/// `slp_save_state`, plus the chain link of its `slp_restore_state`).
+/// byte of another context in `[sp, to.stack_stop)` and links `to` into the chain it will run
+/// with (greenlet's `slp_save_state`, plus the chain link of its `slp_restore_state`); the
+/// switch then moves the stack pointer to `to.stack_start` itself.
+///
+/// Its two common cases are handled here, each without a frame of its own; everything else
+/// (a buffer to grow, a dying `from`, a walk up the chain, sanitized builds) goes on to
+/// [`save_state_walk`].
 ///
 /// # Safety
 ///
@@ -311,22 +303,57 @@ pub(crate) unsafe extern "C" fn sy_save_state<const BUG: u8>(
     from: *mut Context,
     to: *mut Context,
     sp: usize,
-) -> Saved {
+) {
     // SAFETY: `from` and `to` are live contexts of this thread (switch's contract).
     unsafe {
         let target_stop = (*to).stack_stop;
-        // The switch down into a greenlet started from here or above (main to the greenlet it
-        // started, say): `from` is alive and owns every byte from `sp` to past `to`'s
-        // stack_stop, and no byte below `sp` is anyone's, so nothing is saved and `to` runs
-        // with `from` next up its chain. What the walk below would do, without its frame:
-        // the first context up from `from` with more stack than `to`'s is `from` itself.
-        if (*from).stack_start != 0 && sp >= target_stop && (*from).stack_stop > target_stop {
-            (*from).stack_start = sp;
-            (*to).stack_prev = from;
-            return switched_to(to, sp);
+        let from_stop = (*from).stack_stop;
+        if (*from).stack_start != 0 {
+            // The switch down into a greenlet started from here or above (main to the
+            // greenlet it started, say): `from` is alive and owns every byte from `sp` to
+            // past `to`'s stack_stop, and no byte below `sp` is anyone's, so nothing is saved
+            // and `to` runs with `from` next up its chain. What the walk would do, without
+            // its frame: the first context up from `from` with more stack than `to`'s is
+            // `from` itself.
+            if sp >= target_stop && from_stop > target_stop {
+                (*from).stack_start = sp;
+                (*to).stack_prev = from;
+                switched_to(to, sp);
+                return;
+            }
+            // The switch up to the context right above `from` in the chain (a greenlet back
+            // to the one that started it, say), when `from`'s buffer holds its whole stack
+            // already (every suspension at the same depth but the first): the walk's second
+            // fast case, with the copy's `memcpy` as this function's last call.
+            if !crate::asan::ENABLED && (*from).stack_prev == to && from_stop < target_stop {
+                let len = from_stop - sp;
+                if let Some(data) = (*from).saved.fits(sp, len) {
+                    debug_assert_eq!((*from).saved.len, 0);
+                    (*from).stack_start = sp;
+                    // `len` fits in the buffer, whose size is a `u32`.
+                    (*from).saved.len = len as u32;
+                    count_saved(len);
+                    (*to).stack_prev = first_above((*to).stack_prev, target_stop);
+                    switched_to(to, sp);
+                    // SAFETY: `from` owns the live stack bytes `[sp, from_stop)`, above the
+                    // current stack pointer; `fits` found room for `len` bytes at `data`.
+                    save_stack_bytes(sp as *const u8, data, len);
+                    return;
+                }
+            }
         }
         save_state_walk::<BUG>(from, to, sp)
     }
+}
+
+/// Adds `n` to this thread's count of saved bytes ([`copy_counts`]).
+#[inline(always)]
+fn count_saved(n: usize) {
+    COPIED.with(|c| {
+        let mut counts = c.get();
+        counts.saved += n as u64;
+        c.set(counts);
+    });
 }
 
 /// The first context from `p` up the chain whose `stack_stop` is above `stop` (null if none).
@@ -345,22 +372,14 @@ unsafe fn first_above(mut p: *mut Context, stop: usize) -> *mut Context {
     p
 }
 
-/// The end of every save step: `to` is the thread's running context, and the distance to
-/// its stack pointer goes back to the switch.
-///
-/// # Safety
-///
-/// `to` is a live context of this thread.
+/// The end of every save step: `to` is the thread's running context.
 #[inline(always)]
-unsafe fn switched_to(to: *mut Context, sp: usize) -> Saved {
+fn switched_to(to: *mut Context, sp: usize) {
     CURRENT.with(|c| c.set(to));
     #[cfg(switchyard_asan)]
     SWITCH_SP.with(|c| c.set(sp));
-    Saved {
-        // SAFETY: the caller's: `to` is live.
-        delta: unsafe { (*to).stack_start }.wrapping_sub(sp) as isize,
-        to,
-    }
+    #[cfg(not(switchyard_asan))]
+    let _ = sp;
 }
 
 /// [`sy_save_state`] when it has something to save: its second fast case, then the general
@@ -375,7 +394,7 @@ unsafe extern "C" fn save_state_walk<const BUG: u8>(
     from: *mut Context,
     to: *mut Context,
     sp: usize,
-) -> Saved {
+) {
     // SAFETY: `from` and `to` are live contexts of this thread (switch's contract); the chain
     // from `from` holds only live contexts whose unsaved bytes are above `sp`.
     unsafe {
@@ -391,7 +410,8 @@ unsafe extern "C" fn save_state_walk<const BUG: u8>(
             (*from).stack_start = sp;
             (*from).save_up_to((*from).stack_stop);
             (*to).stack_prev = first_above((*to).stack_prev, target_stop);
-            return switched_to(to, sp);
+            switched_to(to, sp);
+            return;
         }
         let mut owner = from;
         if (*from).stack_start == 0 {
@@ -429,7 +449,7 @@ unsafe extern "C" fn save_state_walk<const BUG: u8>(
         // reads `to.stack_prev` between here and the restore, and the walk reads only
         // `stack_stop` and `stack_prev`, which the saves above leave as they were.
         (*to).stack_prev = first_above(owner, target_stop);
-        switched_to(to, sp)
+        switched_to(to, sp);
     }
 }
 
@@ -519,21 +539,21 @@ pub(crate) unsafe extern "C" fn sy_start_state(from: *mut Context, to: *mut Cont
 /// It pushes `from`'s [`SwitchFrame`](crate::arch::x86_64::SwitchFrame) (the mmap switch's
 /// `switch_suspend!`: rbp, rbx, the control words and the address it continues at; r12-r15
 /// and the caller-saved registers are clobbers, kept by the compiler where live), calls
-/// [`sy_save_state`] with that stack pointer, moves rsp by the difference it returns, calls
+/// [`sy_save_state`] with that stack pointer, moves rsp to `to.stack_start`, calls
 /// [`sy_restore_state`] (skipped when `to` has nothing saved, except in sanitized builds),
 /// and resumes `to` with `pop rax; jmp rax` into the `switch_resume!` tail of the switch (or
 /// [`sy_start`]) that suspended it. Every `call` is matched by its
 /// `ret`: no return crosses stacks, so the return-address predictor is never wrong here.
 ///
-/// Between the push and the jump, rbx (already saved in the frame, and preserved by both
-/// calls) holds the switcher's control words, which the resumed side's tail compares with its
+/// Between the push and the jump, rbp (saved in the frame, preserved by both calls) holds
+/// `to`, and rbx (the same) holds the switcher's control words, which the resumed side's tail compares with its
 /// own (in ecx / edx, as `switch_resume!` expects). They are also written back into the frame
 /// as one 8-byte word, so the save step's 8-byte read of that slot is forwarded from a single
 /// store rather than waiting for `stmxcsr`'s and `fnstcw`'s narrower ones.
 ///
 /// The stack pointer is 16-byte aligned on entry to an `asm!` statement and the frame is 32
 /// bytes, so both calls are made on an aligned stack (`to.stack_start` is such a frame too).
-/// Everything the statement keeps across the restore call is in rbx or below
+/// Everything the statement keeps across the restore call is in rbx, rbp or below
 /// `to.stack_start`, which the restore does not write.
 macro_rules! sy_switch {
     (bug = $bug:tt, from = $from:expr, to = $to:expr, lost = $lost:ident) => {
@@ -548,16 +568,19 @@ macro_rules! sy_switch {
             "shl rdx, 32",
             "or rbx, rdx",
             "mov [rsp + 8], rbx",
+            // `to`, kept across the save call in rbp (saved in the frame above, and preserved
+            // by the call; the resume pops the target's own).
+            "mov rbp, rsi",
             "mov rdx, rsp",
             "call {save}",
-            "add rsp, rax",
-            "mov rdi, rdx",
+            "mov rsp, [rbp + {stack_start}]",
             // Nothing saved, nothing to restore: the call is skipped (not in sanitized
             // builds, whose restore step also clears the shadow of the frames left behind).
             ".if {skip_empty}",
-            "cmp dword ptr [rdi + {saved_len}], 0",
+            "cmp dword ptr [rbp + {saved_len}], 0",
             "je 7f",
             ".endif",
+            "mov rdi, rbp",
             "call {restore}",
             "7:",
             "mov ecx, ebx",
@@ -570,6 +593,7 @@ macro_rules! sy_switch {
             restore = sym $crate::backend::stack_copy::sy_restore_state::<$bug>,
             skip_empty = const $crate::backend::stack_copy::SKIP_EMPTY_RESTORE,
             saved_len = const $crate::backend::stack_copy::SAVED_LEN_OFFSET,
+            stack_start = const $crate::backend::stack_copy::STACK_START_OFFSET,
             in("rdi") $from,
             in("rsi") $to,
             $($clobber)*
