@@ -124,13 +124,53 @@ const _: fn(&SaveBuffer) -> u32 = |b| b.len;
 /// sanitized builds: see there).
 pub(crate) const SKIP_EMPTY_RESTORE: u8 = if cfg!(switchyard_asan) { 0 } else { 1 };
 
-thread_local! {
+/// The per-thread state of the stack-copy switches.
+///
+/// [`sy_switch!`] hands the save step a pointer to it, found by the inlined code around the
+/// switch: a thread-local's address is compiled as a call (`__tls_get_addr`, which the linker
+/// then turns into two instructions), and a save or restore step that used one itself kept
+/// its values in callee-saved registers around that call, pushing and popping them on every
+/// switch although nothing was called.
+pub(crate) struct ThreadState {
     /// The context running now on this thread (null before the first switch). Only read to
     /// unlink a dropped context from the running context's `stack_prev` chain.
-    static CURRENT: Cell<*mut Context> = const { Cell::new(null_mut()) };
+    current: Cell<*mut Context>,
     /// Bytes this thread's switches have copied, stack to heap and heap to stack (see
-    /// [`copy_counts`]). A plain thread-local add beside a copy: one instruction.
-    static COPIED: Cell<CopyCounts> = const { Cell::new(CopyCounts { saved: 0, restored: 0 }) };
+    /// [`copy_counts`]): a plain add beside a copy.
+    copied: Cell<CopyCounts>,
+}
+
+thread_local! {
+    static THREAD: ThreadState = const {
+        ThreadState {
+            current: Cell::new(null_mut()),
+            copied: Cell::new(CopyCounts { saved: 0, restored: 0 }),
+        }
+    };
+}
+
+/// This thread's [`ThreadState`], for [`sy_switch!`] to hand to the save step.
+#[inline(always)]
+pub(crate) fn thread_state() -> *const ThreadState {
+    THREAD.with(|t| t as *const ThreadState)
+}
+
+impl ThreadState {
+    /// Counts `n` more bytes saved.
+    #[inline(always)]
+    fn count_saved(&self, n: usize) {
+        let mut counts = self.copied.get();
+        counts.saved += n as u64;
+        self.copied.set(counts);
+    }
+
+    /// Counts `n` more bytes restored.
+    #[inline(always)]
+    fn count_restored(&self, n: usize) {
+        let mut counts = self.copied.get();
+        counts.restored += n as u64;
+        self.copied.set(counts);
+    }
 }
 
 /// Bytes the stack-copy switches of the calling thread have copied since it started: what
@@ -145,7 +185,7 @@ pub struct CopyCounts {
 
 /// This thread's [`CopyCounts`] so far.
 pub fn copy_counts() -> CopyCounts {
-    COPIED.with(Cell::get)
+    THREAD.with(|t| t.copied.get())
 }
 
 impl Context {
@@ -212,7 +252,7 @@ impl Context {
     /// `[stack_start + saved, stop)` are its own and still live, and they lie above the
     /// current stack pointer.
     #[inline(always)]
-    unsafe fn save_up_to(&mut self, stop: usize) {
+    unsafe fn save_up_to(&mut self, stop: usize, thread: &ThreadState) {
         let start = self.stack_start;
         let want = stop.saturating_sub(start);
         let have = self.saved.len as usize;
@@ -231,17 +271,17 @@ impl Context {
         }
         // `want <= size`, which fits in 32 bits (`grow`).
         self.saved.len = want as u32;
-        count_saved(want - have);
+        thread.count_saved(want - have);
     }
 }
 
 impl Drop for Context {
     fn drop(&mut self) {
         let me: *mut Context = self;
-        let _ = CURRENT.try_with(|current| {
-            let cur = current.get();
+        let _ = THREAD.try_with(|thread| {
+            let cur = thread.current.get();
             if cur == me {
-                current.set(null_mut());
+                thread.current.set(null_mut());
                 return;
             }
             // A suspended context with live bytes is in the running context's chain: take it
@@ -303,9 +343,15 @@ pub(crate) unsafe extern "C" fn sy_save_state<const BUG: u8>(
     from: *mut Context,
     to: *mut Context,
     sp: usize,
+    thread: *const ThreadState,
 ) {
-    // SAFETY: `from` and `to` are live contexts of this thread (switch's contract).
+    // SAFETY: `from` and `to` are live contexts of this thread (switch's contract), `thread`
+    // is this thread's state.
     unsafe {
+        let thread = &*thread;
+        // What the restore step will write back (counted here, so that it needs no
+        // thread-local): nothing below saves any of `to`'s bytes.
+        thread.count_restored((*to).saved.len as usize);
         let target_stop = (*to).stack_stop;
         let from_stop = (*from).stack_stop;
         if (*from).stack_start != 0 {
@@ -318,7 +364,7 @@ pub(crate) unsafe extern "C" fn sy_save_state<const BUG: u8>(
             if sp >= target_stop && from_stop > target_stop {
                 (*from).stack_start = sp;
                 (*to).stack_prev = from;
-                switched_to(to, sp);
+                switched_to(to, sp, thread);
                 return;
             }
             // The switch up to the context right above `from` in the chain (a greenlet back
@@ -332,9 +378,9 @@ pub(crate) unsafe extern "C" fn sy_save_state<const BUG: u8>(
                     (*from).stack_start = sp;
                     // `len` fits in the buffer, whose size is a `u32`.
                     (*from).saved.len = len as u32;
-                    count_saved(len);
+                    thread.count_saved(len);
                     (*to).stack_prev = first_above((*to).stack_prev, target_stop);
-                    switched_to(to, sp);
+                    switched_to(to, sp, thread);
                     // SAFETY: `from` owns the live stack bytes `[sp, from_stop)`, above the
                     // current stack pointer; `fits` found room for `len` bytes at `data`.
                     save_stack_bytes(sp as *const u8, data, len);
@@ -342,18 +388,8 @@ pub(crate) unsafe extern "C" fn sy_save_state<const BUG: u8>(
                 }
             }
         }
-        save_state_walk::<BUG>(from, to, sp)
+        save_state_walk::<BUG>(from, to, sp, thread)
     }
-}
-
-/// Adds `n` to this thread's count of saved bytes ([`copy_counts`]).
-#[inline(always)]
-fn count_saved(n: usize) {
-    COPIED.with(|c| {
-        let mut counts = c.get();
-        counts.saved += n as u64;
-        c.set(counts);
-    });
 }
 
 /// The first context from `p` up the chain whose `stack_stop` is above `stop` (null if none).
@@ -374,8 +410,8 @@ unsafe fn first_above(mut p: *mut Context, stop: usize) -> *mut Context {
 
 /// The end of every save step: `to` is the thread's running context.
 #[inline(always)]
-fn switched_to(to: *mut Context, sp: usize) {
-    CURRENT.with(|c| c.set(to));
+fn switched_to(to: *mut Context, sp: usize, thread: &ThreadState) {
+    thread.current.set(to);
     #[cfg(switchyard_asan)]
     SWITCH_SP.with(|c| c.set(sp));
     #[cfg(not(switchyard_asan))]
@@ -394,6 +430,7 @@ unsafe extern "C" fn save_state_walk<const BUG: u8>(
     from: *mut Context,
     to: *mut Context,
     sp: usize,
+    thread: &ThreadState,
 ) {
     // SAFETY: `from` and `to` are live contexts of this thread (switch's contract); the chain
     // from `from` holds only live contexts whose unsaved bytes are above `sp`.
@@ -408,9 +445,9 @@ unsafe extern "C" fn save_state_walk<const BUG: u8>(
         {
             debug_assert_eq!((*from).saved.len, 0);
             (*from).stack_start = sp;
-            (*from).save_up_to((*from).stack_stop);
+            (*from).save_up_to((*from).stack_stop, thread);
             (*to).stack_prev = first_above((*to).stack_prev, target_stop);
-            switched_to(to, sp);
+            switched_to(to, sp, thread);
             return;
         }
         let mut owner = from;
@@ -438,7 +475,7 @@ unsafe extern "C" fn save_state_walk<const BUG: u8>(
             } else {
                 target_stop
             };
-            (*owner).save_up_to(stop);
+            (*owner).save_up_to(stop, thread);
             if last {
                 break;
             }
@@ -449,7 +486,7 @@ unsafe extern "C" fn save_state_walk<const BUG: u8>(
         // reads `to.stack_prev` between here and the restore, and the walk reads only
         // `stack_stop` and `stack_prev`, which the saves above leave as they were.
         (*to).stack_prev = first_above(owner, target_stop);
-        switched_to(to, sp);
+        switched_to(to, sp, thread);
     }
 }
 
@@ -473,12 +510,6 @@ pub(crate) unsafe extern "C" fn sy_restore_state<const BUG: u8>(to: *mut Context
             if BUG == bug::RESTORE_OFFSET && len < t.stack_stop - t.stack_start {
                 dest += 16;
             }
-            let restored = len as u64;
-            COPIED.with(|c| {
-                let mut n = c.get();
-                n.restored += restored;
-                c.set(n);
-            });
             // Keep the buffer for this context's next suspension. Marked empty before the
             // copy (nothing reads the count in between), so that the copy is this function's
             // last call and needs no frame kept around it.
@@ -525,7 +556,7 @@ pub(crate) unsafe extern "C" fn sy_start_state(from: *mut Context, to: *mut Cont
         }
         t.stack_stop = sp;
         t.stack_start = ACTIVE;
-        CURRENT.with(|c| c.set(to));
+        THREAD.with(|thread| thread.current.set(to));
     }
 }
 
@@ -572,6 +603,7 @@ macro_rules! sy_switch {
             // by the call; the resume pops the target's own).
             "mov rbp, rsi",
             "mov rdx, rsp",
+            "mov rcx, r8",
             "call {save}",
             "mov rsp, [rbp + {stack_start}]",
             // Nothing saved, nothing to restore: the call is skipped (not in sanitized
@@ -596,6 +628,7 @@ macro_rules! sy_switch {
             stack_start = const $crate::backend::stack_copy::STACK_START_OFFSET,
             in("rdi") $from,
             in("rsi") $to,
+            in("r8") $crate::backend::stack_copy::thread_state(),
             $($clobber)*
             clobber_abi("sysv64"),
         )
