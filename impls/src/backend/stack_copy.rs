@@ -45,8 +45,10 @@
 //! skips it (nothing of it is copied), the target is linked to the chain past it, and a new
 //! context started by a dying one takes the dying one's `stack_prev`.
 //!
-//! Per-thread state is a single thread-local: the context running now, used to unlink a
-//! suspended context from the chain when it is dropped. Contexts of two threads share nothing.
+//! Per-thread state is a single thread-local, [`ThreadState`]: the context running now, used
+//! to unlink a suspended context from the chain when it is dropped, and the bytes copied so
+//! far (sanitized builds keep one more, the stack pointer of the last save step). Contexts of
+//! two threads share nothing.
 
 use crate::greenlet::{BackendError, HubConfig};
 use crate::switch::{Entry, StackBounds, StackSwitch};
@@ -136,7 +138,7 @@ pub(crate) struct ThreadState {
     /// unlink a dropped context from the running context's `stack_prev` chain.
     current: Cell<*mut Context>,
     /// Bytes this thread's switches have copied, stack to heap and heap to stack (see
-    /// [`copy_counts`]): a plain add beside a copy.
+    /// [`copy_counts`]): a plain add in the save step.
     copied: Cell<CopyCounts>,
 }
 
@@ -150,6 +152,10 @@ thread_local! {
 }
 
 /// This thread's [`ThreadState`], for [`sy_switch!`] to hand to the save step.
+///
+/// The pointer outlives the closure that lends it: the thread-local is `const`-initialized
+/// and has no destructor, so it lives, unmoved, as long as the thread, and the save step uses
+/// the pointer on this thread during the switch.
 #[inline(always)]
 pub(crate) fn thread_state() -> *const ThreadState {
     THREAD.with(|t| t as *const ThreadState)
@@ -337,7 +343,7 @@ pub fn saved_bytes(ctx: &Context) -> usize {
 /// # Safety
 ///
 /// As for [`StackSwitch::switch`], with `to` started; `from` is marked dead beforehand when
-/// it is dying.
+/// it is dying; `thread` is the calling thread's [`ThreadState`] ([`thread_state`]).
 #[inline(never)]
 pub(crate) unsafe extern "C" fn sy_save_state<const BUG: u8>(
     from: *mut Context,
@@ -349,8 +355,9 @@ pub(crate) unsafe extern "C" fn sy_save_state<const BUG: u8>(
     // is this thread's state.
     unsafe {
         let thread = &*thread;
-        // What the restore step will write back (counted here, so that it needs no
-        // thread-local): nothing below saves any of `to`'s bytes.
+        // What the restore step will write back (counted here, so that the restore step
+        // touches no thread-local outside sanitized builds): nothing below saves any of
+        // `to`'s bytes.
         thread.count_restored((*to).saved.len as usize);
         let target_stop = (*to).stack_stop;
         let from_stop = (*from).stack_stop;
@@ -368,9 +375,9 @@ pub(crate) unsafe extern "C" fn sy_save_state<const BUG: u8>(
                 return;
             }
             // The switch up to the context right above `from` in the chain (a greenlet back
-            // to the one that started it, say), when `from`'s buffer holds its whole stack
-            // already (every suspension at the same depth but the first): the walk's second
-            // fast case, with the copy's `memcpy` as this function's last call.
+            // to the one that started it, say), when `from`'s buffer has room for its whole
+            // stack already (every suspension at the same depth but the first): the walk's
+            // second fast case, with the copy's `memcpy` as this function's last call.
             if !crate::asan::ENABLED && (*from).stack_prev == to && from_stop < target_stop {
                 let len = from_stop - sp;
                 if let Some(data) = (*from).saved.fits(sp, len) {
@@ -418,9 +425,10 @@ fn switched_to(to: *mut Context, sp: usize, thread: &ThreadState) {
     let _ = sp;
 }
 
-/// [`sy_save_state`] when it has something to save: its second fast case, then the general
-/// one, the walk up the chain. A function of its own, so that the first fast case, which
-/// calls nothing, needs no frame (it ends in a jump here).
+/// [`sy_save_state`] when its fast cases do not apply: the second fast case when `from`'s
+/// buffer must grow first (and every time in sanitized builds), then the general case, the
+/// walk up the chain. A function of its own, so that [`sy_save_state`]'s fast cases need no
+/// frame (they end in a jump here, or in a jump to `memcpy`).
 ///
 /// # Safety
 ///
@@ -437,10 +445,11 @@ unsafe extern "C" fn save_state_walk<const BUG: u8>(
     unsafe {
         let target_stop = (*to).stack_stop;
         // The switch up to the context right above `from` in the chain (a greenlet back to
-        // the one that started it, say): `from` is alive and lies wholly below `to`'s
-        // stack_stop, so it is saved whole and nothing else is; `to`'s place in the chain is
-        // then past every context that has no more stack than `to`. What the walk below does
-        // in this case, without its loop.
+        // the one that started it, say; here when its buffer must grow, or in sanitized
+        // builds): `from` is alive and lies wholly below `to`'s stack_stop, so it is saved
+        // whole and nothing else is; `to`'s place in the chain is then past every context
+        // that has no more stack than `to`. What the walk below does in this case, without
+        // its loop.
         if (*from).stack_start != 0 && (*from).stack_prev == to && (*from).stack_stop < target_stop
         {
             debug_assert_eq!((*from).saved.len, 0);
@@ -577,10 +586,11 @@ pub(crate) unsafe extern "C" fn sy_start_state(from: *mut Context, to: *mut Cont
 /// `ret`: no return crosses stacks, so the return-address predictor is never wrong here.
 ///
 /// Between the push and the jump, rbp (saved in the frame, preserved by both calls) holds
-/// `to`, and rbx (the same) holds the switcher's control words, which the resumed side's tail compares with its
-/// own (in ecx / edx, as `switch_resume!` expects). They are also written back into the frame
-/// as one 8-byte word, so the save step's 8-byte read of that slot is forwarded from a single
-/// store rather than waiting for `stmxcsr`'s and `fnstcw`'s narrower ones.
+/// `to`, and rbx (the same) holds the switcher's control words, which the resumed side's tail
+/// compares with its own (in ecx / edx, as `switch_resume!` expects). They are also written
+/// back into the frame as one 8-byte word, so the save step's 8-byte read of that slot is
+/// forwarded from a single store rather than waiting for `stmxcsr`'s and `fnstcw`'s narrower
+/// ones.
 ///
 /// The stack pointer is 16-byte aligned on entry to an `asm!` statement and the frame is 32
 /// bytes, so both calls are made on an aligned stack (`to.stack_start` is such a frame too).
@@ -783,7 +793,8 @@ unsafe impl StackSwitch for StackCopy {
 
     /// The inline switch [`sy_switch!`] (or, into a new context, a call of [`sy_start`]).
     /// Called through a pointer (the register probe does), this is a function whose prologue
-    /// saves r12-r15, as any function using them does.
+    /// saves r12-r15, as any function using them does, and whatever else the compiler keeps
+    /// across it (rbx, holding `to` across the dying path's `dealloc`).
     #[inline]
     unsafe extern "C" fn switch(from: *mut Context, to: *mut Context, from_dying: bool) {
         // SAFETY: switch's contract, passed on; `begin_switch` returns `None` only when `to`
