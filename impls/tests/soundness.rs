@@ -58,7 +58,8 @@ fn scribble(depth: u32, tag: u64) -> u64 {
         scribble(depth - 1, tag.wrapping_mul(3))
     };
     assert!(frame.iter().all(|&x| x == tag), "greenlet frame damaged");
-    below + frame[depth as usize % 64]
+    // Wrapping: the tags grow threefold per frame and overflow, which a debug build checks.
+    below.wrapping_add(frame[depth as usize % 64])
 }
 
 /// Main lends a local to a scoped thread, then runs a greenlet that writes deep stack frames
@@ -84,6 +85,9 @@ fn a_borrow_lent_to_a_scoped_thread_survives_switches<S: StableStacks>() {
                 counter.fetch_add(1, Ordering::Relaxed);
             }
         });
+        // A failing assertion below unwinds out of the scope, which first waits for the
+        // thread: stopped on the way out too, so that a failure fails the test, not hangs it.
+        let _stop_on_exit = StopOnDrop(&stop);
         let expected = h.switch(g.clone(), Val::None).unwrap();
         for _ in 0..2_000 {
             assert_eq!(h.switch(g.clone(), Val::None).unwrap(), expected);
@@ -94,6 +98,15 @@ fn a_borrow_lent_to_a_scoped_thread_survives_switches<S: StableStacks>() {
         stop.store(true, Ordering::Relaxed);
     });
     assert!(counter.load(Ordering::Relaxed) >= 1_000);
+}
+
+/// Sets its flag when dropped.
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+    }
 }
 
 #[test]
