@@ -85,8 +85,9 @@ fn a_borrow_lent_to_a_scoped_thread_survives_switches<S: StableStacks>() {
                 counter.fetch_add(1, Ordering::Relaxed);
             }
         });
-        // A failing assertion below unwinds out of the scope, which first waits for the
-        // thread: stopped on the way out too, so that a failure fails the test, not hangs it.
+        // Stops the thread on the way out of the scope, which waits for it: at the end, and
+        // when a failing assertion below unwinds (so that a failure fails the test, not hangs
+        // it).
         let _stop_on_exit = StopOnDrop(&stop);
         let expected = h.switch(g.clone(), Val::None).unwrap();
         for _ in 0..2_000 {
@@ -95,7 +96,6 @@ fn a_borrow_lent_to_a_scoped_thread_survives_switches<S: StableStacks>() {
         while counter.load(Ordering::Relaxed) < 1_000 {
             std::hint::spin_loop();
         }
-        stop.store(true, Ordering::Relaxed);
     });
     assert!(counter.load(Ordering::Relaxed) >= 1_000);
 }

@@ -376,8 +376,11 @@ pub(crate) unsafe extern "C" fn sy_save_state<const BUG: u8>(
             }
             // The switch up to the context right above `from` in the chain (a greenlet back
             // to the one that started it, say), when `from`'s buffer has room for its whole
-            // stack already (every suspension at the same depth but the first): the walk's
-            // second fast case, with the copy's `memcpy` as this function's last call.
+            // stack already (every suspension at the same depth but the first): `from` lies
+            // wholly below `to`'s stack_stop, so it is saved whole and nothing else is, and
+            // `to`'s place in the chain is past every context with no more stack than `to`.
+            // What the walk would do, without its loop and frame, with the copy's `memcpy` as
+            // this function's last call.
             if !crate::asan::ENABLED && (*from).stack_prev == to && from_stop < target_stop {
                 let len = from_stop - sp;
                 if let Some(data) = (*from).saved.fits(sp, len) {
@@ -425,9 +428,9 @@ fn switched_to(to: *mut Context, sp: usize, thread: &ThreadState) {
     let _ = sp;
 }
 
-/// [`sy_save_state`] when its fast cases do not apply: the second fast case when `from`'s
-/// buffer must grow first (and every time in sanitized builds), then the general case, the
-/// walk up the chain. A function of its own, so that [`sy_save_state`]'s fast cases need no
+/// [`sy_save_state`] when its fast cases do not apply: the walk up the chain (which also
+/// covers the second fast case when `from`'s buffer must grow first, and every case in
+/// sanitized builds). A function of its own, so that [`sy_save_state`]'s fast cases need no
 /// frame (they end in a jump here, or in a jump to `memcpy`).
 ///
 /// # Safety
@@ -444,21 +447,6 @@ unsafe extern "C" fn save_state_walk<const BUG: u8>(
     // from `from` holds only live contexts whose unsaved bytes are above `sp`.
     unsafe {
         let target_stop = (*to).stack_stop;
-        // The switch up to the context right above `from` in the chain (a greenlet back to
-        // the one that started it, say; here when its buffer must grow, or in sanitized
-        // builds): `from` is alive and lies wholly below `to`'s stack_stop, so it is saved
-        // whole and nothing else is; `to`'s place in the chain is then past every context
-        // that has no more stack than `to`. What the walk below does in this case, without
-        // its loop.
-        if (*from).stack_start != 0 && (*from).stack_prev == to && (*from).stack_stop < target_stop
-        {
-            debug_assert_eq!((*from).saved.len, 0);
-            (*from).stack_start = sp;
-            (*from).save_up_to((*from).stack_stop, thread);
-            (*to).stack_prev = first_above((*to).stack_prev, target_stop);
-            switched_to(to, sp, thread);
-            return;
-        }
         let mut owner = from;
         if (*from).stack_start == 0 {
             // Dying: nothing of it is worth saving.
@@ -469,8 +457,7 @@ unsafe extern "C" fn save_state_walk<const BUG: u8>(
         }
         // Up the chain from `owner`: each context lying entirely below the target's
         // stack_stop is saved whole, the first that reaches it (unless it is `to`) up to it.
-        // One call site in the loop, so that `save_up_to` is inlined once for it (the second
-        // fast case above has its own).
+        // One call site, so that `save_up_to` is inlined once.
         loop {
             let own_stop = (*owner).stack_stop;
             let last = own_stop >= target_stop;
